@@ -1,0 +1,18 @@
+//! The vocabulary every scopeflow crate speaks.
+//!
+//! Invariant: this crate stays free of heavy dependencies (no tokio, zarrs, sqlx, notify),
+//! so that the server, the agent and the converters can all share these types without
+//! pulling each other in. `.ci/run` checks that with `cargo tree`.
+
+mod axis;
+mod dtype;
+mod meta;
+mod qc;
+
+pub use axis::{Axis, AxisKind, axes_string};
+pub use dtype::DType;
+pub use meta::{ImageMeta, PhysicalSizes, SeriesSummary};
+pub use qc::ChannelQc;
+
+/// Version of scopeflow, recorded in every output's provenance.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

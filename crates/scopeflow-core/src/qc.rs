@@ -1,0 +1,24 @@
+use serde::{Deserialize, Serialize};
+
+/// QC figures of one channel, as `scopeflow qc --json` prints them.
+///
+/// Definitions (saturation, Otsu split, SNR) are those of `shared/tools/make_samples.py`;
+/// `None` where the definition gives no value (one class empty, zero background spread).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChannelQc {
+    pub index: usize,
+    pub name: Option<String>,
+    pub snr: Option<f64>,
+    pub saturation_fraction: Option<f64>,
+    pub otsu_threshold: Option<f64>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
+    pub mean: Option<f64>,
+    pub mean_signal: Option<f64>,
+    pub mean_background: Option<f64>,
+    pub std_background: Option<f64>,
+    pub n_signal: Option<u64>,
+    pub n_background: Option<u64>,
+    /// Number of pixels in the channel.
+    pub count: u64,
+}
