@@ -1,1 +1,23 @@
+//! End-to-end tests of the `scopeflow` binary: the real binary on real and synthetic images,
+//! checked against their ground truth and against the reference Python tools of `../shared/tools`.
+//!
+//! Run them with `bash scripts/test.sh` (sets up python, builds the binary, runs the suite), or
+//! `cargo build -p scopeflow-cli && cargo test -p scopeflow-tests`. See `util.rs` for the
+//! environment variables that relocate the binary, python, the shared folder and the caches.
+//!
+//! Modules:
+//! - `inspect`: `inspect --json` on every sample against its `.truth.json`;
+//! - `qc`: `qc --json` on every sample against the truth's per-channel figures;
+//! - `convert`: every sample to NGFF 0.5 and 0.4, validated pixel for pixel by
+//!   `validate_omezarr.py`, plus provenance, omero, OME-XML, pyramid depth, layout and codec
+//!   options, and the refusal to overwrite;
+//! - `bad_input`: damaged, unsupported and missing inputs (exit 1, a clear message, nothing
+//!   left behind) and bad command lines (exit 2).
 
+#[macro_use]
+mod util;
+
+mod bad_input;
+mod convert;
+mod inspect;
+mod qc;

@@ -12,7 +12,7 @@ mod qc;
 pub use axis::{Axis, AxisKind, axes_string};
 pub use dtype::DType;
 pub use meta::{ImageMeta, PhysicalSizes, SeriesSummary};
-pub use qc::ChannelQc;
+pub use qc::{ChannelQc, qc_document};
 
 /// Version of scopeflow, recorded in every output's provenance.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

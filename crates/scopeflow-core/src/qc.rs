@@ -22,3 +22,8 @@ pub struct ChannelQc {
     /// Number of pixels in the channel.
     pub count: u64,
 }
+
+/// The `qc --json` document of the CLI contract: `{"channels": [...]}`.
+pub fn qc_document(channels: &[ChannelQc]) -> serde_json::Value {
+    serde_json::json!({ "channels": channels })
+}

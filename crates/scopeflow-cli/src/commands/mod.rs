@@ -1,0 +1,39 @@
+mod convert;
+mod inspect;
+mod qc;
+
+use std::path::Path;
+
+use scopeflow_formats::{FormatError, ImageSource};
+
+use crate::Failure;
+use crate::flags::Command;
+
+pub(crate) fn run(cmd: Command) -> Result<(), Failure> {
+    match cmd {
+        Command::Inspect { input, json } => inspect::run(&input, json),
+        Command::Qc { input, json, quiet } => qc::run(&input, json, quiet),
+        Command::Convert(args) => convert::run(&args),
+    }
+}
+
+pub(crate) fn open(path: &Path) -> Result<Box<dyn ImageSource>, Failure> {
+    scopeflow_formats::open(path).map_err(|e| match e {
+        FormatError::Usage { .. } => Failure::usage(e),
+        e => Failure::work(e),
+    })
+}
+
+/// Writes one JSON document and a newline on stdout.
+pub(crate) fn print_json(value: &serde_json::Value) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| writeln!(out))
+        .map_err(Failure::work)
+}
+
+pub(crate) fn fmt_opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "-".to_string(), |x| format!("{x:.digits$}"))
+}

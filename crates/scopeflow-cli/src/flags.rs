@@ -1,0 +1,101 @@
+//! Command-line flags exactly as `shared/CLI.md` fixes them (names are a contract: add, never
+//! rename).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(name = "scopeflow", version, about = "Microscopy data pipeline: inspect, QC and convert images to OME-Zarr")]
+pub(crate) struct Cli {
+    /// Worker threads for conversion and QC (default: one per core).
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+    /// More log output on stderr (-v info, -vv debug); SCOPEFLOW_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Print what a file holds: format, axes, shape, type, physical sizes, channels.
+    Inspect {
+        input: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Per-channel QC: saturation fraction and SNR (Otsu split).
+    Qc {
+        input: PathBuf,
+        #[arg(long)]
+        json: bool,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Convert to an OME-Zarr folder, written atomically.
+    Convert(ConvertArgs),
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum Ngff {
+    #[value(name = "0.5")]
+    V05,
+    #[value(name = "0.4")]
+    V04,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum CodecArg {
+    Zstd,
+    Blosc,
+    None,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct ConvertArgs {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    /// NGFF version: 0.5 (Zarr v3) or 0.4 (Zarr v2).
+    #[arg(long, value_enum, default_value = "0.5")]
+    pub ngff: Ngff,
+    /// Chunk height and width in pixels (even).
+    #[arg(long, default_value_t = scopeflow_ngff_default_chunk())]
+    pub chunk_yx: usize,
+    /// Shard height and width (a multiple of --chunk-yx; NGFF 0.5 only).
+    #[arg(long)]
+    pub shard_yx: Option<usize>,
+    #[arg(long, value_enum, default_value = "zstd")]
+    pub codec: CodecArg,
+    /// Compression level (zstd default 1, blosc default 5).
+    #[arg(long, allow_negative_numbers = true)]
+    pub level: Option<i32>,
+    /// Pyramid levels: a number, or `auto` (halve until one chunk holds a plane).
+    #[arg(long, default_value = "auto", value_parser = parse_levels)]
+    pub levels: scopeflow_ngff::Levels,
+    /// Replace an existing OUTPUT.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// No progress bar, no summary line.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Print the conversion report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn scopeflow_ngff_default_chunk() -> usize {
+    scopeflow_ngff::ConvertOptions::default().chunk_yx
+}
+
+fn parse_levels(s: &str) -> Result<scopeflow_ngff::Levels, String> {
+    if s == "auto" {
+        return Ok(scopeflow_ngff::Levels::Auto);
+    }
+    match s.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(scopeflow_ngff::Levels::Count(n)),
+        _ => Err(format!("expected a number ≥ 1 or `auto`, not `{s}`")),
+    }
+}

@@ -1,0 +1,92 @@
+use std::io::Read;
+use std::path::Path;
+
+use crate::FormatError;
+
+/// What the first bytes of a file say it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Tiff { big: bool },
+    Hdf5,
+    Czi,
+    Cellomics,
+    Png,
+    Jpeg,
+    Unknown,
+}
+
+impl Format {
+    pub fn describe(self) -> String {
+        match self {
+            Format::Tiff { big: false } => "TIFF".into(),
+            Format::Tiff { big: true } => "BigTIFF".into(),
+            Format::Hdf5 => "HDF5/Imaris (no HDF5 reader in this build yet)".into(),
+            Format::Czi => "Zeiss CZI (no CZI reader yet; export to OME-TIFF)".into(),
+            Format::Cellomics => {
+                "Cellomics C01 (no Cellomics reader yet; export to OME-TIFF)".into()
+            }
+            Format::Png => "PNG (not a microscopy format scopeflow reads)".into(),
+            Format::Jpeg => "JPEG (not a microscopy format scopeflow reads)".into(),
+            Format::Unknown => "unknown file type (not a TIFF: no TIFF magic bytes)".into(),
+        }
+    }
+}
+
+/// Reads the magic bytes of `path`.
+///
+/// # Errors
+/// The file cannot be opened or read, is a folder, or is empty.
+pub fn detect(path: &Path) -> Result<Format, FormatError> {
+    let meta = std::fs::metadata(path).map_err(|e| FormatError::io(path, e))?;
+    if meta.is_dir() {
+        return Err(FormatError::Usage {
+            path: path.to_path_buf(),
+            what: "is a folder, not an image file".into(),
+        });
+    }
+    let mut head = [0u8; 16];
+    let mut file = std::fs::File::open(path).map_err(|e| FormatError::io(path, e))?;
+    let mut n = 0;
+    while n < head.len() {
+        match file.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(FormatError::io(path, e)),
+        }
+    }
+    if n == 0 {
+        return Err(FormatError::corrupt(path, "empty file (0 bytes)"));
+    }
+    Ok(classify(&head[..n]))
+}
+
+fn classify(head: &[u8]) -> Format {
+    match head {
+        [b'I', b'I', 42, 0, ..] | [b'M', b'M', 0, 42, ..] => Format::Tiff { big: false },
+        [b'I', b'I', 43, 0, ..] | [b'M', b'M', 0, 43, ..] => Format::Tiff { big: true },
+        [0x89, b'H', b'D', b'F', 0x0d, 0x0a, 0x1a, 0x0a, ..] => Format::Hdf5,
+        [0x89, b'P', b'N', b'G', ..] => Format::Png,
+        [0xff, 0xd8, 0xff, ..] => Format::Jpeg,
+        _ if head.starts_with(b"ZISRAWFILE") => Format::Czi,
+        // Cellomics C01: a 4-byte header then a zlib stream (0x78 = deflate, 32 KiB window).
+        [0, 0, 0, 0x10, 0x78, ..] => Format::Cellomics,
+        _ => Format::Unknown,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn magic_bytes_decide() {
+        assert_eq!(classify(b"II*\0\x08\0\0\0"), Format::Tiff { big: false });
+        assert_eq!(classify(b"MM\0*\0\0\0\x08"), Format::Tiff { big: false });
+        assert_eq!(classify(b"II+\0\x08\0\0\0"), Format::Tiff { big: true });
+        assert_eq!(classify(b"ZISRAWFILE\0\0"), Format::Czi);
+        assert_eq!(classify(b"\x89HDF\r\n\x1a\n"), Format::Hdf5);
+        assert_eq!(classify(b"hello world"), Format::Unknown);
+        assert_eq!(classify(b"I"), Format::Unknown);
+    }
+}

@@ -1,0 +1,54 @@
+use std::path::PathBuf;
+
+/// Why a file could not be read. Every variant names the file, because the message is what
+/// an operator sees in a log or in `status` for one of thousands of files.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    #[error("{}: cannot read: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: unsupported format: {what}", path.display())]
+    UnsupportedFormat { path: PathBuf, what: String },
+    #[error("{}: unsupported: {what}", path.display())]
+    Unsupported { path: PathBuf, what: String },
+    #[error("{}: corrupt or truncated file: {what}", path.display())]
+    Corrupt { path: PathBuf, what: String },
+    #[error("{}: invalid metadata: {what}", path.display())]
+    Metadata { path: PathBuf, what: String },
+    #[error("{}: {what}", path.display())]
+    Usage { path: PathBuf, what: String },
+}
+
+impl FormatError {
+    pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        FormatError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub fn corrupt(path: &std::path::Path, what: impl Into<String>) -> Self {
+        FormatError::Corrupt {
+            path: path.to_path_buf(),
+            what: what.into(),
+        }
+    }
+
+    pub fn unsupported(path: &std::path::Path, what: impl Into<String>) -> Self {
+        FormatError::Unsupported {
+            path: path.to_path_buf(),
+            what: what.into(),
+        }
+    }
+
+    pub fn metadata(path: &std::path::Path, what: impl Into<String>) -> Self {
+        FormatError::Metadata {
+            path: path.to_path_buf(),
+            what: what.into(),
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! The TIFF family: plain, multi-page, BigTIFF, OME-TIFF, ImageJ hyperstacks, MetaMorph.
+
+mod codecs;
+mod layout;
+mod pages;
+mod pixels;
+mod tags;
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use scopeflow_core::ImageMeta;
+use tiff::decoder::{Decoder, Limits};
+use tiff::tags::Tag;
+
+use crate::source::{ImageSource, PlaneReader};
+use crate::FormatError;
+use layout::FirstPageTags;
+use pages::Page;
+
+pub(crate) type TiffDecoder = Decoder<BufReader<File>>;
+
+pub struct TiffSource {
+    path: PathBuf,
+    file: Arc<File>,
+    meta: ImageMeta,
+    pages: Vec<Page>,
+    first_page: usize,
+    big_endian: bool,
+    /// Decoders for compressed data, reused across planes so the IFD chain is walked once each.
+    decoders: Mutex<Vec<TiffDecoder>>,
+}
+
+fn limits() -> Limits {
+    let mut l = Limits::default();
+    // One strip or tile of a large plane can exceed the 256 MiB default; the real bound on
+    // memory is the band the converter asks for, not this.
+    l.decoding_buffer_size = 2 << 30;
+    l.ifd_value_size = 256 << 20;
+    l
+}
+
+pub(crate) fn new_decoder(path: &Path) -> Result<TiffDecoder, FormatError> {
+    let f = File::open(path).map_err(|e| FormatError::io(path, e))?;
+    Decoder::new(BufReader::with_capacity(64 << 10, f))
+        .map(|d| d.with_limits(limits()))
+        .map_err(|e| FormatError::corrupt(path, format!("not a readable TIFF: {e}")))
+}
+
+impl TiffSource {
+    /// # Errors
+    /// Unreadable, truncated or corrupt file; unsupported codec or sample type.
+    pub fn open(path: &Path, bigtiff: bool) -> Result<Self, FormatError> {
+        let file = File::open(path).map_err(|e| FormatError::io(path, e))?;
+        let file_len = file.metadata().map_err(|e| FormatError::io(path, e))?.len();
+        let mut d = new_decoder(path)?;
+        let big_endian = matches!(d.byte_order(), tiff::tags::ByteOrder::BigEndian);
+        let mut first = FirstPageTags {
+            description: tags::text(&mut d, Tag::ImageDescription),
+            software: tags::text(&mut d, Tag::Software),
+            datetime: tags::text(&mut d, Tag::DateTime),
+            make: tags::text(&mut d, Tag::Make),
+            model: tags::text(&mut d, Tag::Model),
+            x_resolution: tags::rational(&mut d, Tag::XResolution),
+            y_resolution: tags::rational(&mut d, Tag::YResolution),
+            resolution_unit: d.find_tag_unsigned::<u16>(Tag::ResolutionUnit).ok().flatten(),
+            metamorph: None,
+            big_endian,
+            bigtiff,
+        };
+        if let Some(uic1) = tags::u32_vec(&mut d, Tag::Unknown(33628)) {
+            let mut read_at = |off: u64, len: usize| -> std::io::Result<Vec<u8>> {
+                if off.saturating_add(len as u64) > file_len {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                let mut buf = vec![0; len];
+                crate::positional::read_exact_at(&file, &mut buf, off)?;
+                Ok(buf)
+            };
+            first.metamorph = Some(crate::metamorph::parse_uic1(&uic1, &mut read_at, big_endian));
+        }
+        let pages = pages::read_all(path, &mut d, file_len)?;
+        let layout =
+            layout::interpret(&pages, first).map_err(|what| FormatError::metadata(path, what))?;
+        let planes = crate::plane_count(&layout.meta);
+        for (i, p) in pages[layout.first_page..layout.first_page + planes].iter().enumerate() {
+            if let Some(what) = p.unsupported() {
+                return Err(FormatError::unsupported(
+                    path,
+                    format!("{what} on page {}", layout.first_page + i),
+                ));
+            }
+        }
+        Ok(TiffSource {
+            path: path.to_path_buf(),
+            file: Arc::new(file),
+            meta: layout.meta,
+            pages,
+            first_page: layout.first_page,
+            big_endian,
+            decoders: Mutex::new(vec![d]),
+        })
+    }
+
+    fn page_of(&self, plane: &[usize]) -> Result<usize, FormatError> {
+        let dims: Vec<usize> = self
+            .meta
+            .plane_axes()
+            .iter()
+            .map(|&a| self.meta.axis_len(a).unwrap_or(1))
+            .collect();
+        if plane.len() != dims.len() || plane.iter().zip(&dims).any(|(i, d)| i >= d) {
+            return Err(FormatError::Usage {
+                path: self.path.clone(),
+                what: format!("plane index {plane:?} out of range {dims:?}"),
+            });
+        }
+        let linear = plane.iter().zip(&dims).fold(0, |acc, (i, d)| acc * d + i);
+        Ok(self.first_page + linear)
+    }
+
+    pub(crate) fn take_decoder(&self) -> Result<TiffDecoder, FormatError> {
+        let pooled = self.decoders.lock().ok().and_then(|mut v| v.pop());
+        match pooled {
+            Some(d) => Ok(d),
+            None => new_decoder(&self.path),
+        }
+    }
+
+    pub(crate) fn give_back(&self, d: TiffDecoder) {
+        if let Ok(mut v) = self.decoders.lock() {
+            v.push(d);
+        }
+    }
+}
+
+impl ImageSource for TiffSource {
+    fn meta(&self) -> &ImageMeta {
+        &self.meta
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn natural_rows(&self) -> usize {
+        self.pages[self.first_page].chunk_height
+    }
+
+    fn plane_reader(&self, plane: &[usize]) -> Result<Box<dyn PlaneReader + '_>, FormatError> {
+        let page = self.page_of(plane)?;
+        Ok(Box::new(pixels::TiffPlaneReader::new(self, page)))
+    }
+}

@@ -1,0 +1,280 @@
+//! The single streaming pass: read a band, account it in QC, store its blocks, average it
+//! into the next level, which stores and averages in turn when its own band fills.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+use scopeflow_core::{Axis, ChannelQc, ImageMeta};
+use scopeflow_formats::{FormatError, ImageSource, plane_count, plane_index};
+use scopeflow_qc::ChannelAccumulator;
+use serde_json::Map;
+
+use crate::hash::Hasher;
+use crate::metadata::{self, Provenance};
+use crate::options::ConvertOptions;
+use crate::plan::Plan;
+use crate::publish::Staging;
+use crate::store::{self, LevelArray};
+use crate::{ConvertError, pyramid};
+
+/// What a conversion produced, for the caller to report or journal.
+#[derive(Clone, Debug)]
+pub struct ConvertReport {
+    pub output: PathBuf,
+    pub qc: Vec<ChannelQc>,
+    pub sha256: String,
+    pub source_size: u64,
+    /// Array shape of each level, NGFF axis order.
+    pub level_shapes: Vec<Vec<u64>>,
+    pub axes: String,
+}
+
+/// Where bands go when converting (absent when only measuring QC).
+struct Sink<'a> {
+    root: &'a Path,
+    plan: &'a Plan,
+    arrays: &'a [LevelArray],
+    sharded: bool,
+}
+
+/// Rows of the levels above 0 waiting for a full band, for one output plane.
+struct LevelBuf {
+    start: usize,
+    rows: usize,
+    data: Vec<u8>,
+}
+
+struct PlaneSink<'s, 'a> {
+    sink: &'s Sink<'a>,
+    dtype: scopeflow_core::DType,
+    lead: Vec<u64>,
+    bufs: Vec<LevelBuf>,
+    parallel_blocks: bool,
+}
+
+impl PlaneSink<'_, '_> {
+    /// Stores band `rows` × width of level `k` starting at row `r0`, then feeds level k+1.
+    fn emit(&mut self, k: usize, r0: usize, data: &[u8], rows: usize) -> Result<(), ConvertError> {
+        let level = &self.sink.plan.levels[k];
+        let size = self.dtype.size();
+        let (by, bx) = level.block;
+        let w = level.width;
+        let block_row = (r0 / by) as u64;
+        let store_one = |j: usize| -> Result<(), ConvertError> {
+            let c0 = j * bx;
+            let c1 = (c0 + bx).min(w);
+            let mut block = vec![0u8; by * bx * size];
+            for r in 0..rows {
+                let src = &data[(r * w + c0) * size..(r * w + c1) * size];
+                block[r * bx * size..r * bx * size + src.len()].copy_from_slice(src);
+            }
+            let mut idx = self.lead.clone();
+            idx.extend([block_row, j as u64]);
+            store::store_block(self.sink.root, &self.sink.arrays[k], &idx, &block, self.sink.sharded)
+        };
+        let across = level.blocks_across();
+        if self.parallel_blocks && across > 1 {
+            (0..across).into_par_iter().try_for_each(store_one)?;
+        } else {
+            (0..across).try_for_each(store_one)?;
+        }
+        if k + 1 < self.sink.plan.levels.len() {
+            let half = pyramid::downsample(self.dtype, data, rows, w);
+            self.append(k + 1, &half, rows.div_ceil(2))?;
+        }
+        Ok(())
+    }
+
+    fn append(&mut self, k: usize, data: &[u8], rows: usize) -> Result<(), ConvertError> {
+        let level = &self.sink.plan.levels[k];
+        let (band, height) = (level.block.0, level.height);
+        let row = level.width * self.dtype.size();
+        let mut done = 0;
+        while done < rows {
+            let buf = &mut self.bufs[k - 1];
+            let take = (rows - done).min(band - buf.rows);
+            buf.data[buf.rows * row..(buf.rows + take) * row]
+                .copy_from_slice(&data[done * row..(done + take) * row]);
+            buf.rows += take;
+            done += take;
+            if buf.rows == band || buf.start + buf.rows == height {
+                let (start, n) = (buf.start, buf.rows);
+                let full = std::mem::take(&mut buf.data);
+                self.emit(k, start, &full[..n * row], n)?;
+                let buf = &mut self.bufs[k - 1];
+                buf.data = full;
+                buf.start += n;
+                buf.rows = 0;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Index of the channel a source plane belongs to (its C index, or 0).
+fn channel_of(meta: &ImageMeta, plane: &[usize]) -> usize {
+    meta.plane_axes()
+        .iter()
+        .position(|&a| a == Axis::C)
+        .map_or(0, |i| plane[i])
+}
+
+fn deinterleave(src: &[u8], samples: usize, size: usize, s: usize, out: &mut Vec<u8>) {
+    out.clear();
+    for px in src.chunks_exact(samples * size) {
+        out.extend_from_slice(&px[s * size..(s + 1) * size]);
+    }
+}
+
+fn run_pass(
+    src: &dyn ImageSource,
+    sink: Option<&Sink<'_>>,
+    band: usize,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<ChannelQc>, ConvertError> {
+    let meta = src.meta();
+    let (h, w, samples, size) = (meta.height(), meta.width(), meta.samples(), meta.dtype.size());
+    let row = w * samples * size;
+    let n = plane_count(meta);
+    let parallel_planes = n >= rayon::current_num_threads();
+    let totals: Mutex<Vec<ChannelAccumulator>> =
+        Mutex::new((0..meta.channel_count()).map(|_| ChannelAccumulator::new(meta.dtype)).collect());
+
+    let one_plane = |p: usize| -> Result<(), ConvertError> {
+        let plane = plane_index(meta, p);
+        let mut reader = src.plane_reader(&plane)?;
+        let mut local: Vec<ChannelAccumulator> = (0..samples).map(|_| ChannelAccumulator::new(meta.dtype)).collect();
+        let mut sinks: Vec<PlaneSink<'_, '_>> = sink
+            .map(|s| {
+                (0..samples)
+                    .map(|si| PlaneSink {
+                        sink: s,
+                        dtype: meta.dtype,
+                        lead: s.plan.lead_index(&plane, si),
+                        bufs: s.plan.levels[1..]
+                            .iter()
+                            .map(|l| LevelBuf { start: 0, rows: 0, data: vec![0; l.block.0 * l.width * size] })
+                            .collect(),
+                        parallel_blocks: !parallel_planes,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut raw = vec![0u8; band.min(h) * row];
+        let mut split = Vec::new();
+        for y0 in (0..h).step_by(band) {
+            let y1 = (y0 + band).min(h);
+            let buf = &mut raw[..(y1 - y0) * row];
+            reader.read_rows(y0, y1, buf)?;
+            if samples == 1 {
+                local[0].add(buf);
+            } else {
+                for (s, acc) in local.iter_mut().enumerate() {
+                    acc.add_interleaved(buf, s, samples);
+                }
+            }
+            for (s, ps) in sinks.iter_mut().enumerate() {
+                if samples == 1 {
+                    ps.emit(0, y0, buf, y1 - y0)?;
+                } else {
+                    deinterleave(buf, samples, size, s, &mut split);
+                    ps.emit(0, y0, &split, y1 - y0)?;
+                }
+            }
+            progress(buf.len() as u64);
+        }
+        let first = if samples > 1 { 0 } else { channel_of(meta, &plane) };
+        let mut totals = totals.lock().map_err(|_| ConvertError::Options("QC lock poisoned".into()))?;
+        for (i, acc) in local.iter().enumerate() {
+            totals[first + i].merge(acc);
+        }
+        Ok(())
+    };
+    if parallel_planes {
+        (0..n).into_par_iter().try_for_each(one_plane)?;
+    } else {
+        (0..n).try_for_each(one_plane)?;
+    }
+    let totals = totals.into_inner().map_err(|_| ConvertError::Options("QC lock poisoned".into()))?;
+    let names = meta.channel_names.clone().unwrap_or_default();
+    Ok(totals
+        .iter()
+        .enumerate()
+        .map(|(i, acc)| acc.finish(i, names.get(i).cloned()))
+        .collect())
+}
+
+/// QC of every channel in one read of the file.
+///
+/// # Errors
+/// The source cannot be read.
+pub fn measure_qc(src: &dyn ImageSource, progress: &(dyn Fn(u64) + Sync)) -> Result<Vec<ChannelQc>, ConvertError> {
+    let band = src.natural_rows().max(256);
+    run_pass(src, None, band, progress)
+}
+
+fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), ConvertError> {
+    let text = serde_json::to_vec_pretty(value).map_err(|e| ConvertError::Zarr { path: path.to_path_buf(), what: e.to_string() })?;
+    std::fs::write(path, text).map_err(|e| ConvertError::Write { path: path.to_path_buf(), source: e })
+}
+
+/// Converts `src` to an OME-Zarr folder at `output`, computing QC and the source's SHA-256 in
+/// the same pass.
+///
+/// # Errors
+/// Bad options or an existing output (see [`ConvertError::is_usage`]), an unreadable source,
+/// or a failed write; in every case nothing is left at `output`.
+pub fn convert(
+    src: &dyn ImageSource,
+    output: &Path,
+    opts: &ConvertOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<ConvertReport, ConvertError> {
+    opts.validate().map_err(ConvertError::Options)?;
+    let meta = src.meta();
+    let plan = Plan::new(meta, opts).map_err(|what| FormatError::unsupported(src.path(), what))?;
+    let staging = Staging::new(output, opts.overwrite)?;
+    let hasher = Hasher::start(src.path());
+    let arrays = store::create_levels(&staging.dir, &plan, meta.dtype, opts)?;
+    let sink = Sink { root: &staging.dir, plan: &plan, arrays: &arrays, sharded: opts.shard_yx.is_some() };
+    let qc = run_pass(src, Some(&sink), plan.levels[0].block.0, progress)?;
+    let (sha256, source_size) = hasher.finish().map_err(|e| FormatError::io(src.path(), e))?;
+
+    let name = src.path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if let Some(xml) = &meta.ome_xml {
+        let dir = staging.dir.join("OME");
+        std::fs::create_dir_all(&dir).map_err(|e| ConvertError::Write { path: dir.clone(), source: e })?;
+        std::fs::write(dir.join("METADATA.ome.xml"), xml).map_err(|e| ConvertError::Write { path: dir.clone(), source: e })?;
+    }
+    let qc_doc = scopeflow_core::qc_document(&qc);
+    let mut extra = Map::new();
+    extra.insert(
+        "scopeflow".into(),
+        metadata::provenance(&Provenance {
+            source_name: &name,
+            source_size,
+            sha256: &sha256,
+            format: &meta.format,
+            parameters: opts.to_json(),
+            qc: qc_doc,
+        }),
+    );
+    if !meta.metadata.is_empty() {
+        extra.insert("source_metadata".into(), serde_json::Value::Object(meta.metadata.clone()));
+    }
+    let ms = metadata::multiscales(&plan, meta, &name, opts.ngff);
+    let om = metadata::omero(meta, &qc);
+    for (file, doc) in metadata::group_files(opts.ngff, ms, om, extra) {
+        write_json(&staging.dir.join(file), &doc)?;
+    }
+    staging.publish()?;
+    Ok(ConvertReport {
+        output: output.to_path_buf(),
+        qc,
+        sha256,
+        source_size,
+        level_shapes: (0..plan.levels.len()).map(|k| plan.shape(k)).collect(),
+        axes: plan.axes.iter().map(|a| a.ngff_name()).collect(),
+    })
+}
