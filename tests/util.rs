@@ -608,8 +608,9 @@ where
     run(python_bin(), args)
 }
 
-/// `validate_omezarr.py --zarr OUT --source SRC [--truth TRUTH]` must end with `validate: OK`.
-pub fn validate(zarr: &Path, source: &Path, truth: Option<&Path>) -> Run {
+/// Runs `validate_omezarr.py --zarr OUT --source SRC [--truth TRUTH]`: `Ok` if it exits 0 with
+/// `validate: OK` as its last line, else `Err`, both with the run.
+pub fn validate_run(zarr: &Path, source: &Path, truth: Option<&Path>) -> Result<Run, Run> {
     let mut a = args![
         tool("validate_omezarr.py"),
         "--zarr",
@@ -621,10 +622,18 @@ pub fn validate(zarr: &Path, source: &Path, truth: Option<&Path>) -> Run {
         a.extend(args!["--truth", t]);
     }
     let r = python(a);
-    if r.stdout_last_line() != Some("validate: OK") || !r.status.success() {
-        panic!("validate_omezarr.py did not print `validate: OK` as its last line\n{r}");
+    if r.stdout_last_line() == Some("validate: OK") && r.status.success() {
+        Ok(r)
+    } else {
+        Err(r)
     }
-    r
+}
+
+/// `validate_omezarr.py` must end with `validate: OK`.
+pub fn validate(zarr: &Path, source: &Path, truth: Option<&Path>) -> Run {
+    validate_run(zarr, source, truth).unwrap_or_else(|r| {
+        panic!("validate_omezarr.py did not print `validate: OK` as its last line\n{r}")
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

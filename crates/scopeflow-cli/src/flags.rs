@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
-#[command(name = "scopeflow", version, about = "Microscopy data pipeline: inspect, QC and convert images to OME-Zarr")]
+#[command(
+    name = "scopeflow",
+    version,
+    about = "Microscopy data pipeline: inspect, QC and convert images to OME-Zarr"
+)]
 pub(crate) struct Cli {
     /// Worker threads for conversion and QC (default: one per core).
     #[arg(long, global = true)]

@@ -19,11 +19,17 @@ pub(crate) struct Failure {
 
 impl Failure {
     pub fn work(error: impl Into<anyhow::Error>) -> Self {
-        Failure { code: 1, error: error.into() }
+        Failure {
+            code: 1,
+            error: error.into(),
+        }
     }
 
     pub fn usage(error: impl Into<anyhow::Error>) -> Self {
-        Failure { code: 2, error: error.into() }
+        Failure {
+            code: 2,
+            error: error.into(),
+        }
     }
 }
 
@@ -31,7 +37,9 @@ pub fn main() -> ExitCode {
     let args = flags::Cli::parse();
     init_logging(args.verbose);
     if let Some(n) = args.threads
-        && let Err(e) = rayon::ThreadPoolBuilder::new().num_threads(n).build_global()
+        && let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
     {
         eprintln!("scopeflow: --threads {n}: {e}");
         return ExitCode::from(2);
@@ -59,7 +67,8 @@ fn init_logging(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = EnvFilter::try_from_env("SCOPEFLOW_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let filter =
+        EnvFilter::try_from_env("SCOPEFLOW_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -61,7 +61,10 @@ pub struct ImageMeta {
 
 impl ImageMeta {
     pub fn axis_len(&self, axis: Axis) -> Option<usize> {
-        self.axes.iter().position(|&a| a == axis).map(|i| self.shape[i])
+        self.axes
+            .iter()
+            .position(|&a| a == axis)
+            .map(|i| self.shape[i])
     }
 
     pub fn height(&self) -> usize {

@@ -15,21 +15,29 @@ pub fn bands_concatenate_to_plane(src: &dyn ImageSource) -> Result<(), String> {
     for p in [0, n - 1] {
         let plane = plane_index(meta, p);
         let mut whole = vec![0u8; h * row];
-        src.read_rows(&plane, 0, h, &mut whole).map_err(|e| e.to_string())?;
+        src.read_rows(&plane, 0, h, &mut whole)
+            .map_err(|e| e.to_string())?;
         for band in [1, 7, src.natural_rows(), 64.min(h)] {
             let mut reader = src.plane_reader(&plane).map_err(|e| e.to_string())?;
             let mut y = 0;
             while y < h {
                 let end = (y + band).min(h);
                 let mut buf = vec![0u8; (end - y) * row];
-                reader.read_rows(y, end, &mut buf).map_err(|e| e.to_string())?;
+                reader
+                    .read_rows(y, end, &mut buf)
+                    .map_err(|e| e.to_string())?;
                 if buf[..] != whole[y * row..end * row] {
-                    return Err(format!("plane {p}: band {y}..{end} (height {band}) differs from the whole-plane read"));
+                    return Err(format!(
+                        "plane {p}: band {y}..{end} (height {band}) differs from the whole-plane read"
+                    ));
                 }
                 let mut fresh = vec![0u8; (end - y) * row];
-                src.read_rows(&plane, y, end, &mut fresh).map_err(|e| e.to_string())?;
+                src.read_rows(&plane, y, end, &mut fresh)
+                    .map_err(|e| e.to_string())?;
                 if fresh != buf {
-                    return Err(format!("plane {p}: band {y}..{end} differs between a fresh and a reused reader"));
+                    return Err(format!(
+                        "plane {p}: band {y}..{end} differs between a fresh and a reused reader"
+                    ));
                 }
                 y = end;
             }

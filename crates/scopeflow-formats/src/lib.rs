@@ -17,7 +17,6 @@ mod source;
 mod tiff_reader;
 pub mod units;
 
-#[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 
 pub use detect::{Format, detect};

@@ -98,10 +98,14 @@ pub fn read_ifd_entries(
     };
     let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
     let (count, first, entry_len) = if bigtiff {
-        let n = src.u64(ifd_offset).ok_or_else(|| bad("IFD entry count unreadable"))?;
+        let n = src
+            .u64(ifd_offset)
+            .ok_or_else(|| bad("IFD entry count unreadable"))?;
         (n, ifd_offset.saturating_add(8), 20u64)
     } else {
-        let n = src.u16(ifd_offset).ok_or_else(|| bad("IFD entry count unreadable"))?;
+        let n = src
+            .u16(ifd_offset)
+            .ok_or_else(|| bad("IFD entry count unreadable"))?;
         (u64::from(n), ifd_offset.saturating_add(2), 12u64)
     };
     if count > MAX_IFD_ENTRIES {
@@ -163,7 +167,10 @@ pub fn read_uic1_values(
         read_at,
         big_endian,
     };
-    src.u32s(e.value_offset, usize::try_from(e.count).ok()?.checked_mul(2)?)
+    src.u32s(
+        e.value_offset,
+        usize::try_from(e.count).ok()?.checked_mul(2)?,
+    )
 }
 
 const UIC1: u16 = 33628;
@@ -464,8 +471,10 @@ fn julian_datetime(julian_day: u32, millisecond: u32) -> Option<String> {
     if julian_day <= 1_721_423 {
         return None;
     }
-    // Julian day number 1_721_426 is 0001-01-01, day 1 of the common era.
-    let days = i32::try_from(i64::from(julian_day) - 1_721_425).ok()?;
+    // MetaMorph counts one less than the astronomical Julian day number (tifffile adds 1), so
+    // 2_440_587 is 1970-01-01. Dates before 1582 would differ from tifffile's Julian-calendar
+    // arithmetic; no microscope wrote those.
+    let days = i32::try_from(i64::from(julian_day) - 1_721_424).ok()?;
     let date = chrono::NaiveDate::from_num_days_from_ce_opt(days)?;
     let ms = millisecond;
     let time = chrono::NaiveTime::from_hms_milli_opt(
@@ -538,7 +547,10 @@ fn read_kind(src: &mut Src, kind: Kind, pos: u64, planes: usize) -> Option<(Valu
         }
         Kind::Julian => {
             let v = src.u32s(pos, 2)?;
-            (julian_datetime(v[0], v[1]).map_or(Value::Null, Value::String), 8)
+            (
+                julian_datetime(v[0], v[1]).map_or(Value::Null, Value::String),
+                8,
+            )
         }
         Kind::Str => {
             let (s, n) = pascal_string(src, pos)?;

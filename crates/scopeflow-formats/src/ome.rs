@@ -151,12 +151,9 @@ pub fn parse_ome_xml(xml: &str) -> Result<OmeDocument, String> {
     let mut reader = Reader::from_str(xml);
     let mut p = Parser::default();
     loop {
-        let event = reader.read_event().map_err(|e| {
-            format!(
-                "malformed OME-XML at byte {}: {e}",
-                reader.error_position()
-            )
-        })?;
+        let event = reader
+            .read_event()
+            .map_err(|e| format!("malformed OME-XML at byte {}: {e}", reader.error_position()))?;
         match event {
             Event::Start(e) => {
                 let name = e.local_name().as_ref().to_string();
@@ -250,6 +247,8 @@ struct ImageState {
     image: OmeImage,
     index: usize,
     pixels_seen: bool,
+    /// The first Pixels is open: only its children are read.
+    in_first_pixels: bool,
     instrument_ref: Option<String>,
     logical_channels: Vec<OmeChannel>,
 }
@@ -399,10 +398,7 @@ fn channel_from(attrs: &Attrs, ctx: &str, old_schema: bool) -> Result<OmeChannel
         samples_per_pixel: opt_usize(attrs, "SamplesPerPixel", ctx)?,
         color: get(attrs, "Color").and_then(parse_color),
         fluor: get_string(attrs, "Fluor"),
-        emission_wavelength_unit: unit(
-            emission_wavelength.is_some(),
-            "EmissionWavelengthUnit",
-        ),
+        emission_wavelength_unit: unit(emission_wavelength.is_some(), "EmissionWavelengthUnit"),
         emission_wavelength,
         excitation_wavelength_unit: unit(
             excitation_wavelength.is_some(),
@@ -447,7 +443,7 @@ impl Parser {
     /// True when the open elements are `OME/Image/Pixels` and this is the image's first Pixels.
     fn in_first_pixels(&self) -> bool {
         self.path_is(&["OME", "Image", "Pixels"])
-            && self.image.as_ref().is_some_and(|s| s.pixels_seen)
+            && self.image.as_ref().is_some_and(|s| s.in_first_pixels)
     }
 
     fn open(&mut self, e: &BytesStart, name: &str) -> Result<(), String> {
@@ -505,7 +501,7 @@ impl Parser {
             }
             4 if name == "UUID"
                 && self.path_is(&["OME", "Image", "Pixels", "TiffData"])
-                && self.image.as_ref().is_some_and(|s| s.pixels_seen) =>
+                && self.image.as_ref().is_some_and(|s| s.in_first_pixels) =>
             {
                 let a = attributes(e)?;
                 if let Some(td) = self
@@ -571,6 +567,7 @@ impl Parser {
             }
             "Pixels" if !state.pixels_seen => {
                 state.pixels_seen = true;
+                state.in_first_pixels = true;
                 let a = attributes(e)?;
                 let img = &mut state.image;
                 let order = get(&a, "DimensionOrder")
@@ -594,7 +591,8 @@ impl Parser {
                     .to_string();
                 img.big_endian = get(&a, "BigEndian").and_then(parse_bool);
                 img.interleaved = get(&a, "Interleaved").and_then(parse_bool);
-                img.significant_bits = get(&a, "SignificantBits").and_then(|s| s.trim().parse().ok());
+                img.significant_bits =
+                    get(&a, "SignificantBits").and_then(|s| s.trim().parse().ok());
                 (img.physical_size_x, img.physical_size_x_unit) = physical(&a, "X");
                 (img.physical_size_y, img.physical_size_y_unit) = physical(&a, "Y");
                 (img.physical_size_z, img.physical_size_z_unit) = physical(&a, "Z");
@@ -680,23 +678,27 @@ impl Parser {
                 }
             }
         }
-        if self.path_is(&["OME", "Instrument"]) {
-            if let Some(inst) = self.instrument.take() {
-                self.instrument_ids.push(inst.id.clone());
-                self.instruments.push(inst.into_json());
+        if self.path_is(&["OME", "Image", "Pixels"]) {
+            if let Some(state) = self.image.as_mut() {
+                state.in_first_pixels = false;
             }
-        } else if self.path_is(&["OME", "Image"]) {
-            if let Some(state) = self.image.take() {
-                if !state.pixels_seen {
-                    return Err(format!("no Pixels element in Image {}", state.index));
-                }
-                let mut image = state.image;
-                if image.channels.is_empty() {
-                    image.channels = state.logical_channels;
-                }
-                self.doc.images.push(image);
-                self.image_instrument_refs.push(state.instrument_ref);
+        } else if self.path_is(&["OME", "Instrument"])
+            && let Some(inst) = self.instrument.take()
+        {
+            self.instrument_ids.push(inst.id.clone());
+            self.instruments.push(inst.into_json());
+        } else if self.path_is(&["OME", "Image"])
+            && let Some(state) = self.image.take()
+        {
+            if !state.pixels_seen {
+                return Err(format!("no Pixels element in Image {}", state.index));
             }
+            let mut image = state.image;
+            if image.channels.is_empty() {
+                image.channels = state.logical_channels;
+            }
+            self.doc.images.push(image);
+            self.image_instrument_refs.push(state.instrument_ref);
         }
         self.stack.pop();
         if self.stack.is_empty() {

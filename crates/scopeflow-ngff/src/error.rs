@@ -26,6 +26,9 @@ pub enum ConvertError {
 impl ConvertError {
     /// True when the user asked for something impossible, rather than the work failing.
     pub fn is_usage(&self) -> bool {
-        matches!(self, ConvertError::OutputExists { .. } | ConvertError::Options(_))
+        matches!(
+            self,
+            ConvertError::OutputExists { .. } | ConvertError::Options(_)
+        )
     }
 }

@@ -7,6 +7,7 @@
 //! name beside OUTPUT and renamed into place only when complete; on failure nothing is left.
 
 mod error;
+mod fsstore;
 mod hash;
 mod metadata;
 mod options;
@@ -17,5 +18,6 @@ mod pyramid;
 mod store;
 
 pub use error::ConvertError;
+pub use fsstore::sync_tree;
 pub use options::{Codec, ConvertOptions, Levels, NgffVersion};
 pub use pass::{ConvertReport, convert, measure_qc};

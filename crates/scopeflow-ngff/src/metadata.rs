@@ -39,7 +39,12 @@ fn base_scale(a: Axis, meta: &ImageMeta) -> f64 {
     .unwrap_or(1.0)
 }
 
-pub(crate) fn multiscales(plan: &Plan, meta: &ImageMeta, name: &str, version: NgffVersion) -> Value {
+pub(crate) fn multiscales(
+    plan: &Plan,
+    meta: &ImageMeta,
+    name: &str,
+    version: NgffVersion,
+) -> Value {
     let datasets: Vec<Value> = (0..plan.levels.len())
         .map(|k| {
             let scale: Vec<f64> = plan
@@ -67,7 +72,10 @@ pub(crate) fn multiscales(plan: &Plan, meta: &ImageMeta, name: &str, version: Ng
 /// Colour for a channel from its name's fluorophore, else by position.
 fn colour(name: Option<&str>, index: usize, count: usize, rgb: bool) -> &'static str {
     if rgb {
-        return ["FF0000", "00FF00", "0000FF"].get(index).copied().unwrap_or("FFFFFF");
+        return ["FF0000", "00FF00", "0000FF"]
+            .get(index)
+            .copied()
+            .unwrap_or("FFFFFF");
     }
     if count == 1 {
         return "FFFFFF";
@@ -90,12 +98,20 @@ fn colour(name: Option<&str>, index: usize, count: usize, rgb: bool) -> &'static
 pub(crate) fn omero(meta: &ImageMeta, qc: &[ChannelQc]) -> Value {
     let (lo, hi) = match meta.dtype {
         DType::F32 | DType::F64 => (
-            qc.iter().filter_map(|c| c.min).fold(f64::INFINITY, f64::min),
-            qc.iter().filter_map(|c| c.max).fold(f64::NEG_INFINITY, f64::max),
+            qc.iter()
+                .filter_map(|c| c.min)
+                .fold(f64::INFINITY, f64::min),
+            qc.iter()
+                .filter_map(|c| c.max)
+                .fold(f64::NEG_INFINITY, f64::max),
         ),
         d => d.range(),
     };
-    let (lo, hi) = if lo.is_finite() && hi.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+    let (lo, hi) = if lo.is_finite() && hi.is_finite() {
+        (lo, hi)
+    } else {
+        (0.0, 1.0)
+    };
     let rgb = meta.samples() > 1;
     let channels: Vec<Value> = qc
         .iter()
@@ -135,20 +151,34 @@ pub(crate) fn provenance(p: &Provenance<'_>) -> Value {
 }
 
 /// The root group documents (file name, JSON) for the chosen layout.
-pub(crate) fn group_files(version: NgffVersion, multiscales: Value, omero: Value, extra: Map<String, Value>) -> Vec<(&'static str, Value)> {
+pub(crate) fn group_files(
+    version: NgffVersion,
+    multiscales: Value,
+    omero: Value,
+    extra: Map<String, Value>,
+) -> Vec<(&'static str, Value)> {
     match version {
         NgffVersion::V05 => {
             let mut attrs = Map::new();
-            attrs.insert("ome".into(), json!({"version": "0.5", "multiscales": multiscales, "omero": omero}));
+            attrs.insert(
+                "ome".into(),
+                json!({"version": "0.5", "multiscales": multiscales, "omero": omero}),
+            );
             attrs.extend(extra);
-            vec![("zarr.json", json!({"zarr_format": 3, "node_type": "group", "attributes": attrs}))]
+            vec![(
+                "zarr.json",
+                json!({"zarr_format": 3, "node_type": "group", "attributes": attrs}),
+            )]
         }
         NgffVersion::V04 => {
             let mut attrs = Map::new();
             attrs.insert("multiscales".into(), multiscales);
             attrs.insert("omero".into(), omero);
             attrs.extend(extra);
-            vec![(".zgroup", json!({"zarr_format": 2})), (".zattrs", Value::Object(attrs))]
+            vec![
+                (".zgroup", json!({"zarr_format": 2})),
+                (".zattrs", Value::Object(attrs)),
+            ]
         }
     }
 }

@@ -88,14 +88,17 @@ impl ConvertOptions {
     /// # Errors
     /// A description of the first inconsistent option.
     pub fn validate(&self) -> Result<(), String> {
-        if self.chunk_yx < 2 || self.chunk_yx % 2 != 0 {
-            return Err(format!("--chunk-yx must be an even number ≥ 2, not {}", self.chunk_yx));
+        if self.chunk_yx < 2 || !self.chunk_yx.is_multiple_of(2) {
+            return Err(format!(
+                "--chunk-yx must be an even number ≥ 2, not {}",
+                self.chunk_yx
+            ));
         }
         if let Some(s) = self.shard_yx {
             if self.ngff == NgffVersion::V04 {
                 return Err("--shard-yx needs NGFF 0.5 (Zarr v2 has no sharding)".into());
             }
-            if s < self.chunk_yx || s % self.chunk_yx != 0 {
+            if s < self.chunk_yx || !s.is_multiple_of(self.chunk_yx) {
                 return Err(format!(
                     "--shard-yx ({s}) must be a multiple of --chunk-yx ({})",
                     self.chunk_yx

@@ -2,7 +2,6 @@
 //! into the next level, which stores and averages in turn when its own band fills.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use rayon::prelude::*;
 use scopeflow_core::{Axis, ChannelQc, ImageMeta};
@@ -71,7 +70,13 @@ impl PlaneSink<'_, '_> {
             }
             let mut idx = self.lead.clone();
             idx.extend([block_row, j as u64]);
-            store::store_block(self.sink.root, &self.sink.arrays[k], &idx, &block, self.sink.sharded)
+            store::store_block(
+                self.sink.root,
+                &self.sink.arrays[k],
+                &idx,
+                &block,
+                self.sink.sharded,
+            )
         };
         let across = level.blocks_across();
         if self.parallel_blocks && across > 1 {
@@ -134,17 +139,33 @@ fn run_pass(
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Vec<ChannelQc>, ConvertError> {
     let meta = src.meta();
-    let (h, w, samples, size) = (meta.height(), meta.width(), meta.samples(), meta.dtype.size());
+    let (h, w, samples, size) = (
+        meta.height(),
+        meta.width(),
+        meta.samples(),
+        meta.dtype.size(),
+    );
     let row = w * samples * size;
     let n = plane_count(meta);
     let parallel_planes = n >= rayon::current_num_threads();
-    let totals: Mutex<Vec<ChannelAccumulator>> =
-        Mutex::new((0..meta.channel_count()).map(|_| ChannelAccumulator::new(meta.dtype)).collect());
-
-    let one_plane = |p: usize| -> Result<(), ConvertError> {
+    // One set of accumulators per rayon split, not per plane: a float channel that falls back
+    // to the bounded grid holds 24 MiB, which must not be multiplied by the plane count.
+    let fresh = || -> Vec<ChannelAccumulator> {
+        (0..meta.channel_count())
+            .map(|_| ChannelAccumulator::new(meta.dtype))
+            .collect()
+    };
+    let one_plane = |mut accs: Vec<ChannelAccumulator>,
+                     p: usize|
+     -> Result<Vec<ChannelAccumulator>, ConvertError> {
         let plane = plane_index(meta, p);
         let mut reader = src.plane_reader(&plane)?;
-        let mut local: Vec<ChannelAccumulator> = (0..samples).map(|_| ChannelAccumulator::new(meta.dtype)).collect();
+        let first = if samples > 1 {
+            0
+        } else {
+            channel_of(meta, &plane)
+        };
+        let local = &mut accs[first..first + samples];
         let mut sinks: Vec<PlaneSink<'_, '_>> = sink
             .map(|s| {
                 (0..samples)
@@ -154,7 +175,11 @@ fn run_pass(
                         lead: s.plan.lead_index(&plane, si),
                         bufs: s.plan.levels[1..]
                             .iter()
-                            .map(|l| LevelBuf { start: 0, rows: 0, data: vec![0; l.block.0 * l.width * size] })
+                            .map(|l| LevelBuf {
+                                start: 0,
+                                rows: 0,
+                                data: vec![0; l.block.0 * l.width * size],
+                            })
                             .collect(),
                         parallel_blocks: !parallel_planes,
                     })
@@ -184,19 +209,22 @@ fn run_pass(
             }
             progress(buf.len() as u64);
         }
-        let first = if samples > 1 { 0 } else { channel_of(meta, &plane) };
-        let mut totals = totals.lock().map_err(|_| ConvertError::Options("QC lock poisoned".into()))?;
-        for (i, acc) in local.iter().enumerate() {
-            totals[first + i].merge(acc);
-        }
-        Ok(())
+        Ok(accs)
     };
-    if parallel_planes {
-        (0..n).into_par_iter().try_for_each(one_plane)?;
+    let merge = |mut a: Vec<ChannelAccumulator>, b: Vec<ChannelAccumulator>| {
+        for (x, y) in a.iter_mut().zip(&b) {
+            x.merge(y);
+        }
+        Ok(a)
+    };
+    let totals = if parallel_planes {
+        (0..n)
+            .into_par_iter()
+            .try_fold(fresh, one_plane)
+            .try_reduce(fresh, merge)?
     } else {
-        (0..n).try_for_each(one_plane)?;
-    }
-    let totals = totals.into_inner().map_err(|_| ConvertError::Options("QC lock poisoned".into()))?;
+        (0..n).try_fold(fresh(), one_plane)?
+    };
     let names = meta.channel_names.clone().unwrap_or_default();
     Ok(totals
         .iter()
@@ -209,14 +237,23 @@ fn run_pass(
 ///
 /// # Errors
 /// The source cannot be read.
-pub fn measure_qc(src: &dyn ImageSource, progress: &(dyn Fn(u64) + Sync)) -> Result<Vec<ChannelQc>, ConvertError> {
+pub fn measure_qc(
+    src: &dyn ImageSource,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<ChannelQc>, ConvertError> {
     let band = src.natural_rows().max(256);
     run_pass(src, None, band, progress)
 }
 
 fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), ConvertError> {
-    let text = serde_json::to_vec_pretty(value).map_err(|e| ConvertError::Zarr { path: path.to_path_buf(), what: e.to_string() })?;
-    std::fs::write(path, text).map_err(|e| ConvertError::Write { path: path.to_path_buf(), source: e })
+    let text = serde_json::to_vec_pretty(value).map_err(|e| ConvertError::Zarr {
+        path: path.to_path_buf(),
+        what: e.to_string(),
+    })?;
+    std::fs::write(path, text).map_err(|e| ConvertError::Write {
+        path: path.to_path_buf(),
+        source: e,
+    })
 }
 
 /// Converts `src` to an OME-Zarr folder at `output`, computing QC and the source's SHA-256 in
@@ -234,18 +271,38 @@ pub fn convert(
     opts.validate().map_err(ConvertError::Options)?;
     let meta = src.meta();
     let plan = Plan::new(meta, opts).map_err(|what| FormatError::unsupported(src.path(), what))?;
+    let t0 = std::time::Instant::now();
     let staging = Staging::new(output, opts.overwrite)?;
     let hasher = Hasher::start(src.path());
     let arrays = store::create_levels(&staging.dir, &plan, meta.dtype, opts)?;
-    let sink = Sink { root: &staging.dir, plan: &plan, arrays: &arrays, sharded: opts.shard_yx.is_some() };
+    let sink = Sink {
+        root: &staging.dir,
+        plan: &plan,
+        arrays: &arrays,
+        sharded: opts.shard_yx.is_some(),
+    };
     let qc = run_pass(src, Some(&sink), plan.levels[0].block.0, progress)?;
-    let (sha256, source_size) = hasher.finish().map_err(|e| FormatError::io(src.path(), e))?;
+    tracing::info!(seconds = t0.elapsed().as_secs_f64(), "pixels converted");
+    let (sha256, source_size) = hasher
+        .finish()
+        .map_err(|e| FormatError::io(src.path(), e))?;
+    tracing::info!(seconds = t0.elapsed().as_secs_f64(), "source hashed");
 
-    let name = src.path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = src
+        .path()
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if let Some(xml) = &meta.ome_xml {
         let dir = staging.dir.join("OME");
-        std::fs::create_dir_all(&dir).map_err(|e| ConvertError::Write { path: dir.clone(), source: e })?;
-        std::fs::write(dir.join("METADATA.ome.xml"), xml).map_err(|e| ConvertError::Write { path: dir.clone(), source: e })?;
+        std::fs::create_dir_all(&dir).map_err(|e| ConvertError::Write {
+            path: dir.clone(),
+            source: e,
+        })?;
+        std::fs::write(dir.join("METADATA.ome.xml"), xml).map_err(|e| ConvertError::Write {
+            path: dir.clone(),
+            source: e,
+        })?;
     }
     let qc_doc = scopeflow_core::qc_document(&qc);
     let mut extra = Map::new();
@@ -261,7 +318,10 @@ pub fn convert(
         }),
     );
     if !meta.metadata.is_empty() {
-        extra.insert("source_metadata".into(), serde_json::Value::Object(meta.metadata.clone()));
+        extra.insert(
+            "source_metadata".into(),
+            serde_json::Value::Object(meta.metadata.clone()),
+        );
     }
     let ms = metadata::multiscales(&plan, meta, &name, opts.ngff);
     let om = metadata::omero(meta, &qc);
@@ -269,6 +329,7 @@ pub fn convert(
         write_json(&staging.dir.join(file), &doc)?;
     }
     staging.publish()?;
+    tracing::info!(seconds = t0.elapsed().as_secs_f64(), output = %output.display(), "published");
     Ok(ConvertReport {
         output: output.to_path_buf(),
         qc,

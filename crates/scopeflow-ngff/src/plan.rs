@@ -42,7 +42,9 @@ pub(crate) struct Plan {
 impl Plan {
     pub fn new(meta: &ImageMeta, opts: &ConvertOptions) -> Result<Plan, String> {
         if meta.axes.contains(&Axis::C) && meta.axes.contains(&Axis::S) {
-            return Err("images with both a C axis and interleaved samples are not supported".into());
+            return Err(
+                "images with both a C axis and interleaved samples are not supported".into(),
+            );
         }
         let plane_axes = meta.plane_axes();
         let mut lead: Vec<(Axis, LeadSource, usize)> = plane_axes
@@ -54,7 +56,10 @@ impl Plan {
             lead.push((Axis::C, LeadSource::Sample, meta.samples()));
         }
         lead.sort_by_key(|(a, _, _)| a.ngff_rank());
-        if lead.windows(2).any(|w| w[0].0.ngff_rank() == w[1].0.ngff_rank()) {
+        if lead
+            .windows(2)
+            .any(|w| w[0].0.ngff_rank() == w[1].0.ngff_rank())
+        {
             return Err(format!("duplicate axes in {:?}", meta.axes));
         }
         let mut axes: Vec<Axis> = lead.iter().map(|(a, _, _)| *a).collect();
@@ -67,12 +72,20 @@ impl Plan {
             let c = (chunk.min(h), chunk.min(w));
             let (block, inner) = match opts.shard_yx {
                 Some(s) => {
-                    let b = (s.min(h.next_multiple_of(c.0)), s.min(w.next_multiple_of(c.1)));
+                    let b = (
+                        s.min(h.next_multiple_of(c.0)),
+                        s.min(w.next_multiple_of(c.1)),
+                    );
                     (b, Some(c))
                 }
                 None => (c, None),
             };
-            levels.push(Level { height: h, width: w, block, inner });
+            levels.push(Level {
+                height: h,
+                width: w,
+                block,
+                inner,
+            });
             let more = match opts.levels {
                 Levels::Auto => h > chunk || w > chunk,
                 Levels::Count(n) => levels.len() < n && (h > 1 || w > 1),
@@ -138,7 +151,10 @@ mod tests {
 
     #[test]
     fn axes_reorder_to_tczyx_and_levels_stop_at_one_chunk() {
-        let m = meta(&[Axis::T, Axis::Z, Axis::C, Axis::Y, Axis::X], &[3, 8, 2, 2048, 1000]);
+        let m = meta(
+            &[Axis::T, Axis::Z, Axis::C, Axis::Y, Axis::X],
+            &[3, 8, 2, 2048, 1000],
+        );
         let p = Plan::new(&m, &ConvertOptions::default()).unwrap();
         assert_eq!(p.axes, vec![Axis::T, Axis::C, Axis::Z, Axis::Y, Axis::X]);
         assert_eq!(p.shape(0), vec![3, 2, 8, 2048, 1000]);
@@ -150,7 +166,10 @@ mod tests {
     #[test]
     fn rgb_samples_become_channels_and_odd_sizes_ceil() {
         let m = meta(&[Axis::Y, Axis::X, Axis::S], &[731, 805, 3]);
-        let opts = ConvertOptions { chunk_yx: 256, ..Default::default() };
+        let opts = ConvertOptions {
+            chunk_yx: 256,
+            ..Default::default()
+        };
         let p = Plan::new(&m, &opts).unwrap();
         assert_eq!(p.axes, vec![Axis::C, Axis::Y, Axis::X]);
         let sizes: Vec<_> = p.levels.iter().map(|l| (l.height, l.width)).collect();
@@ -161,7 +180,12 @@ mod tests {
     #[test]
     fn shards_are_multiples_of_chunks_clipped_to_the_level() {
         let m = meta(&[Axis::Y, Axis::X], &[2048, 2048]);
-        let opts = ConvertOptions { chunk_yx: 256, shard_yx: Some(1024), levels: Levels::Count(4), ..Default::default() };
+        let opts = ConvertOptions {
+            chunk_yx: 256,
+            shard_yx: Some(1024),
+            levels: Levels::Count(4),
+            ..Default::default()
+        };
         let p = Plan::new(&m, &opts).unwrap();
         assert_eq!(p.levels[0].block, (1024, 1024));
         assert_eq!(p.levels[2].block, (512, 512));

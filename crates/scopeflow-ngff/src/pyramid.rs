@@ -44,7 +44,11 @@ fn round_unsigned(sum: u64, n: u64) -> u64 {
 }
 
 fn round_signed(sum: i64, n: i64) -> i64 {
-    if sum >= 0 { (sum + n / 2) / n } else { (sum - n / 2) / n }
+    if sum >= 0 {
+        (sum + n / 2) / n
+    } else {
+        (sum - n / 2) / n
+    }
 }
 
 fn mean_float(sum: f64, n: f64) -> f64 {
@@ -85,7 +89,10 @@ mod tests {
 
     #[test]
     fn rounds_half_away_from_zero() {
-        let src: Vec<u8> = [-1i16, -2, -1, -2].iter().flat_map(|x| x.to_le_bytes()).collect();
+        let src: Vec<u8> = [-1i16, -2, -1, -2]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
         let out = downsample(DType::I16, &src, 2, 2);
         assert_eq!(i16::from_le_bytes([out[0], out[1]]), -2);
         let out = downsample(DType::U8, &[1, 2, 1, 2], 2, 2);
@@ -94,7 +101,10 @@ mod tests {
 
     #[test]
     fn floats_average_exactly() {
-        let src: Vec<u8> = [0.5f32, 1.0, 0.0, 0.25].iter().flat_map(|x| x.to_le_bytes()).collect();
+        let src: Vec<u8> = [0.5f32, 1.0, 0.0, 0.25]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
         let out = downsample(DType::F32, &src, 2, 2);
         assert_eq!(f32::from_le_bytes(out[..4].try_into().unwrap()), 0.4375);
     }

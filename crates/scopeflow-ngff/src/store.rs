@@ -7,13 +7,13 @@ use std::sync::{Arc, Once};
 use scopeflow_core::{Axis, DType};
 use serde_json::{Value, json};
 use zarrs::array::{Array, ArrayBytes, ArrayMetadata, CodecOptions};
-use zarrs::filesystem::FilesystemStore;
 
+use crate::ConvertError;
+use crate::fsstore::StagingStore;
 use crate::options::{Codec, ConvertOptions, NgffVersion};
 use crate::plan::Plan;
-use crate::ConvertError;
 
-pub(crate) type LevelArray = Array<FilesystemStore>;
+pub(crate) type LevelArray = Array<StagingStore>;
 
 fn zarr_error(path: &Path, e: impl std::fmt::Display) -> ConvertError {
     ConvertError::Zarr {
@@ -53,7 +53,9 @@ fn fill(d: DType) -> Value {
 fn v3_compressor(opts: &ConvertOptions, dtype: DType) -> Option<Value> {
     let level = opts.effective_level();
     match opts.codec {
-        Codec::Zstd => Some(json!({"name": "zstd", "configuration": {"level": level, "checksum": false}})),
+        Codec::Zstd => {
+            Some(json!({"name": "zstd", "configuration": {"level": level, "checksum": false}}))
+        }
         Codec::Blosc => Some(json!({"name": "blosc", "configuration": {
             "cname": "lz4", "clevel": level, "shuffle": if dtype.size() > 1 { "shuffle" } else { "noshuffle" },
             "typesize": dtype.size(), "blocksize": 0}})),
@@ -74,7 +76,9 @@ fn v2_compressor(opts: &ConvertOptions, dtype: DType) -> Value {
 fn array_json(plan: &Plan, k: usize, dtype: DType, opts: &ConvertOptions) -> Value {
     let lvl = &plan.levels[k];
     let lead = plan.lead.len();
-    let block: Vec<usize> = std::iter::repeat_n(1, lead).chain([lvl.block.0, lvl.block.1]).collect();
+    let block: Vec<usize> = std::iter::repeat_n(1, lead)
+        .chain([lvl.block.0, lvl.block.1])
+        .collect();
     let names: Vec<&str> = plan.axes.iter().map(|a: &Axis| a.ngff_name()).collect();
     match opts.ngff {
         NgffVersion::V05 => {
@@ -126,7 +130,7 @@ pub(crate) fn create_levels(
     opts: &ConvertOptions,
 ) -> Result<Vec<LevelArray>, ConvertError> {
     configure_zarrs();
-    let store = Arc::new(FilesystemStore::new(root).map_err(|e| zarr_error(root, e))?);
+    let store = Arc::new(StagingStore::new(root));
     (0..plan.levels.len())
         .map(|k| {
             let meta: ArrayMetadata = serde_json::from_value(array_json(plan, k, dtype, opts))

@@ -44,7 +44,11 @@ impl std::fmt::Debug for ChannelAccumulator {
 
 /// Pixel `offset..offset + N` of every `stride`-byte group, including a trailing partial group
 /// that still holds it.
-fn pixels<const N: usize>(bytes: &[u8], stride: usize, offset: usize) -> impl Iterator<Item = [u8; N]> + '_ {
+fn pixels<const N: usize>(
+    bytes: &[u8],
+    stride: usize,
+    offset: usize,
+) -> impl Iterator<Item = [u8; N]> + '_ {
     bytes
         .chunks(stride)
         .filter_map(move |g| g.get(offset..offset + N)?.try_into().ok())
@@ -68,7 +72,11 @@ impl ChannelAccumulator {
             DType::I32 => Repr::Wide(WideQc::new(i32::MAX.into(), cap)),
             DType::F32 | DType::F64 => Repr::Float(FloatQc::new(cap)),
         };
-        ChannelAccumulator { dtype, count: 0, repr }
+        ChannelAccumulator {
+            dtype,
+            count: 0,
+            repr,
+        }
     }
 
     pub fn dtype(&self) -> DType {
@@ -98,7 +106,10 @@ impl ChannelAccumulator {
     /// Adds every `samples`-th pixel starting at pixel `sample` (one channel of interleaved
     /// samples, e.g. RGB). A trailing partial group contributes its pixel if it holds it.
     pub fn add_interleaved(&mut self, bytes: &[u8], sample: usize, samples: usize) {
-        assert!(sample < samples, "sample {sample} out of {samples} interleaved samples");
+        assert!(
+            sample < samples,
+            "sample {sample} out of {samples} interleaved samples"
+        );
         let size = self.dtype.size();
         self.add_strided(bytes, size * samples, size * sample);
     }
@@ -117,12 +128,17 @@ impl ChannelAccumulator {
                 let signed = self.dtype == DType::I32;
                 for p in pixels::<4>(bytes, stride, offset) {
                     let raw = u32::from_le_bytes(p);
-                    w.add(if signed { i64::from(raw as i32) } else { i64::from(raw) });
+                    w.add(if signed {
+                        i64::from(raw as i32)
+                    } else {
+                        i64::from(raw)
+                    });
                 }
             }
             Repr::Float(f) => {
                 if self.dtype == DType::F32 {
-                    pixels::<4>(bytes, stride, offset).for_each(|p| f.add(f32::from_le_bytes(p).into()));
+                    pixels::<4>(bytes, stride, offset)
+                        .for_each(|p| f.add(f32::from_le_bytes(p).into()));
                 } else {
                     pixels::<8>(bytes, stride, offset).for_each(|p| f.add(f64::from_le_bytes(p)));
                 }
@@ -135,7 +151,10 @@ impl ChannelAccumulator {
     /// # Panics
     /// If the dtypes differ.
     pub fn merge(&mut self, other: &ChannelAccumulator) {
-        assert_eq!(self.dtype, other.dtype, "merging QC accumulators of different dtypes");
+        assert_eq!(
+            self.dtype, other.dtype,
+            "merging QC accumulators of different dtypes"
+        );
         self.count += other.count;
         match (&mut self.repr, &other.repr) {
             (Repr::Dense8(a), Repr::Dense8(b)) => a.merge(b),
@@ -148,8 +167,8 @@ impl ChannelAccumulator {
 
     fn saturated(&self) -> u64 {
         match &self.repr {
-            Repr::Dense8(d) => d.bin(usize::try_from(self.dtype.saturation_value() as i64 - d.lo()).unwrap_or(0)),
-            Repr::Dense16(d) => d.bin(usize::try_from(self.dtype.saturation_value() as i64 - d.lo()).unwrap_or(0)),
+            Repr::Dense8(d) => d.top(),
+            Repr::Dense16(d) => d.top(),
             Repr::Wide(w) => w.saturated(),
             Repr::Float(f) => f.saturated(),
         }
@@ -224,7 +243,10 @@ where
     let all = moments(cells.clone())?;
     let min = cells.clone().next()?.mean;
     let max = cells.clone().last()?.mean;
-    let k = otsu_index(bins.enumerate().map(|(k, h)| (h as f64, (lo + k as i64) as f64)));
+    let k = otsu_index(
+        bins.enumerate()
+            .map(|(k, h)| (h as f64, (lo + k as i64) as f64)),
+    );
     let t = (lo + k as i64) as f64;
     Some(Summary {
         min,

@@ -21,7 +21,9 @@ pub(crate) struct Dense<const L: usize> {
     flip: u16,
     /// `u32` lanes halve the cache footprint of the hot loop compared with `u64` counters.
     lanes: [Box<[u32; L]>; LANES],
-    folded: Box<[u64; L]>,
+    /// Allocated on the first fold or merge: a short-lived accumulator (one per plane, merged
+    /// into a channel total) never needs it, and each allocation costs page faults.
+    folded: Option<Box<[u64; L]>>,
     /// Pixels counted in `lanes` since the last fold.
     unfolded: u64,
 }
@@ -39,7 +41,7 @@ impl<const L: usize> Dense<L> {
             lo,
             flip,
             lanes: std::array::from_fn(|_| zeroed()),
-            folded: zeroed(),
+            folded: None,
             unfolded: 0,
         }
     }
@@ -50,8 +52,9 @@ impl<const L: usize> Dense<L> {
     }
 
     fn fold(&mut self) {
+        let folded = self.folded.get_or_insert_with(zeroed);
         for lane in &mut self.lanes {
-            for (t, c) in self.folded.iter_mut().zip(lane.iter_mut()) {
+            for (t, c) in folded.iter_mut().zip(lane.iter_mut()) {
                 *t += u64::from(*c);
                 *c = 0;
             }
@@ -70,7 +73,13 @@ impl<const L: usize> Dense<L> {
 
     /// Count of bin `k`.
     pub(crate) fn bin(&self, k: usize) -> u64 {
-        self.folded[k] + self.lanes.iter().map(|l| u64::from(l[k])).sum::<u64>()
+        self.folded.as_ref().map_or(0, |f| f[k])
+            + self.lanes.iter().map(|l| u64::from(l[k])).sum::<u64>()
+    }
+
+    /// Count of the top bin: the dtype maximum, which is the saturation value.
+    pub(crate) fn top(&self) -> u64 {
+        self.bin(L - 1)
     }
 
     /// All bins, in value order.
@@ -80,7 +89,8 @@ impl<const L: usize> Dense<L> {
 
     pub(crate) fn merge(&mut self, other: &Dense<L>) {
         debug_assert_eq!((self.lo, self.flip), (other.lo, other.flip));
-        for (k, t) in self.folded.iter_mut().enumerate() {
+        let folded = self.folded.get_or_insert_with(zeroed);
+        for (k, t) in folded.iter_mut().enumerate() {
             *t += other.bin(k);
         }
     }
@@ -94,7 +104,7 @@ impl<const L: usize> Dense<L> {
     }
 }
 
-/// Bytes per block between overflow checks; keeps `reserve` out of the inner loop.
+/// Pixels per block between overflow checks; keeps `reserve` out of the inner loop.
 const BLOCK_PIXELS: usize = 1 << 24;
 
 impl Dense<65536> {

@@ -7,9 +7,12 @@
 use crate::count_map::CountMap;
 use crate::grid::Grid;
 
-/// Distinct values counted exactly before switching to the grid: at load 3/4 the table then
-/// holds at most 2^20 slots (16 MiB).
-pub const DEFAULT_DISTINCT_CAP: usize = 3 << 18;
+/// Distinct values counted exactly before switching to the grid (393,216). Camera data, even
+/// rescaled to float, has at most 65,536 levels, far below it. Each new distinct value costs a
+/// cache-missing hash insert, and converters may start an accumulator per plane, so a larger
+/// cap mostly buys time spent before the inevitable switch; at load 3/4 the table stays
+/// within 2^19 slots (8 MiB).
+pub const DEFAULT_DISTINCT_CAP: usize = 3 << 17;
 
 #[derive(Clone)]
 enum Store {
@@ -97,7 +100,8 @@ impl Distinct {
     pub(crate) fn exact(&self) -> Option<Vec<(f64, u64)>> {
         match &self.store {
             Store::Exact(map) => {
-                let mut v: Vec<(f64, u64)> = map.iter().map(|(k, n)| ((self.decode)(k), n)).collect();
+                let mut v: Vec<(f64, u64)> =
+                    map.iter().map(|(k, n)| ((self.decode)(k), n)).collect();
                 v.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
                 Some(v)
             }

@@ -83,7 +83,11 @@ impl NumpyBins {
 
     /// Threshold from a histogram over these bins.
     fn threshold(&self, hist: &[u64]) -> f64 {
-        let k = otsu_index(hist.iter().enumerate().map(|(k, &h)| (h as f64, self.centre(k))));
+        let k = otsu_index(
+            hist.iter()
+                .enumerate()
+                .map(|(k, &h)| (h as f64, self.centre(k))),
+        );
         self.centre(k)
     }
 }
@@ -151,7 +155,8 @@ impl FloatQc {
         }
         let grid = self.distinct.grid()?;
         let (lo, hi) = (grid.min(), grid.max());
-        let cells = grid.cells().map(|(_, c)| c);
+        let cells: Vec<Cell> = grid.cells().map(|(_, c)| c).collect();
+        let cells = cells.iter().copied();
         let all = moments(cells.clone())?;
         let classes = (hi > lo).then(|| {
             let bins = NumpyBins::new(lo, hi);
@@ -178,7 +183,17 @@ mod tests {
 
     #[test]
     fn keys_round_trip_and_are_never_zero() {
-        for x in [0.0, -0.0, 1.0, -1.0, f64::MIN, f64::MAX, 1e-310, -1e-310, 0.1f32 as f64] {
+        for x in [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            f64::MIN,
+            f64::MAX,
+            1e-310,
+            -1e-310,
+            0.1f32 as f64,
+        ] {
             let k = key(x);
             assert_ne!(k, 0);
             assert_eq!(decode(k).to_bits(), x.to_bits());

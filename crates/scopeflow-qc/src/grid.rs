@@ -64,8 +64,13 @@ fn shr_floor(i: i64, s: i32) -> i64 {
     if s >= 63 { i >> 63 } else { i >> s }
 }
 
+/// `floor(x / 2^e)`; truncation plus correction, because `f64::floor` is a libm call on
+/// baseline x86-64 and this runs per pixel.
+#[inline(always)]
 fn index(x: f64, scale: f64) -> i64 {
-    (x * scale).floor() as i64
+    let y = x * scale;
+    let t = y as i64;
+    t - i64::from((t as f64) > y)
 }
 
 /// Whether `[min, max]` fits in [`SPAN`] bins of width `2^e`.
@@ -108,7 +113,7 @@ impl Grid {
             min,
             max,
         };
-        g.layout(min, max);
+        g.layout(min, max, exponent_for(min, max));
         g
     }
 
@@ -125,13 +130,28 @@ impl Grid {
         self.width
     }
 
-    /// Re-lays the bins for the range `[min, max]` (a superset of the current one): coarser
-    /// width if needed, window centred on the range.
-    fn layout(&mut self, min: f64, max: f64) {
+    /// Extends the range to `[min, max]` (a superset of the current one), re-laying the bins
+    /// only when the width must grow or the range leaves the window.
+    fn fit(&mut self, min: f64, max: f64) {
         let e = exponent_for(min, max).max(self.e);
         let scale = pow2(-e);
         let (lo, hi) = (index(min, scale), index(max, scale));
+        if e == self.e && !self.bins.is_empty() && lo >= self.base && hi < self.base + WINDOW as i64
+        {
+            self.min = min;
+            self.max = max;
+        } else {
+            self.layout(min, max, e);
+        }
+    }
+
+    /// Lays the bins out afresh at width `2^e`, window centred on `[min, max]`.
+    fn layout(&mut self, min: f64, max: f64, e: i32) {
+        let scale = pow2(-e);
+        let (lo, hi) = (index(min, scale), index(max, scale));
         let base = lo + (hi - lo) / 2 - (WINDOW as i64) / 2;
+        let occupied = self.occupied();
+        let (old_first, old_len) = (occupied.start, occupied.len());
         let old = std::mem::take(&mut self.bins);
         let old_e = self.e;
         let old_base = self.base;
@@ -143,9 +163,11 @@ impl Grid {
         self.min = min;
         self.max = max;
         self.bins = vec![Bin::default(); WINDOW];
-        for (j, b) in old.iter().enumerate().filter(|(_, b)| b.count > 0) {
-            let i = old_base + j as i64;
-            self.put(i as f64 * old_width, old_e, i, *b);
+        for (j, b) in old.iter().enumerate().skip(old_first).take(old_len) {
+            if b.count > 0 {
+                let i = old_base + j as i64;
+                self.put(i as f64 * old_width, old_e, i, *b);
+            }
         }
     }
 
@@ -171,18 +193,7 @@ impl Grid {
     #[inline]
     pub(crate) fn add(&mut self, x: f64, n: u64) {
         if x < self.min || x > self.max {
-            let (min, max) = (self.min.min(x), self.max.max(x));
-            let e = exponent_for(min, max).max(self.e);
-            let scale = pow2(-e);
-            let inside = e == self.e
-                && index(min, scale) >= self.base
-                && index(max, scale) < self.base + WINDOW as i64;
-            if inside {
-                self.min = min;
-                self.max = max;
-            } else {
-                self.layout(min, max);
-            }
+            self.fit(self.min.min(x), self.max.max(x));
         }
         let i = index(x, self.scale);
         let d = x - i as f64 * self.width;
@@ -195,31 +206,40 @@ impl Grid {
     }
 
     pub(crate) fn merge(&mut self, other: &Grid) {
-        let (min, max) = (self.min.min(other.min), self.max.max(other.max));
-        let e = exponent_for(min, max).max(other.e);
-        if e != self.e || min < self.min || max > self.max {
-            let scale = pow2(-e);
-            let inside = e == self.e
-                && index(min, scale) >= self.base
-                && index(max, scale) < self.base + WINDOW as i64;
-            if inside {
-                self.min = min;
-                self.max = max;
-            } else {
-                self.layout(min, max);
+        // `other`'s width is at most the union's: widths only depend on the range.
+        self.fit(self.min.min(other.min), self.max.max(other.max));
+        debug_assert!(self.e >= other.e);
+        let occupied = other.occupied();
+        for (j, b) in other
+            .bins
+            .iter()
+            .enumerate()
+            .skip(occupied.start)
+            .take(occupied.len())
+        {
+            if b.count > 0 {
+                let i = other.base + j as i64;
+                self.put(i as f64 * other.width, other.e, i, *b);
             }
         }
-        for (j, b) in other.bins.iter().enumerate().filter(|(_, b)| b.count > 0) {
-            let i = other.base + j as i64;
-            self.put(i as f64 * other.width, other.e, i, *b);
+    }
+
+    /// Slots that can be populated: those of `[min, max]` (no bins at all before a layout).
+    fn occupied(&self) -> std::ops::Range<usize> {
+        if self.bins.is_empty() {
+            return 0..0;
         }
+        self.slot(index(self.min, self.scale))..self.slot(index(self.max, self.scale)) + 1
     }
 
     /// Populated bins in value order, with the left edge of each.
     pub(crate) fn cells(&self) -> impl Iterator<Item = (f64, Cell)> + Clone + '_ {
+        let occupied = self.occupied();
         self.bins
             .iter()
             .enumerate()
+            .skip(occupied.start)
+            .take(occupied.len())
             .filter(|(_, b)| b.count > 0)
             .map(|(j, b)| {
                 let left = (self.base + j as i64) as f64 * self.width;
@@ -253,7 +273,9 @@ mod tests {
 
     #[test]
     fn widening_keeps_counts_and_moments() {
-        let xs: Vec<f64> = (0..5000).map(|i| (i as f64 * 0.37).sin() * 3.0 + i as f64 * 1e-3).collect();
+        let xs: Vec<f64> = (0..5000)
+            .map(|i| (i as f64 * 0.37).sin() * 3.0 + i as f64 * 1e-3)
+            .collect();
         let mut g = Grid::new(xs[0], xs[0]);
         for &x in &xs {
             g.add(x, 1);
@@ -268,7 +290,12 @@ mod tests {
         let mean = all.iter().sum::<f64>() / n;
         let std = (all.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
         assert_eq!(m.n, all.len() as u64);
-        assert!((m.mean - mean).abs() / mean.abs() < 1e-12, "{} {}", m.mean, mean);
+        assert!(
+            (m.mean - mean).abs() / mean.abs() < 1e-12,
+            "{} {}",
+            m.mean,
+            mean
+        );
         assert!((m.std - std).abs() / std < 1e-12);
         assert_eq!(g.min(), xs.iter().copied().fold(f64::INFINITY, f64::min));
         assert_eq!(g.max(), 1e6);
@@ -276,7 +303,9 @@ mod tests {
 
     #[test]
     fn merge_matches_single_grid() {
-        let xs: Vec<f64> = (0..20000).map(|i| ((i * 7919) % 10007) as f64 * 0.01 - 3.0).collect();
+        let xs: Vec<f64> = (0..20000)
+            .map(|i| ((i * 7919) % 10007) as f64 * 0.01 - 3.0)
+            .collect();
         let mut one = Grid::new(xs[0], xs[0]);
         for &x in &xs {
             one.add(x, 1);

@@ -5,14 +5,14 @@
 //! memory, alongside compression. So every dtype keeps a histogram-like summary of bounded
 //! size from which the exact definition can be evaluated at the end:
 //!
-//! | dtype          | kept per accumulator                                   | result  |
-//! |----------------|--------------------------------------------------------|---------|
-//! | u8, i8         | 256 bins                                               | exact   |
-//! | u16, i16       | 65,536 bins (~1.5 MiB with the hot-loop lanes)          | exact   |
-//! | u32, i32       | 65,536 bins for `0..65536` + counts of other distinct values | exact below the cap |
-//! | f32, f64       | counts of distinct values                              | exact below the cap |
+//! | dtype    | kept per accumulator                                            | result          |
+//! |----------|-----------------------------------------------------------------|-----------------|
+//! | u8, i8   | 256 bins                                                        | exact           |
+//! | u16, i16 | 65,536 bins: 1 MiB of hot-loop lanes, +512 KiB once merged into | exact           |
+//! | u32, i32 | 65,536 bins for `0..65536` (512 KiB) + counts of other values   | exact below cap |
+//! | f32, f64 | counts of distinct values                                       | exact below cap |
 //!
-//! Past [`DEFAULT_DISTINCT_CAP`] distinct values (≤ 16 MiB of counts), 32-bit and float
+//! Past [`DEFAULT_DISTINCT_CAP`] distinct values (≤ 8 MiB of counts), 32-bit and float
 //! channels switch to a 24 MiB power-of-two grid (see `grid.rs`): means, stds, counts, min,
 //! max and saturation stay exact up to rounding; only the threshold (and so which pixels are
 //! background) becomes approximate, within a fraction of one of the definition's bins.

@@ -103,7 +103,11 @@ pub(crate) struct Summary {
 }
 
 /// Splits cells (in value order) into background (`is_background`) and signal.
-pub(crate) fn split<I>(cells: I, threshold: f64, is_background: impl Fn(&Cell) -> bool + Copy) -> Split
+pub(crate) fn split<I>(
+    cells: I,
+    threshold: f64,
+    is_background: impl Fn(&Cell) -> bool + Copy,
+) -> Split
 where
     I: Iterator<Item = Cell> + Clone,
 {
@@ -123,7 +127,14 @@ mod tests {
         // 1,1,3,3 -> mean 2, population std 1
         let cells = [Cell::exact(2, 1.0), Cell::exact(2, 3.0)];
         let m = moments(cells.iter().copied()).unwrap();
-        assert_eq!(m, Moments { n: 4, mean: 2.0, std: 1.0 });
+        assert_eq!(
+            m,
+            Moments {
+                n: 4,
+                mean: 2.0,
+                std: 1.0
+            }
+        );
         assert_eq!(moments(std::iter::empty::<Cell>()), None);
     }
 
@@ -140,7 +151,10 @@ mod tests {
         ];
         let m = moments(cells.iter().copied()).unwrap();
         let mean = 10.0 / 3.0;
-        let var = ((1.0 - mean) * (1.0f64 - mean) + (3.0 - mean) * (3.0 - mean) + (6.0 - mean) * (6.0 - mean)) / 3.0;
+        let var = ((1.0 - mean) * (1.0f64 - mean)
+            + (3.0 - mean) * (3.0 - mean)
+            + (6.0 - mean) * (6.0 - mean))
+            / 3.0;
         assert!((m.mean - mean).abs() < 1e-15);
         assert!((m.std - var.sqrt()).abs() < 1e-15);
     }

@@ -85,19 +85,33 @@ impl WideQc {
             None => {
                 let grid = self.distinct.grid()?;
                 let w = grid.width();
-                // A bin holds integers in [left, left + w); it never straddles the dense
-                // window, whose values do not reach the grid.
-                cells.extend(grid.cells().map(|(left, c)| (c, (left + w).ceil() - 1.0)));
+                // A bin spans integers in [left, left + w), but only those outside the dense
+                // window reach it: sorting by mean interleaves it correctly with the window's
+                // values, and a bin reaching into the window from below holds values < 0 only.
+                cells.extend(grid.cells().map(|(left, c)| {
+                    let top = (left + w).ceil() - 1.0;
+                    (c, if c.mean < 0.0 { top.min(-1.0) } else { top })
+                }));
             }
         }
         cells.sort_unstable_by(|a, b| a.0.mean.total_cmp(&b.0.mean));
-        let min = cells.first()?.0.mean.min(self.distinct.grid().map_or(f64::INFINITY, |g| g.min()));
-        let max = cells.last()?.0.mean.max(self.distinct.grid().map_or(f64::NEG_INFINITY, |g| g.max()));
+        let min = cells
+            .first()?
+            .0
+            .mean
+            .min(self.distinct.grid().map_or(f64::INFINITY, |g| g.min()));
+        let max = cells
+            .last()?
+            .0
+            .mean
+            .max(self.distinct.grid().map_or(f64::NEG_INFINITY, |g| g.max()));
         let all = moments(cells.iter().map(|c| c.0))?;
         let k = otsu_index(cells.iter().map(|(c, _)| (c.count as f64, c.mean)));
         let boundary = cells[k].0.mean;
         let threshold = cells[k].1.min(max);
-        let classes = split(cells.iter().map(|c| c.0), threshold, move |c| c.mean <= boundary);
+        let classes = split(cells.iter().map(|c| c.0), threshold, move |c| {
+            c.mean <= boundary
+        });
         Some(Summary {
             min,
             max,
@@ -113,7 +127,13 @@ mod tests {
 
     #[test]
     fn keys_cover_u32_and_i32() {
-        for v in [0i64, -1, i64::from(i32::MIN), i64::from(i32::MAX), i64::from(u32::MAX)] {
+        for v in [
+            0i64,
+            -1,
+            i64::from(i32::MIN),
+            i64::from(i32::MAX),
+            i64::from(u32::MAX),
+        ] {
             assert_ne!(key(v), 0);
             assert_eq!(decode(key(v)), v as f64);
         }

@@ -24,13 +24,20 @@ pub(crate) fn run(args: &ConvertArgs) -> Result<(), Failure> {
         levels: args.levels,
         overwrite: args.overwrite,
     };
-    opts.validate().map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
+    opts.validate()
+        .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
     let src = open(&args.input)?;
     let raw = src.meta().raw_bytes();
     let bar = progress::bar(raw, args.quiet, "convert");
     let t0 = Instant::now();
     let report = scopeflow_ngff::convert(src.as_ref(), &args.output, &opts, &|n| bar.inc(n))
-        .map_err(|e| if e.is_usage() { Failure::usage(e) } else { Failure::work(e) })?;
+        .map_err(|e| {
+            if e.is_usage() {
+                Failure::usage(e)
+            } else {
+                Failure::work(e)
+            }
+        })?;
     bar.finish_and_clear();
     let secs = t0.elapsed().as_secs_f64();
     if args.json {

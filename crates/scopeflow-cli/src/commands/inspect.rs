@@ -27,9 +27,19 @@ pub(crate) fn run(input: &Path, json: bool) -> Result<(), Failure> {
         println!("acquired:    {at}");
     }
     if meta.series.len() > 1 {
-        println!("series:      {} (the first is converted)", meta.series.len());
+        println!(
+            "series:      {} (the first is converted)",
+            meta.series.len()
+        );
         for s in &meta.series {
-            println!("  {} {} {:?} {} {}", s.index, s.axes, s.shape, s.dtype, s.name.as_deref().unwrap_or(""));
+            println!(
+                "  {} {} {:?} {} {}",
+                s.index,
+                s.axes,
+                s.shape,
+                s.dtype,
+                s.name.as_deref().unwrap_or("")
+            );
         }
     }
     Ok(())

@@ -67,7 +67,8 @@ pub(crate) fn interpret(pages: &[Page], tags: FirstPageTags) -> Result<Layout, S
         ome_xml: None,
         series: vec![],
     };
-    meta.metadata.insert("tiff".into(), tiff_summary(pages, &tags));
+    meta.metadata
+        .insert("tiff".into(), tiff_summary(pages, &tags));
 
     let planes = if looks_like_ome(desc) {
         let doc = crate::ome::parse_ome_xml(desc).map_err(|e| format!("OME-XML: {e}"))?;
@@ -76,12 +77,13 @@ pub(crate) fn interpret(pages: &[Page], tags: FirstPageTags) -> Result<Layout, S
         ome_planes(&doc, page0, &mut meta)?
     } else if let Some(ij) = crate::imagej::parse_imagej_description(desc) {
         meta.format = "imagej-tiff".into();
-        imagej_planes(&ij, run, &tags, &mut meta)
+        imagej_planes(&ij, run, page0.samples, &tags, &mut meta)
     } else if let Some(p) = tifffile_planes(desc, page0, run, &mut meta) {
         p
     } else {
         if !desc.is_empty() {
-            meta.metadata.insert("description".into(), clip(desc).into());
+            meta.metadata
+                .insert("description".into(), clip(desc).into());
         }
         Planes {
             lead: vec![(Axis::Z, run)],
@@ -172,25 +174,9 @@ fn ome_dtype_name(pixel_type: &str) -> &str {
     }
 }
 
-fn ome_image_axes(img: &OmeImage, samples: usize) -> (Vec<(Axis, usize)>, usize) {
-    let size_c = if samples > 1 && img.size_c % samples == 0 {
-        img.size_c / samples
-    } else {
-        img.size_c
-    };
-    // DimensionOrder lists axes fastest first after XY; pages follow it.
-    let order: Vec<char> = img.dimension_order.chars().skip(2).collect();
-    let mut lead = Vec::new();
-    for c in order.iter().rev() {
-        let (axis, n) = match c {
-            'Z' => (Axis::Z, img.size_z),
-            'C' => (Axis::C, size_c),
-            'T' => (Axis::T, img.size_t),
-            _ => continue,
-        };
-        lead.push((axis, n.max(1)));
-    }
-    let planes = lead.iter().map(|&(_, n)| n).product();
+fn ome_image_axes(img: &OmeImage) -> (Vec<(Axis, usize)>, usize) {
+    let lead = img.lead_axes();
+    let planes = img.plane_count().unwrap_or(usize::MAX);
     (lead, planes)
 }
 
@@ -208,7 +194,7 @@ fn ome_planes(doc: &OmeDocument, page0: &Page, meta: &mut ImageMeta) -> Result<P
     let mut start = 0usize;
     let mut first_page = 0usize;
     for (i, im) in doc.images.iter().enumerate() {
-        let (lead, planes) = ome_image_axes(im, page0.samples);
+        let (lead, planes) = ome_image_axes(im);
         let this_start = im
             .tiff_data
             .iter()
@@ -218,9 +204,17 @@ fn ome_planes(doc: &OmeDocument, page0: &Page, meta: &mut ImageMeta) -> Result<P
         if i == 0 {
             first_page = this_start;
         }
-        start = this_start + planes;
-        let mut axes: Vec<Axis> = lead.iter().filter(|&&(_, n)| n > 1).map(|&(a, _)| a).collect();
-        let mut shape: Vec<usize> = lead.iter().filter(|&&(_, n)| n > 1).map(|&(_, n)| n).collect();
+        start = this_start.saturating_add(planes);
+        let mut axes: Vec<Axis> = lead
+            .iter()
+            .filter(|&&(_, n)| n > 1)
+            .map(|&(a, _)| a)
+            .collect();
+        let mut shape: Vec<usize> = lead
+            .iter()
+            .filter(|&&(_, n)| n > 1)
+            .map(|&(_, n)| n)
+            .collect();
         axes.extend([Axis::Y, Axis::X]);
         shape.extend([im.size_y, im.size_x]);
         meta.series.push(SeriesSummary {
@@ -231,14 +225,26 @@ fn ome_planes(doc: &OmeDocument, page0: &Page, meta: &mut ImageMeta) -> Result<P
             dtype: ome_dtype_name(&im.pixel_type).into(),
         });
     }
-    let (lead, _) = ome_image_axes(img, page0.samples);
+    let (lead, _) = ome_image_axes(img);
 
     let mut phys = PhysicalSizes::default();
     let mut unit: Option<&'static str> = None;
     let sizes = [
-        (&mut phys.x, img.physical_size_x, img.physical_size_x_unit.as_deref()),
-        (&mut phys.y, img.physical_size_y, img.physical_size_y_unit.as_deref()),
-        (&mut phys.z, img.physical_size_z, img.physical_size_z_unit.as_deref()),
+        (
+            &mut phys.x,
+            img.physical_size_x,
+            img.physical_size_x_unit.as_deref(),
+        ),
+        (
+            &mut phys.y,
+            img.physical_size_y,
+            img.physical_size_y_unit.as_deref(),
+        ),
+        (
+            &mut phys.z,
+            img.physical_size_z,
+            img.physical_size_z_unit.as_deref(),
+        ),
     ];
     for (slot, value, u) in sizes {
         let Some(v) = value.filter(|v| *v > 0.0 && v.is_finite()) else {
@@ -264,7 +270,11 @@ fn ome_planes(doc: &OmeDocument, page0: &Page, meta: &mut ImageMeta) -> Result<P
         );
     }
     let names: Vec<Option<String>> = img.channels.iter().map(|c| c.name.clone()).collect();
-    if !names.is_empty() && names.iter().all(|n| n.as_deref().is_some_and(|s| !s.is_empty())) {
+    if !names.is_empty()
+        && names
+            .iter()
+            .all(|n| n.as_deref().is_some_and(|s| !s.is_empty()))
+    {
         meta.channel_names = Some(names.into_iter().flatten().collect());
     }
     if let Some(date) = img.acquisition_date.as_deref().and_then(rfc3339) {
@@ -286,11 +296,22 @@ fn ome_planes(doc: &OmeDocument, page0: &Page, meta: &mut ImageMeta) -> Result<P
     Ok(Planes { lead, first_page })
 }
 
-fn imagej_planes(ij: &ImageJInfo, run: usize, tags: &FirstPageTags, meta: &mut ImageMeta) -> Planes {
-    let lead = ij.lead_axes(run);
+fn imagej_planes(
+    ij: &ImageJInfo,
+    run: usize,
+    samples: usize,
+    tags: &FirstPageTags,
+    meta: &mut ImageMeta,
+) -> Planes {
+    let lead = ij.lead_axes_with_samples(run, samples);
     let mut ijmeta = ij.other.clone();
     ijmeta.insert("ImageJ".into(), ij.version.clone().into());
-    for (k, v) in [("images", ij.images), ("channels", ij.channels), ("slices", ij.slices), ("frames", ij.frames)] {
+    for (k, v) in [
+        ("images", ij.images),
+        ("channels", ij.channels),
+        ("slices", ij.slices),
+        ("frames", ij.frames),
+    ] {
         if let Some(v) = v {
             ijmeta.insert(k.into(), v.into());
         }
@@ -300,7 +321,10 @@ fn imagej_planes(ij: &ImageJInfo, run: usize, tags: &FirstPageTags, meta: &mut I
     }
     meta.metadata.insert("imagej".into(), Value::Object(ijmeta));
     if let Some(unit) = ij.unit.as_deref() {
-        let inv = |r: Option<(u32, u32)>| r.filter(|&(n, d)| n != 0 && d != 0).map(|(n, d)| f64::from(d) / f64::from(n));
+        let inv = |r: Option<(u32, u32)>| {
+            r.filter(|&(n, d)| n != 0 && d != 0)
+                .map(|(n, d)| f64::from(d) / f64::from(n))
+        };
         let phys = PhysicalSizes {
             x: inv(tags.x_resolution),
             y: inv(tags.y_resolution),
@@ -316,7 +340,10 @@ fn imagej_planes(ij: &ImageJInfo, run: usize, tags: &FirstPageTags, meta: &mut I
         let tunit = ij.other.get("tunit").and_then(Value::as_str).unwrap_or("s");
         meta.time_unit = Some(ngff_unit(tunit).unwrap_or("second").into());
     }
-    Planes { lead, first_page: 0 }
+    Planes {
+        lead,
+        first_page: 0,
+    }
 }
 
 /// tifffile writes `{"shape": [...], "axes": "ZYX"}`; unknown axis letters (Q, I, …) are a
@@ -352,16 +379,25 @@ fn tifffile_planes(desc: &str, page0: &Page, run: usize, meta: &mut ImageMeta) -
             .filter(|a| matches!(a, Axis::T | Axis::C | Axis::Z) && !used.contains(a))
             .unwrap_or(Axis::Z);
         if used.contains(&axis) {
-            return Some(Planes { lead: vec![(Axis::Z, run)], first_page: 0 });
+            return Some(Planes {
+                lead: vec![(Axis::Z, run)],
+                first_page: 0,
+            });
         }
         used.push(axis);
         lead.push((axis, n));
     }
     let planes: usize = lead.iter().map(|&(_, n)| n).product();
     if planes > run || planes == 0 {
-        return Some(Planes { lead: vec![(Axis::Z, run)], first_page: 0 });
+        return Some(Planes {
+            lead: vec![(Axis::Z, run)],
+            first_page: 0,
+        });
     }
-    Some(Planes { lead, first_page: 0 })
+    Some(Planes {
+        lead,
+        first_page: 0,
+    })
 }
 
 fn apply_metamorph(mm: &MetaMorphInfo, meta: &mut ImageMeta) {
@@ -386,7 +422,8 @@ fn apply_metamorph(mm: &MetaMorphInfo, meta: &mut ImageMeta) {
     {
         meta.channel_names = Some(vec![name.clone()]);
     }
-    meta.metadata.insert("metamorph".into(), Value::Object(mm.other.clone()));
+    meta.metadata
+        .insert("metamorph".into(), Value::Object(mm.other.clone()));
 }
 
 fn convert_length(v: f64, from: &str, to: &str) -> f64 {
@@ -433,7 +470,10 @@ fn instrument_from_tags(tags: &FirstPageTags) -> Option<Value> {
 fn tiff_summary(pages: &[Page], tags: &FirstPageTags) -> Value {
     let p = &pages[0];
     let mut m = Map::new();
-    m.insert("byte_order".into(), if tags.big_endian { "big" } else { "little" }.into());
+    m.insert(
+        "byte_order".into(),
+        if tags.big_endian { "big" } else { "little" }.into(),
+    );
     m.insert("bigtiff".into(), tags.bigtiff.into());
     m.insert("pages".into(), pages.len().into());
     m.insert("compression".into(), codecs::name(p.compression).into());
@@ -442,7 +482,12 @@ fn tiff_summary(pages: &[Page], tags: &FirstPageTags) -> Value {
     m.insert("chunk_shape".into(), json!([p.chunk_height, p.chunk_width]));
     m.insert("photometric".into(), p.photometric.into());
     m.insert("samples_per_pixel".into(), p.samples.into());
-    for (k, v) in [("software", &tags.software), ("datetime", &tags.datetime), ("make", &tags.make), ("model", &tags.model)] {
+    for (k, v) in [
+        ("software", &tags.software),
+        ("datetime", &tags.datetime),
+        ("make", &tags.make),
+        ("model", &tags.model),
+    ] {
         if let Some(v) = v {
             m.insert(k.into(), v.clone().into());
         }
@@ -466,8 +511,14 @@ mod tests {
 
     #[test]
     fn dates_become_rfc3339() {
-        assert_eq!(rfc3339("2019-06-27T18:33:40.619").as_deref(), Some("2019-06-27T18:33:40.619+00:00"));
-        assert_eq!(tiff_datetime("2010:03:05 12:08:52").as_deref(), Some("2010-03-05T12:08:52+00:00"));
+        assert_eq!(
+            rfc3339("2019-06-27T18:33:40.619").as_deref(),
+            Some("2019-06-27T18:33:40.619+00:00")
+        );
+        assert_eq!(
+            tiff_datetime("2010:03:05 12:08:52").as_deref(),
+            Some("2010-03-05T12:08:52+00:00")
+        );
         assert_eq!(tiff_datetime("garbage"), None);
     }
 

@@ -15,8 +15,8 @@ use scopeflow_core::ImageMeta;
 use tiff::decoder::{Decoder, Limits};
 use tiff::tags::Tag;
 
-use crate::source::{ImageSource, PlaneReader};
 use crate::FormatError;
+use crate::source::{ImageSource, PlaneReader};
 use layout::FirstPageTags;
 use pages::Page;
 
@@ -65,12 +65,19 @@ impl TiffSource {
             model: tags::text(&mut d, Tag::Model),
             x_resolution: tags::rational(&mut d, Tag::XResolution),
             y_resolution: tags::rational(&mut d, Tag::YResolution),
-            resolution_unit: d.find_tag_unsigned::<u16>(Tag::ResolutionUnit).ok().flatten(),
+            resolution_unit: d
+                .find_tag_unsigned::<u16>(Tag::ResolutionUnit)
+                .ok()
+                .flatten(),
             metamorph: None,
             big_endian,
             bigtiff,
         };
-        if let Some(uic1) = tags::u32_vec(&mut d, Tag::Unknown(33628)) {
+        // MetaMorph declares UIC1's count in pairs but stores twice as many values, so the
+        // tag is read from the IFD directly rather than through the decoder.
+        if d.find_tag(Tag::Unknown(33628)).ok().flatten().is_some()
+            && let Some(ifd) = d.ifd_pointer()
+        {
             let mut read_at = |off: u64, len: usize| -> std::io::Result<Vec<u8>> {
                 if off.saturating_add(len as u64) > file_len {
                     return Err(std::io::ErrorKind::UnexpectedEof.into());
@@ -79,13 +86,17 @@ impl TiffSource {
                 crate::positional::read_exact_at(&file, &mut buf, off)?;
                 Ok(buf)
             };
-            first.metamorph = Some(crate::metamorph::parse_uic1(&uic1, &mut read_at, big_endian));
+            first.metamorph =
+                crate::metamorph::read_stk_metadata(&mut read_at, ifd.0, big_endian, bigtiff);
         }
         let pages = pages::read_all(path, &mut d, file_len)?;
         let layout =
             layout::interpret(&pages, first).map_err(|what| FormatError::metadata(path, what))?;
         let planes = crate::plane_count(&layout.meta);
-        for (i, p) in pages[layout.first_page..layout.first_page + planes].iter().enumerate() {
+        for (i, p) in pages[layout.first_page..layout.first_page + planes]
+            .iter()
+            .enumerate()
+        {
             if let Some(what) = p.unsupported() {
                 return Err(FormatError::unsupported(
                     path,

@@ -133,7 +133,13 @@ pub(crate) fn read_page<R: Read + Seek>(
     let tile_w = tag_u64(d, Tag::TileWidth).map_err(|e| bad(e.to_string()))?;
     let tile_h = tag_u64(d, Tag::TileLength).map_err(|e| bad(e.to_string()))?;
     let (tiled, chunk_width, chunk_height, off_tag, cnt_tag) = match (tile_w, tile_h) {
-        (Some(tw), Some(th)) => (true, tw as usize, th as usize, Tag::TileOffsets, Tag::TileByteCounts),
+        (Some(tw), Some(th)) => (
+            true,
+            tw as usize,
+            th as usize,
+            Tag::TileOffsets,
+            Tag::TileByteCounts,
+        ),
         _ => {
             let rps = tag_u64(d, Tag::RowsPerStrip)
                 .map_err(|e| bad(e.to_string()))?
@@ -199,9 +205,8 @@ pub(crate) fn read_all<R: Read + Seek>(
         if pages.len() >= MAX_PAGES {
             return Err(FormatError::corrupt(path, "more than a million pages"));
         }
-        d.next_image().map_err(|e| {
-            FormatError::corrupt(path, format!("page {}: {e}", pages.len()))
-        })?;
+        d.next_image()
+            .map_err(|e| FormatError::corrupt(path, format!("page {}: {e}", pages.len())))?;
         let p = read_page(path, d, pages.len(), file_len)?;
         pages.push(p);
     }

@@ -49,7 +49,8 @@ impl<'a> TiffPlaneReader<'a> {
             let strip = y / p.chunk_height;
             let strip_y0 = strip * p.chunk_height;
             let end = y1.min(strip_y0 + p.chunk_height).min(p.height);
-            let (Some(&offset), Some(&count)) = (p.offsets.get(strip), p.byte_counts.get(strip)) else {
+            let (Some(&offset), Some(&count)) = (p.offsets.get(strip), p.byte_counts.get(strip))
+            else {
                 return Err(self.corrupt(format!("no offset for strip {strip}")));
             };
             let need = ((end - strip_y0) * row) as u64;
@@ -96,12 +97,19 @@ impl<'a> TiffPlaneReader<'a> {
             let Some(d) = self.decoder.as_mut() else {
                 unreachable!("decoder set above")
             };
-            let layout = d
-                .image_chunk_buffer_layout(idx)
-                .map_err(|e| FormatError::corrupt(&self.src.path, format!("page {} chunk {idx}: {e}", self.page_index)))?;
+            let layout = d.image_chunk_buffer_layout(idx).map_err(|e| {
+                FormatError::corrupt(
+                    &self.src.path,
+                    format!("page {} chunk {idx}: {e}", self.page_index),
+                )
+            })?;
             self.scratch.resize(layout.len, 0);
-            d.read_chunk_bytes(idx, &mut self.scratch)
-                .map_err(|e| FormatError::corrupt(&self.src.path, format!("page {} chunk {idx}: {e}", self.page_index)))?;
+            d.read_chunk_bytes(idx, &mut self.scratch).map_err(|e| {
+                FormatError::corrupt(
+                    &self.src.path,
+                    format!("page {} chunk {idx}: {e}", self.page_index),
+                )
+            })?;
             let stride = layout.row_stride.map_or(tile_row, |s| s.get());
             if stride < tile_row || self.scratch.len() < stride * (rows - 1) + tile_row {
                 return Err(self.corrupt(format!("chunk {idx} decoded to a short buffer")));

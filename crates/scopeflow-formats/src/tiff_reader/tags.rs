@@ -13,7 +13,10 @@ pub(crate) fn raw_bytes<R: Read + Seek>(d: &mut Decoder<R>, tag: Tag) -> Option<
     let mut ifd = d.image_ifd();
     let entry = ifd.find_entry(tag)?;
     // Text and opaque byte tags only: one byte per count.
-    if !matches!(entry.field_type(), Type::ASCII | Type::BYTE | Type::UNDEFINED | Type::SBYTE) {
+    if !matches!(
+        entry.field_type(),
+        Type::ASCII | Type::BYTE | Type::UNDEFINED | Type::SBYTE
+    ) {
         return None;
     }
     let len = entry.count();
@@ -51,9 +54,4 @@ pub(crate) fn rational<R: Read + Seek>(d: &mut Decoder<R>, tag: Tag) -> Option<(
         },
         _ => None,
     }
-}
-
-/// Unsigned integer values of a tag.
-pub(crate) fn u32_vec<R: Read + Seek>(d: &mut Decoder<R>, tag: Tag) -> Option<Vec<u32>> {
-    d.find_tag_unsigned_vec::<u32>(tag).ok()?
 }

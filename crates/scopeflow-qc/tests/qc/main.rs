@@ -1,5 +1,6 @@
 //! Integration tests of the public accumulator API (one binary, to keep link time down).
 
+mod fallback;
 mod hand;
 mod merge;
 mod reference;

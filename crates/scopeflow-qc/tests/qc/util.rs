@@ -1,7 +1,5 @@
 //! Deterministic pixel generators shared by the tests.
 
-use scopeflow_core::DType;
-
 /// xorshift64*: deterministic, dependency-free noise.
 pub struct Rng(u64);
 
@@ -52,9 +50,4 @@ pub fn u16_bytes(v: &[u16]) -> Vec<u8> {
 /// Relative comparison with an absolute floor for values near 0.
 pub fn close(a: f64, b: f64, rel: f64) -> bool {
     a == b || (a - b).abs() <= rel * a.abs().max(b.abs()).max(1e-300)
-}
-
-#[allow(dead_code)]
-pub fn dtype_of(name: &str) -> DType {
-    DType::from_name(name).expect("known dtype")
 }

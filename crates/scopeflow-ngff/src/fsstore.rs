@@ -1,0 +1,106 @@
+//! A write-only zarr store over a staging folder.
+//!
+//! zarrs' `FilesystemStore` fsyncs every chunk file, which serialises a conversion on the
+//! disk (thousands of fsyncs for one image). Chunks here are plain writes into a staging
+//! folder that nobody reads until it is published; whoever needs the result durable (the
+//! agent, before it records a state) syncs the finished tree once with [`sync_tree`].
+
+use std::path::{Path, PathBuf};
+
+use zarrs::storage::{
+    Bytes, OffsetBytesIterator, StorageError, StoreKey, StorePrefix, WritableStorageTraits,
+};
+
+pub(crate) struct StagingStore {
+    root: PathBuf,
+}
+
+impl StagingStore {
+    pub(crate) fn new(root: &Path) -> Self {
+        StagingStore {
+            root: root.to_path_buf(),
+        }
+    }
+
+    fn path(&self, key: &str) -> PathBuf {
+        self.root.join(key.strip_prefix('/').unwrap_or(key))
+    }
+}
+
+impl WritableStorageTraits for StagingStore {
+    fn set(&self, key: &StoreKey, value: Bytes) -> Result<(), StorageError> {
+        let path = self.path(key.as_str());
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, &value)?;
+        Ok(())
+    }
+
+    /// Never called: `supports_set_partial` is false and blocks are written whole.
+    fn set_partial_many(
+        &self,
+        key: &StoreKey,
+        _offset_values: OffsetBytesIterator<'_>,
+    ) -> Result<(), StorageError> {
+        Err(StorageError::Other(format!(
+            "{}: partial writes are not supported",
+            key.as_str()
+        )))
+    }
+
+    fn erase(&self, key: &StoreKey) -> Result<(), StorageError> {
+        match std::fs::remove_file(self.path(key.as_str())) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    fn erase_prefix(&self, prefix: &StorePrefix) -> Result<(), StorageError> {
+        match std::fs::remove_dir_all(self.path(prefix.as_str())) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    fn supports_set_partial(&self) -> bool {
+        false
+    }
+}
+
+/// Flushes every file under `root` to disk, then the folders themselves, so a later rename
+/// publishes complete data even across a power cut.
+///
+/// # Errors
+/// A file or folder cannot be opened or synced.
+pub fn sync_tree(root: &Path) -> std::io::Result<()> {
+    let mut dirs = vec![root.to_path_buf()];
+    let mut i = 0;
+    while i < dirs.len() {
+        for entry in std::fs::read_dir(&dirs[i])? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                dirs.push(entry.path());
+            } else {
+                std::fs::File::open(entry.path())?.sync_all()?;
+            }
+        }
+        i += 1;
+    }
+    for d in dirs.iter().rev() {
+        sync_dir(d)?;
+    }
+    Ok(())
+}
+
+/// Folder entries (new names) are durable only once the folder is synced; Windows has no
+/// such call and commits names with the file.
+#[cfg(unix)]
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(not(unix))]
+pub(crate) fn sync_dir(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
+}
