@@ -3,53 +3,67 @@
 
 use scopeflow_core::DType;
 
+/// Row-wise: each output row sums the horizontal pairs of one or two input rows into an
+/// accumulator row, then divides by how many pixels each output pixel covered. Iterating
+/// `chunks_exact` pairs (no per-pixel index arithmetic) lets the compiler vectorise it.
 macro_rules! mean2x2 {
     ($t:ty, $acc:ty, $src:expr, $rows:expr, $w:expr, $out:expr, $round:expr) => {{
-        let size = std::mem::size_of::<$t>();
-        let w2 = $w.div_ceil(2);
-        let get = |r: usize, c: usize| -> $acc {
-            let i = (r * $w + c) * size;
-            <$t>::from_le_bytes($src[i..i + size].try_into().expect("sample size")) as $acc
+        const SIZE: usize = std::mem::size_of::<$t>();
+        let load =
+            |b: &[u8]| -> $acc { <$t>::from_le_bytes(b.try_into().expect("sample size")) as $acc };
+        let w = $w;
+        let w2 = w.div_ceil(2);
+        let row_bytes = w * SIZE;
+        let mut acc: Vec<$acc> = vec![<$acc>::default(); w2];
+        let add_row = |acc: &mut [$acc], row: &[u8]| {
+            for (o, pair) in acc.iter_mut().zip(row.chunks_exact(2 * SIZE)) {
+                *o += load(&pair[..SIZE]) + load(&pair[SIZE..]);
+            }
+            if w % 2 == 1 {
+                acc[w2 - 1] += load(&row[(w - 1) * SIZE..]);
+            }
         };
-        for r2 in 0..$rows.div_ceil(2) {
+        for (r2, out_row) in $out.chunks_exact_mut(w2 * SIZE).enumerate() {
             let r = r2 * 2;
-            let two_rows = r + 1 < $rows;
-            for c2 in 0..w2 {
-                let c = c2 * 2;
-                let two_cols = c + 1 < $w;
-                let mut sum = get(r, c);
-                let mut n: $acc = 1 as $acc;
-                if two_cols {
-                    sum += get(r, c + 1);
-                    n += 1 as $acc;
-                }
-                if two_rows {
-                    sum += get(r + 1, c);
-                    n += 1 as $acc;
-                    if two_cols {
-                        sum += get(r + 1, c + 1);
-                        n += 1 as $acc;
-                    }
-                }
-                let v: $t = $round(sum, n) as $t;
-                let o = (r2 * w2 + c2) * size;
-                $out[o..o + size].copy_from_slice(&v.to_le_bytes());
+            acc.iter_mut().for_each(|a| *a = <$acc>::default());
+            add_row(&mut acc, &$src[r * row_bytes..(r + 1) * row_bytes]);
+            let rows_here = if r + 1 < $rows {
+                add_row(&mut acc, &$src[(r + 1) * row_bytes..(r + 2) * row_bytes]);
+                2
+            } else {
+                1
+            };
+            for (c2, (o, &sum)) in out_row.chunks_exact_mut(SIZE).zip(&acc).enumerate() {
+                let cols = if 2 * c2 + 1 < w { 2 } else { 1 };
+                let v: $t = $round(sum, (rows_here * cols) as $acc) as $t;
+                o.copy_from_slice(&v.to_le_bytes());
             }
         }
     }};
 }
 
-fn round_unsigned(sum: u64, n: u64) -> u64 {
-    (sum + n / 2) / n
+macro_rules! rounding {
+    ($name:ident, $t:ty, unsigned) => {
+        fn $name(sum: $t, n: $t) -> $t {
+            (sum + n / 2) / n
+        }
+    };
+    ($name:ident, $t:ty, signed) => {
+        fn $name(sum: $t, n: $t) -> $t {
+            if sum >= 0 {
+                (sum + n / 2) / n
+            } else {
+                (sum - n / 2) / n
+            }
+        }
+    };
 }
 
-fn round_signed(sum: i64, n: i64) -> i64 {
-    if sum >= 0 {
-        (sum + n / 2) / n
-    } else {
-        (sum - n / 2) / n
-    }
-}
+// Four 8- or 16-bit samples fit 32-bit sums, which vectorise twice as wide as 64-bit ones.
+rounding!(round_u32, u32, unsigned);
+rounding!(round_u64, u64, unsigned);
+rounding!(round_i32, i32, signed);
+rounding!(round_i64, i64, signed);
 
 fn mean_float(sum: f64, n: f64) -> f64 {
     sum / n
@@ -59,12 +73,12 @@ fn mean_float(sum: f64, n: f64) -> f64 {
 pub(crate) fn downsample(dtype: DType, src: &[u8], rows: usize, width: usize) -> Vec<u8> {
     let mut out = vec![0u8; rows.div_ceil(2) * width.div_ceil(2) * dtype.size()];
     match dtype {
-        DType::U8 => mean2x2!(u8, u64, src, rows, width, out, round_unsigned),
-        DType::U16 => mean2x2!(u16, u64, src, rows, width, out, round_unsigned),
-        DType::U32 => mean2x2!(u32, u64, src, rows, width, out, round_unsigned),
-        DType::I8 => mean2x2!(i8, i64, src, rows, width, out, round_signed),
-        DType::I16 => mean2x2!(i16, i64, src, rows, width, out, round_signed),
-        DType::I32 => mean2x2!(i32, i64, src, rows, width, out, round_signed),
+        DType::U8 => mean2x2!(u8, u32, src, rows, width, out, round_u32),
+        DType::U16 => mean2x2!(u16, u32, src, rows, width, out, round_u32),
+        DType::U32 => mean2x2!(u32, u64, src, rows, width, out, round_u64),
+        DType::I8 => mean2x2!(i8, i32, src, rows, width, out, round_i32),
+        DType::I16 => mean2x2!(i16, i32, src, rows, width, out, round_i32),
+        DType::I32 => mean2x2!(i32, i64, src, rows, width, out, round_i64),
         DType::F32 => mean2x2!(f32, f64, src, rows, width, out, mean_float),
         DType::F64 => mean2x2!(f64, f64, src, rows, width, out, mean_float),
     }
