@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command: sets up the tests' python, builds the `scopeflow` binary the end-to-end tests
-# drive, then runs every test of the workspace. Extra arguments go to `cargo test`, e.g.
-#   bash scripts/test.sh -p scopeflow-tests -- convert::
+# drive, then runs every test of the workspace. Extra arguments go to `cargo test --workspace`:
+#   bash scripts/test.sh -- convert::ngff05::     # only tests whose name contains this
 #   bash scripts/test.sh --release
 # Honours CARGO_TARGET_DIR (the tests find the binary next to themselves) and SCOPEFLOW_VENV.
 set -euo pipefail
@@ -26,4 +26,5 @@ for arg in "$@"; do
 done
 cargo build -p scopeflow-cli ${profile[@]+"${profile[@]}"}
 
-cargo test --workspace "$@"
+# --no-fail-fast: one failing test binary must not hide the failures of the others.
+cargo test --workspace --no-fail-fast "$@"

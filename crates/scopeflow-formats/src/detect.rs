@@ -39,10 +39,10 @@ impl Format {
 pub fn detect(path: &Path) -> Result<Format, FormatError> {
     let meta = std::fs::metadata(path).map_err(|e| FormatError::io(path, e))?;
     if meta.is_dir() {
-        return Err(FormatError::Usage {
-            path: path.to_path_buf(),
-            what: "is a folder, not an image file".into(),
-        });
+        return Err(FormatError::io(
+            path,
+            std::io::Error::other("it is a folder, not an image file"),
+        ));
     }
     let mut head = [0u8; 16];
     let mut file = std::fs::File::open(path).map_err(|e| FormatError::io(path, e))?;

@@ -5,11 +5,12 @@ use std::path::PathBuf;
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum FormatError {
-    #[error("{}: cannot read: {source}", path.display())]
+    /// The OS error is part of the message, not a `source`: chained error printers would
+    /// otherwise print it twice.
+    #[error("{}: cannot read: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{}: unsupported format: {what}", path.display())]
     UnsupportedFormat { path: PathBuf, what: String },
@@ -27,7 +28,7 @@ impl FormatError {
     pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
         FormatError::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         }
     }
 

@@ -3,12 +3,8 @@
 
 use std::path::PathBuf;
 
-fn real_dir() -> PathBuf {
-    std::env::var_os("SCOPEFLOW_REAL_SAMPLES").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/samples/real"),
-        PathBuf::from,
-    )
-}
+mod common;
+use common::real_dir;
 
 fn real_tiffs() -> Vec<PathBuf> {
     let dir = real_dir();

@@ -1,28 +1,14 @@
 //! ImageJ description and IJMetadata parsing, checked against tifffile's view of the samples.
 
+mod common;
+use common::real;
 use std::fs::File;
-use std::path::{Path, PathBuf};
 
 use scopeflow_core::Axis;
 use scopeflow_formats::imagej::{parse_ij_metadata, parse_imagej_description};
 use scopeflow_formats::units::ngff_unit;
 use serde_json::{Value, json};
 use tiff::tags::Tag;
-
-fn real(name: &str) -> PathBuf {
-    let dir = std::env::var_os("SCOPEFLOW_REAL_SAMPLES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/samples/real")
-        });
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is missing (set SCOPEFLOW_REAL_SAMPLES)",
-        path.display()
-    );
-    path
-}
 
 fn decoder(name: &str) -> tiff::decoder::Decoder<File> {
     tiff::decoder::Decoder::new(File::open(real(name)).unwrap()).unwrap()

@@ -1,8 +1,9 @@
 //! MetaMorph UIC tags: the real CellProfiler file, a synthetic stack, and corrupted bytes.
 
+mod common;
+use common::real;
 use std::fs::File;
 use std::io;
-use std::path::{Path, PathBuf};
 
 use scopeflow_formats::metamorph::{
     parse_uic1, read_ifd_entries, read_stk_metadata, read_uic1_values,
@@ -12,21 +13,6 @@ use serde_json::json;
 use tiff::tags::Tag;
 
 const SAMPLE: &str = "cellprofiler_MetamorphImage.tif";
-
-fn real(name: &str) -> PathBuf {
-    let dir = std::env::var_os("SCOPEFLOW_REAL_SAMPLES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/samples/real")
-        });
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is missing (set SCOPEFLOW_REAL_SAMPLES)",
-        path.display()
-    );
-    path
-}
 
 /// A `read_at` over bytes in memory that, like a file, returns fewer bytes at the end.
 fn reader(bytes: &[u8]) -> impl FnMut(u64, usize) -> io::Result<Vec<u8>> + '_ {

@@ -1,7 +1,8 @@
 //! OME-XML parsing against the real samples' truth files and hand-made edge cases.
 
+mod common;
+use common::real;
 use std::fs::File;
-use std::path::{Path, PathBuf};
 
 use scopeflow_core::Axis;
 use scopeflow_formats::ome::{OmeImage, TiffData, parse_ome_xml};
@@ -11,22 +12,6 @@ use serde_json::{Value, json};
 const SYNTHETIC_B: &str = include_str!("fixtures/synthetic_b.ome.xml");
 const SYNTHETIC_G: &str = include_str!("fixtures/synthetic_g.ome.xml");
 const LARGEIMG: &str = include_str!("fixtures/cellprofiler_largeimg.ome.xml");
-
-/// `shared/samples/real` beside the workspace, or `$SCOPEFLOW_REAL_SAMPLES`.
-fn real(name: &str) -> PathBuf {
-    let dir = std::env::var_os("SCOPEFLOW_REAL_SAMPLES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/samples/real")
-        });
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is missing (set SCOPEFLOW_REAL_SAMPLES)",
-        path.display()
-    );
-    path
-}
 
 fn truth(name: &str) -> Value {
     let text = std::fs::read_to_string(real(&format!("{name}.truth.json"))).unwrap();

@@ -13,11 +13,10 @@ pub enum ConvertError {
     OutputExists { path: PathBuf },
     #[error("invalid options: {0}")]
     Options(String),
-    #[error("{}: cannot write output: {source}", path.display())]
+    #[error("{}: cannot write output: {error}", path.display())]
     Write {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{}: zarr encoding failed: {what}", path.display())]
     Zarr { path: PathBuf, what: String },

@@ -252,7 +252,7 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), ConvertError
     })?;
     std::fs::write(path, text).map_err(|e| ConvertError::Write {
         path: path.to_path_buf(),
-        source: e,
+        error: e,
     })
 }
 
@@ -297,11 +297,11 @@ pub fn convert(
         let dir = staging.dir.join("OME");
         std::fs::create_dir_all(&dir).map_err(|e| ConvertError::Write {
             path: dir.clone(),
-            source: e,
+            error: e,
         })?;
         std::fs::write(dir.join("METADATA.ome.xml"), xml).map_err(|e| ConvertError::Write {
             path: dir.clone(),
-            source: e,
+            error: e,
         })?;
     }
     let qc_doc = scopeflow_core::qc_document(&qc);

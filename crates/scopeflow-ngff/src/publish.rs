@@ -39,13 +39,13 @@ impl Staging {
         if let Some(parent) = target.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| ConvertError::Write {
                 path: parent.to_path_buf(),
-                source: e,
+                error: e,
             })?;
         }
         let dir = sibling(target, "scopeflow-tmp");
         std::fs::create_dir(&dir).map_err(|e| ConvertError::Write {
             path: dir.clone(),
-            source: e,
+            error: e,
         })?;
         Ok(Staging {
             dir,
@@ -58,7 +58,7 @@ impl Staging {
     pub(crate) fn publish(mut self) -> Result<(), ConvertError> {
         let write_err = |path: &Path, e| ConvertError::Write {
             path: path.to_path_buf(),
-            source: e,
+            error: e,
         };
         let old = if self.target.exists() {
             let old = sibling(&self.target, "scopeflow-old");

@@ -49,12 +49,58 @@ pub(crate) fn new_decoder(path: &Path) -> Result<TiffDecoder, FormatError> {
         .map_err(|e| FormatError::corrupt(path, format!("not a readable TIFF: {e}")))
 }
 
+/// Says plainly when the header points past the end (a truncated or cut-off copy), rather
+/// than the decoder's "failed to fill whole buffer".
+fn check_first_ifd(
+    path: &Path,
+    file: &File,
+    file_len: u64,
+    bigtiff: bool,
+) -> Result<(), FormatError> {
+    let mut head = [0u8; 16];
+    let n = if bigtiff { 16 } else { 8 };
+    if file_len < n as u64 {
+        return Err(FormatError::corrupt(
+            path,
+            format!("file is only {file_len} bytes, shorter than a TIFF header"),
+        ));
+    }
+    crate::positional::read_exact_at(file, &mut head[..n], 0)
+        .map_err(|e| FormatError::io(path, e))?;
+    let little = head[0] == b'I';
+    let offset = if bigtiff {
+        let b: [u8; 8] = head[8..16].try_into().unwrap_or_default();
+        if little {
+            u64::from_le_bytes(b)
+        } else {
+            u64::from_be_bytes(b)
+        }
+    } else {
+        let b: [u8; 4] = head[4..8].try_into().unwrap_or_default();
+        u64::from(if little {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    };
+    if offset < n as u64 || offset >= file_len {
+        return Err(FormatError::corrupt(
+            path,
+            format!(
+                "first IFD offset {offset} is outside the file ({file_len} bytes): truncated or damaged"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl TiffSource {
     /// # Errors
     /// Unreadable, truncated or corrupt file; unsupported codec or sample type.
     pub fn open(path: &Path, bigtiff: bool) -> Result<Self, FormatError> {
         let file = File::open(path).map_err(|e| FormatError::io(path, e))?;
         let file_len = file.metadata().map_err(|e| FormatError::io(path, e))?.len();
+        check_first_ifd(path, &file, file_len, bigtiff)?;
         let mut d = new_decoder(path)?;
         let big_endian = matches!(d.byte_order(), tiff::tags::ByteOrder::BigEndian);
         let mut first = FirstPageTags {
