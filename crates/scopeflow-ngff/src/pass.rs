@@ -14,7 +14,7 @@ use crate::metadata::{self, Provenance};
 use crate::options::ConvertOptions;
 use crate::plan::Plan;
 use crate::publish::Staging;
-use crate::store::{self, LevelArray};
+use crate::store::LevelStore;
 use crate::{ConvertError, pyramid};
 
 /// What a conversion produced, for the caller to report or journal.
@@ -31,10 +31,8 @@ pub struct ConvertReport {
 
 /// Where bands go when converting (absent when only measuring QC).
 struct Sink<'a> {
-    root: &'a Path,
     plan: &'a Plan,
-    arrays: &'a [LevelArray],
-    sharded: bool,
+    levels: &'a LevelStore,
 }
 
 /// Rows of the levels above 0 waiting for a full band, for one output plane.
@@ -70,13 +68,7 @@ impl PlaneSink<'_, '_> {
             }
             let mut idx = self.lead.clone();
             idx.extend([block_row, j as u64]);
-            store::store_block(
-                self.sink.root,
-                &self.sink.arrays[k],
-                &idx,
-                &block,
-                self.sink.sharded,
-            )
+            self.sink.levels.store_block(k, &idx, &block)
         };
         let across = level.blocks_across();
         if self.parallel_blocks && across > 1 {
@@ -274,12 +266,10 @@ pub fn convert(
     let t0 = std::time::Instant::now();
     let staging = Staging::new(output, opts.overwrite)?;
     let hasher = Hasher::start(src.path());
-    let arrays = store::create_levels(&staging.dir, &plan, meta.dtype, opts)?;
+    let levels = LevelStore::create(&staging.dir, &plan, meta.dtype, opts)?;
     let sink = Sink {
-        root: &staging.dir,
         plan: &plan,
-        arrays: &arrays,
-        sharded: opts.shard_yx.is_some(),
+        levels: &levels,
     };
     let qc = run_pass(src, Some(&sink), plan.levels[0].block.0, progress)?;
     tracing::info!(seconds = t0.elapsed().as_secs_f64(), "pixels converted");

@@ -7,6 +7,7 @@ use std::sync::{Arc, Once};
 use scopeflow_core::{Axis, DType};
 use serde_json::{Value, json};
 use zarrs::array::{Array, ArrayBytes, ArrayMetadata, CodecOptions};
+use zarrs::storage::WritableStorageTraits;
 
 use crate::ConvertError;
 use crate::fsstore::StagingStore;
@@ -122,42 +123,88 @@ fn array_json(plan: &Plan, k: usize, dtype: DType, opts: &ConvertOptions) -> Val
     }
 }
 
-/// Creates the arrays `0`, `1`, … under `root` and writes their metadata.
-pub(crate) fn create_levels(
-    root: &Path,
-    plan: &Plan,
-    dtype: DType,
-    opts: &ConvertOptions,
-) -> Result<Vec<LevelArray>, ConvertError> {
-    configure_zarrs();
-    let store = Arc::new(StagingStore::new(root));
-    (0..plan.levels.len())
-        .map(|k| {
-            let meta: ArrayMetadata = serde_json::from_value(array_json(plan, k, dtype, opts))
-                .map_err(|e| zarr_error(root, format!("array metadata: {e}")))?;
-            let array = Array::new_with_metadata(store.clone(), &format!("/{k}"), meta)
-                .map_err(|e| zarr_error(root, e))?;
-            array.store_metadata().map_err(|e| zarr_error(root, e))?;
-            Ok(array)
-        })
-        .collect()
+/// The arrays of every level, and the store they write through.
+pub(crate) struct LevelStore {
+    root: std::path::PathBuf,
+    store: Arc<StagingStore>,
+    arrays: Vec<LevelArray>,
+    /// Set for unsharded zstd: blocks are compressed here with a per-thread reusable context
+    /// (zarrs builds a fresh one per chunk, which costs ~10% of a conversion), producing the
+    /// same frames zarrs would.
+    zstd_level: Option<i32>,
+    sharded: bool,
 }
 
-/// Encodes and stores one block (chunk or shard); `bytes` has the block's full shape.
-pub(crate) fn store_block(
-    root: &Path,
-    array: &LevelArray,
-    indices: &[u64],
-    bytes: &[u8],
-    sharded: bool,
-) -> Result<(), ConvertError> {
-    let mut options = CodecOptions::default();
-    if !sharded {
-        // Parallelism comes from the caller (planes and block columns); nesting more inside
-        // one zstd frame only adds contention on 2 cores.
-        options.set_concurrent_target(1);
+thread_local! {
+    static ZSTD: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn zstd_compress(level: i32, bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    ZSTD.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.as_ref().is_none_or(|(l, _)| *l != level) {
+            *slot = Some((level, zstd::bulk::Compressor::new(level)?));
+        }
+        let (_, c) = slot.as_mut().expect("set above");
+        c.compress(bytes)
+    })
+}
+
+impl LevelStore {
+    /// Creates the arrays `0`, `1`, … under `root` and writes their metadata.
+    pub(crate) fn create(
+        root: &Path,
+        plan: &Plan,
+        dtype: DType,
+        opts: &ConvertOptions,
+    ) -> Result<LevelStore, ConvertError> {
+        configure_zarrs();
+        let store = Arc::new(StagingStore::new(root));
+        let arrays = (0..plan.levels.len())
+            .map(|k| {
+                let meta: ArrayMetadata = serde_json::from_value(array_json(plan, k, dtype, opts))
+                    .map_err(|e| zarr_error(root, format!("array metadata: {e}")))?;
+                let array = Array::new_with_metadata(store.clone(), &format!("/{k}"), meta)
+                    .map_err(|e| zarr_error(root, e))?;
+                array.store_metadata().map_err(|e| zarr_error(root, e))?;
+                Ok(array)
+            })
+            .collect::<Result<Vec<_>, ConvertError>>()?;
+        let zstd_level =
+            (opts.codec == Codec::Zstd && opts.shard_yx.is_none()).then(|| opts.effective_level());
+        Ok(LevelStore {
+            root: root.to_path_buf(),
+            store,
+            arrays,
+            zstd_level,
+            sharded: opts.shard_yx.is_some(),
+        })
     }
-    array
-        .store_chunk_opt(indices, ArrayBytes::from(bytes), &options)
-        .map_err(|e| zarr_error(root, e))
+
+    /// Encodes and stores one block (chunk or shard) of level `k`; `bytes` has the block's
+    /// full shape.
+    pub(crate) fn store_block(
+        &self,
+        k: usize,
+        indices: &[u64],
+        bytes: &[u8],
+    ) -> Result<(), ConvertError> {
+        let array = &self.arrays[k];
+        if let Some(level) = self.zstd_level {
+            let encoded = zstd_compress(level, bytes).map_err(|e| zarr_error(&self.root, e))?;
+            return self
+                .store
+                .set(&array.chunk_key(indices), encoded.into())
+                .map_err(|e| zarr_error(&self.root, e));
+        }
+        let mut options = CodecOptions::default();
+        if !self.sharded {
+            // Parallelism comes from the caller (planes and block columns).
+            options.set_concurrent_target(1);
+        }
+        array
+            .store_chunk_opt(indices, ArrayBytes::from(bytes), &options)
+            .map_err(|e| zarr_error(&self.root, e))
+    }
 }
