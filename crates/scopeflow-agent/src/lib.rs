@@ -1,0 +1,1 @@
+//! The acquisition-PC agent: watch folders, settle check, run pipelines exactly once, deliver verified copies.

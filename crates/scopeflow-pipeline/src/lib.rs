@@ -1,0 +1,1 @@
+//! Pipeline files (YAML): the model, its validation with line and column, duration parsing.

@@ -1,0 +1,1 @@
+//! Destination trait and back-ends (local/NAS for now): atomic, checksummed, verified copies and the destination manifest.
