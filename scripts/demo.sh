@@ -1,44 +1,51 @@
 #!/usr/bin/env bash
-# The main job on the embedded default: build scopeflow, generate the synthetic sample images
-# (fixed seed), convert each to OME-Zarr and print a QC table.
-#   bash scripts/demo.sh            # output under ${SCOPEFLOW_DEMO:-${TMPDIR:-/tmp}/scopeflow-demo}
+# The main job on the embedded default (SQLite journal, local folders, the sample data):
+# build scopeflow, generate the synthetic samples (fixed seed), drop them and the real samples
+# into the demo pipeline's acquisition folder, run the agent once (metadata, QC, OME-Zarr,
+# verified copy to the stand-in NAS folder), then show `status`, check the destination with
+# `sha256sum -c` and print a QC table from the delivered QC documents.
+#   bash scripts/demo.sh
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 shared=${SCOPEFLOW_SHARED:-$repo/../shared}
-demo=${SCOPEFLOW_DEMO:-${TMPDIR:-/tmp}/scopeflow-demo}
+samples=${SCOPEFLOW_DEMO_SAMPLES:-${TMPDIR:-/tmp}/scopeflow-demo-samples}
+config=pipelines/demo.yaml
+acq=pipelines/demo/acquisitions
+nas=pipelines/demo/nas
 
 bash scripts/setup-python.sh
 py=${SCOPEFLOW_PYTHON:-${SCOPEFLOW_VENV:-$HOME/.cache/scopeflow/venv}/bin/python}
 cargo build --release -p scopeflow-cli
 bin=${CARGO_TARGET_DIR:-$repo/target}/release/scopeflow
 
-mkdir -p "$demo/samples" "$demo/ome-zarr"
-if ! ls "$demo"/samples/*.truth.json >/dev/null 2>&1; then
-  echo "generating samples in $demo/samples"
-  "$py" "$shared/tools/make_samples.py" --out "$demo/samples"
+if ! ls "$samples"/*.truth.json >/dev/null 2>&1; then
+  echo "generating samples in $samples"
+  mkdir -p "$samples"
+  "$py" "$shared/tools/make_samples.py" --out "$samples"
 fi
+mkdir -p "$acq/synthetic" "$acq/real"
+cp -n "$samples"/*.tif "$acq/synthetic/"
+for f in "$shared"/samples/real/*.truth.json; do cp -n "${f%.truth.json}" "$acq/real/"; done
 
-reports=()
-for f in "$demo"/samples/*.tif; do
-  name=$(basename "$f")
-  out="$demo/ome-zarr/${name%%.*}.ome.zarr"
-  "$bin" convert "$f" "$out" --overwrite --quiet --json > "$demo/ome-zarr/${name%%.*}.json"
-  reports+=("$demo/ome-zarr/${name%%.*}.json")
-  echo "converted $name -> $out"
-done
+"$bin" pipeline check "$config"
+"$bin" agent --config "$config" --once
+echo
+"$bin" status --config "$config"
+echo
+(cd "$nas" && sha256sum --quiet -c manifest-sha256.txt && echo "$nas: sha256sum -c manifest-sha256.txt: all $(wc -l < manifest-sha256.txt) files OK")
 
-python3 - "${reports[@]}" <<'PY'
-import json, os, sys
+python3 - "$nas" <<'PY'
+import glob, json, os, sys
+root = sys.argv[1]
 print()
-print(f"{'file':<34} {'ch':>2} {'name':<8} {'snr':>9} {'saturation':>11} {'otsu':>9} {'MB/s':>7}")
-for path in sys.argv[1:]:
-    r = json.load(open(path))
-    mbps = r["source_size"] / r["seconds"] / 1e6
-    for c in r["qc"]["channels"]:
+print(f"{'file':<44} {'ch':>2} {'name':<8} {'snr':>9} {'saturation':>11} {'otsu':>9}")
+for path in sorted(glob.glob(os.path.join(root, "qc", "**", "*.json"), recursive=True)):
+    doc = json.load(open(path))
+    rel = os.path.relpath(path, os.path.join(root, "qc"))
+    for c in doc["qc"]["channels"]:
         snr = "-" if c["snr"] is None else f"{c['snr']:.3f}"
         otsu = "-" if c["otsu_threshold"] is None else f"{c['otsu_threshold']:.4g}"
-        print(f"{os.path.basename(r['input']):<34} {c['index']:>2} {(c['name'] or '-'):<8} {snr:>9} "
-              f"{c['saturation_fraction']:>11.3e} {otsu:>9} {mbps:>7.0f}")
+        print(f"{rel:<44} {c['index']:>2} {(c['name'] or '-'):<8} {snr:>9} {c['saturation_fraction']:>11.3e} {otsu:>9}")
 PY

@@ -1,1 +1,26 @@
-//! The acquisition-PC agent: watch folders, settle check, run pipelines exactly once, deliver verified copies.
+//! The acquisition-PC agent.
+//!
+//! Invariants:
+//! - a raw file is opened read-only and never modified, moved or renamed (only `protect_raw`
+//!   removes its write permission once it is safely copied);
+//! - a file is processed only once it is stable: size and mtime unchanged for `settle`, and
+//!   readable;
+//! - a state reaches the journal only after its effect is durable (work folder synced and
+//!   renamed; copies published, read back and hashed by the destination), and every step is
+//!   idempotent, so `kill -9` at any moment loses nothing and a restart redoes only the
+//!   unfinished step;
+//! - one bad file never blocks the others: its failure is recorded, retried with back-off and
+//!   quarantined after `retry.max_attempts`; an unreachable or full destination is retried
+//!   later without counting an attempt.
+
+mod deliver;
+mod job;
+mod naming;
+mod process;
+mod run;
+mod scan;
+mod settle;
+mod watch;
+
+pub use naming::{OutputNames, outputs, split_stem};
+pub use run::{AgentError, Outcome, run};

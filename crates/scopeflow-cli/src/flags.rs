@@ -41,6 +41,32 @@ pub(crate) enum Command {
     },
     /// Convert to an OME-Zarr folder, written atomically.
     Convert(ConvertArgs),
+    /// Pipeline files: `scopeflow pipeline check FILE.yaml`.
+    Pipeline {
+        #[command(subcommand)]
+        command: PipelineCommand,
+    },
+    /// Watch the pipeline's folders and deliver verified copies (until SIGTERM/Ctrl-C).
+    Agent {
+        #[arg(long)]
+        config: PathBuf,
+        /// Scan, process every stable file, wait for them, exit (0: all verified, 1: some failed).
+        #[arg(long)]
+        once: bool,
+    },
+    /// Every file the pipeline's journal knows: state, sha256, error, copies.
+    Status {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum PipelineCommand {
+    /// Validate a pipeline file; every problem as FILE:LINE:COL: message (exit 2).
+    Check { file: PathBuf },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

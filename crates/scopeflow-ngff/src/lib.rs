@@ -19,5 +19,6 @@ mod store;
 
 pub use error::ConvertError;
 pub use fsstore::sync_tree;
+pub use hash::sha256_file;
 pub use options::{Codec, ConvertOptions, Levels, NgffVersion};
 pub use pass::{ConvertReport, convert, measure_qc};

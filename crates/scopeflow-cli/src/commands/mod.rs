@@ -1,19 +1,27 @@
+mod agent;
 mod convert;
 mod inspect;
+mod pipeline;
 mod qc;
+mod status;
 
 use std::path::Path;
 
 use scopeflow_formats::{FormatError, ImageSource};
 
 use crate::Failure;
-use crate::flags::Command;
+use crate::flags::{Command, PipelineCommand};
 
 pub(crate) fn run(cmd: Command) -> Result<(), Failure> {
     match cmd {
         Command::Inspect { input, json } => inspect::run(&input, json),
         Command::Qc { input, json, quiet } => qc::run(&input, json, quiet),
         Command::Convert(args) => convert::run(&args),
+        Command::Pipeline {
+            command: PipelineCommand::Check { file },
+        } => pipeline::check(&file),
+        Command::Agent { config, once } => agent::run(&config, once),
+        Command::Status { config, json } => status::run(&config, json),
     }
 }
 
@@ -36,4 +44,24 @@ pub(crate) fn print_json(value: &serde_json::Value) -> Result<(), Failure> {
 
 pub(crate) fn fmt_opt(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "-".to_string(), |x| format!("{x:.digits$}"))
+}
+
+/// Loads and validates a pipeline file; problems are a usage failure (exit 2).
+pub(crate) fn load_pipeline(path: &Path) -> Result<scopeflow_pipeline::Pipeline, Failure> {
+    scopeflow_pipeline::load(path).map_err(|errors| {
+        print!("{errors}");
+        Failure::usage(anyhow::anyhow!(
+            "{}: invalid pipeline ({} problems)",
+            path.display(),
+            errors.errors.len()
+        ))
+    })
+}
+
+/// A runtime for the async commands (agent, status).
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Failure::work)
 }

@@ -1,0 +1,74 @@
+//! The I/O side of a file's run: every destination receives the raw file, the OME-Zarr and
+//! the QC document, each published atomically, read back and hashed by the destination; the
+//! raw copy must hash to what was computed while converting, end to end. Manifest lines are
+//! recorded only after the files they name are published.
+
+use std::path::Path;
+
+use scopeflow_transfer::{Destination, Digest, RelPath, TransferError};
+
+use crate::naming::OutputNames;
+use crate::process::Processed;
+
+/// Copies `processed` outputs and `raw` to `dest`; returns the raw copy's verified digest.
+///
+/// # Errors
+/// The destination's error; a raw copy whose read-back digest differs from `raw_sha256` is a
+/// [`TransferError::Mismatch`]-style failure reported by the destination or by this check.
+pub async fn deliver(
+    dest: &dyn Destination,
+    raw: &Path,
+    processed: &Processed,
+    names: &OutputNames,
+) -> Result<String, DeliverError> {
+    let mut manifest: Vec<(RelPath, Digest)> = Vec::new();
+    let raw_rel = RelPath::new(&names.raw)?;
+    let receipt = dest.put(raw, &raw_rel).await?;
+    let got = receipt
+        .files
+        .first()
+        .map(|(_, d, _)| d.to_hex())
+        .unwrap_or_default();
+    if got != processed.sha256 {
+        return Err(DeliverError::RawMismatch {
+            destination: dest.name().to_string(),
+            rel: names.raw.clone(),
+            expected: processed.sha256.clone(),
+            got,
+        });
+    }
+    manifest.extend(receipt.files.iter().map(|(r, d, _)| (r.clone(), *d)));
+    if let Some(zarr) = &processed.zarr {
+        let receipt = dest.put(zarr, &RelPath::new(&names.zarr)?).await?;
+        manifest.extend(receipt.files.iter().map(|(r, d, _)| (r.clone(), *d)));
+    }
+    let receipt = dest
+        .put(&processed.qc_json, &RelPath::new(&names.qc)?)
+        .await?;
+    manifest.extend(receipt.files.iter().map(|(r, d, _)| (r.clone(), *d)));
+    dest.record(&manifest).await?;
+    Ok(got)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeliverError {
+    #[error(transparent)]
+    Transfer(#[from] TransferError),
+    #[error("{destination}: {rel}: copy hashes to {got}, the raw file to {expected}")]
+    RawMismatch {
+        destination: String,
+        rel: String,
+        expected: String,
+        got: String,
+    },
+}
+
+impl DeliverError {
+    /// Transient failures (unreachable, full) are retried later without counting an attempt.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DeliverError::Transfer(e) => e.is_transient(),
+            DeliverError::RawMismatch { .. } => false,
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! The CPU side of a file's run: metadata, QC and conversion in one read of the raw file, into
+//! a work folder that appears atomically (`<work>/<id>`), synced to disk before the journal
+//! records `processed`.
+
+use std::path::{Path, PathBuf};
+
+use scopeflow_ngff::{Codec, ConvertOptions, Levels, NgffVersion};
+use scopeflow_pipeline::{ConvertStep, Step};
+use serde_json::json;
+
+/// Outputs of a processed file, waiting in the work folder to be delivered.
+#[derive(Clone, Debug)]
+pub struct Processed {
+    pub dir: PathBuf,
+    pub sha256: String,
+    pub zarr: Option<PathBuf>,
+    pub qc_json: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// The raw file itself is bad (corrupt, truncated, unsupported): retry, then quarantine.
+    #[error("{0}")]
+    Input(String),
+    /// The raw file changed while it was read: it is not finished after all.
+    #[error("{}: changed while it was being processed", .0.display())]
+    Changed(PathBuf),
+    /// Our side failed (work folder not writable, disk full): retry later.
+    #[error("{0}")]
+    Local(String),
+}
+
+impl Processed {
+    /// The work folder of file `id`, if a previous run completed it.
+    pub fn existing(work_root: &Path, id: i64, sha256: &str) -> Option<Processed> {
+        let dir = work_root.join(id.to_string());
+        let qc_json = dir.join("qc.json");
+        let zarr = dir.join("image.ome.zarr");
+        qc_json.is_file().then(|| Processed {
+            sha256: sha256.to_string(),
+            zarr: zarr.is_dir().then_some(zarr),
+            qc_json,
+            dir,
+        })
+    }
+}
+
+fn options(step: &ConvertStep) -> ConvertOptions {
+    ConvertOptions {
+        ngff: if step.ngff == "0.4" {
+            NgffVersion::V04
+        } else {
+            NgffVersion::V05
+        },
+        chunk_yx: step.chunk_yx,
+        shard_yx: step.shard_yx,
+        codec: match step.codec.as_str() {
+            "blosc" => Codec::Blosc,
+            "none" => Codec::None,
+            _ => Codec::Zstd,
+        },
+        level: step.level,
+        levels: step.levels.map_or(Levels::Auto, Levels::Count),
+        overwrite: false,
+    }
+}
+
+fn stat(path: &Path) -> Result<(u64, i64), ProcessError> {
+    let m = std::fs::metadata(path)
+        .map_err(|e| ProcessError::Input(format!("{}: {e}", path.display())))?;
+    Ok((m.len(), crate::scan::mtime_ns(&m)))
+}
+
+/// Runs the pipeline's steps on `raw` (blocking; conversion uses the rayon pool).
+///
+/// # Errors
+/// See [`ProcessError`]; nothing is left in the work folder on failure.
+pub fn process(
+    raw: &Path,
+    work_root: &Path,
+    id: i64,
+    steps: &[Step],
+) -> Result<Processed, ProcessError> {
+    let before = stat(raw)?;
+    std::fs::create_dir_all(work_root)
+        .map_err(|e| ProcessError::Local(format!("{}: {e}", work_root.display())))?;
+    let final_dir = work_root.join(id.to_string());
+    let tmp = work_root.join(format!(".{id}.scopeflow-tmp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir(&tmp)
+        .map_err(|e| ProcessError::Local(format!("{}: {e}", tmp.display())))?;
+    let result = run_steps(raw, &tmp, steps);
+    let (sha256, has_zarr) = match result {
+        Ok(v) => v,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+    };
+    if stat(raw)? != before {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(ProcessError::Changed(raw.to_path_buf()));
+    }
+    let local = |e: std::io::Error| ProcessError::Local(format!("{}: {e}", tmp.display()));
+    scopeflow_ngff::sync_tree(&tmp).map_err(local)?;
+    let _ = std::fs::remove_dir_all(&final_dir);
+    std::fs::rename(&tmp, &final_dir).map_err(local)?;
+    Ok(Processed {
+        sha256,
+        zarr: has_zarr.then(|| final_dir.join("image.ome.zarr")),
+        qc_json: final_dir.join("qc.json"),
+        dir: final_dir,
+    })
+}
+
+fn run_steps(raw: &Path, tmp: &Path, steps: &[Step]) -> Result<(String, bool), ProcessError> {
+    let src = scopeflow_formats::open(raw).map_err(|e| ProcessError::Input(e.to_string()))?;
+    let inspect = src.meta().to_inspect_json();
+    let convert = steps.iter().find_map(|s| match s {
+        Step::Convert(c) => Some(c),
+        _ => None,
+    });
+    let (qc, sha256) = match convert {
+        Some(step) => {
+            let out = tmp.join("image.ome.zarr");
+            let report = scopeflow_ngff::convert(src.as_ref(), &out, &options(step), &|_| {})
+                .map_err(|e| {
+                    if e.is_usage() || matches!(e, scopeflow_ngff::ConvertError::Write { .. }) {
+                        ProcessError::Local(e.to_string())
+                    } else {
+                        ProcessError::Input(e.to_string())
+                    }
+                })?;
+            (report.qc, report.sha256)
+        }
+        None => {
+            let qc = if steps.iter().any(|s| matches!(s, Step::Qc)) {
+                scopeflow_ngff::measure_qc(src.as_ref(), &|_| {})
+                    .map_err(|e| ProcessError::Input(e.to_string()))?
+            } else {
+                Vec::new()
+            };
+            let (sha, _) = scopeflow_ngff::sha256_file(raw)
+                .map_err(|e| ProcessError::Input(format!("{}: {e}", raw.display())))?;
+            (qc, sha)
+        }
+    };
+    let doc = json!({"inspect": inspect, "qc": scopeflow_core::qc_document(&qc), "sha256": sha256});
+    let text = serde_json::to_vec_pretty(&doc).map_err(|e| ProcessError::Local(e.to_string()))?;
+    std::fs::write(tmp.join("qc.json"), text)
+        .map_err(|e| ProcessError::Local(format!("{}: {e}", tmp.display())))?;
+    Ok((sha256, convert.is_some()))
+}
+
+/// Removes leftovers of interrupted runs (`.*.scopeflow-tmp-*`) from the work folder.
+pub fn clean_work(work_root: &Path) {
+    let Ok(entries) = std::fs::read_dir(work_root) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().contains(".scopeflow-tmp-") {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! Copies at destinations, and the file state they add up to.
+
+use crate::error::JournalError;
+use crate::files::{check_sha256, require};
+use crate::model::{FileRow, copy_state, state};
+use crate::open::Journal;
+use crate::time;
+
+/// States in which a file has a checksum and copies may be recorded.
+const COPYABLE: [&str; 4] = [
+    state::PROCESSED,
+    state::TRANSFERRED,
+    state::VERIFIED,
+    state::FAILED,
+];
+
+impl Journal {
+    /// The raw file (and outputs) were written to `destination`; `sha256` is what was sent.
+    /// The copy is unverified until [`Journal::copy_verified`], even if it was verified before.
+    pub async fn copy_transferred(
+        &self,
+        id: i64,
+        destination: &str,
+        sha256: &str,
+    ) -> Result<(), JournalError> {
+        let mut tx = self.write().await?;
+        let row = self.file_in(&mut tx, id).await?;
+        check_copy(
+            &row,
+            destination,
+            Some(sha256),
+            &COPYABLE,
+            "record a transferred copy",
+        )?;
+        let now = time::fmt(time::now());
+        sqlx::query(
+            "INSERT INTO copies (file_id, destination, state, sha256, transferred_at, updated_at) \
+             VALUES (?, ?, 'transferred', ?, ?, ?) \
+             ON CONFLICT (file_id, destination) DO UPDATE SET state = 'transferred', \
+             sha256 = excluded.sha256, transferred_at = excluded.transferred_at, verified_at = NULL, \
+             error = NULL, updated_at = excluded.updated_at",
+        )
+        .bind(id)
+        .bind(destination)
+        .bind(sha256)
+        .bind(&now)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.db(e))?;
+        tx.commit().await.map_err(|e| self.db(e))
+    }
+
+    /// The copy at `destination` was read back and hashed to `sha256` at `verified_at`
+    /// (RFC 3339). Refused unless `sha256` is the raw file's: only a matching read-back may
+    /// ever let retention delete the original.
+    pub async fn copy_verified(
+        &self,
+        id: i64,
+        destination: &str,
+        sha256: &str,
+        verified_at: &str,
+    ) -> Result<(), JournalError> {
+        let at = time::normalise(verified_at).ok_or_else(|| JournalError::InvalidArgument {
+            what: "verified_at (RFC 3339)",
+            value: verified_at.to_string(),
+        })?;
+        let mut tx = self.write().await?;
+        let row = self.file_in(&mut tx, id).await?;
+        check_copy(
+            &row,
+            destination,
+            Some(sha256),
+            &COPYABLE,
+            "record a verified copy",
+        )?;
+        let now = time::fmt(time::now());
+        sqlx::query(
+            "INSERT INTO copies (file_id, destination, state, sha256, verified_at, updated_at) \
+             VALUES (?, ?, 'verified', ?, ?, ?) \
+             ON CONFLICT (file_id, destination) DO UPDATE SET state = 'verified', \
+             sha256 = excluded.sha256, verified_at = excluded.verified_at, error = NULL, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(id)
+        .bind(destination)
+        .bind(sha256)
+        .bind(&at)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.db(e))?;
+        tx.commit().await.map_err(|e| self.db(e))
+    }
+
+    /// A check found the copy at `destination` missing or bad: it no longer counts and must be
+    /// sent again. Allowed on a purged file too, to record what an audit found.
+    pub async fn copy_invalid(
+        &self,
+        id: i64,
+        destination: &str,
+        error: &str,
+    ) -> Result<(), JournalError> {
+        let mut tx = self.write().await?;
+        let row = self.file_in(&mut tx, id).await?;
+        let allowed = [
+            state::PROCESSED,
+            state::TRANSFERRED,
+            state::VERIFIED,
+            state::FAILED,
+            state::PURGED,
+        ];
+        check_copy(&row, destination, None, &allowed, "record an invalid copy")?;
+        let now = time::fmt(time::now());
+        sqlx::query(
+            "INSERT INTO copies (file_id, destination, state, error, updated_at) \
+             VALUES (?, ?, 'invalid', ?, ?) \
+             ON CONFLICT (file_id, destination) DO UPDATE SET state = 'invalid', sha256 = NULL, \
+             verified_at = NULL, error = excluded.error, updated_at = excluded.updated_at",
+        )
+        .bind(id)
+        .bind(destination)
+        .bind(error)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.db(e))?;
+        tx.commit().await.map_err(|e| self.db(e))
+    }
+
+    /// Sets the file's state from its copies at `destinations` (every destination the
+    /// pipeline sends to): `verified` when all are verified, `transferred` when all are at
+    /// least transferred, `processed` otherwise (so an invalid copy takes a verified file
+    /// back). Destinations without a copy get a `pending` one, so `status` lists them.
+    /// A `failed` file stays `failed` (its back-off with it) unless its copies made progress.
+    /// Returns the resulting state.
+    pub async fn refresh_state(
+        &self,
+        id: i64,
+        destinations: &[String],
+    ) -> Result<String, JournalError> {
+        if destinations.is_empty() || destinations.iter().any(String::is_empty) {
+            // With no destination every copy would be "verified", and retention could delete
+            // a raw file that exists nowhere else.
+            return Err(JournalError::InvalidArgument {
+                what: "destinations (at least one, none empty)",
+                value: format!("{destinations:?}"),
+            });
+        }
+        let mut tx = self.write().await?;
+        let row = self.file_in(&mut tx, id).await?;
+        require(&row, &COPYABLE, "take its state from its copies")?;
+        if row.sha256.is_none() {
+            return Err(not_processed(&row, "take its state from its copies"));
+        }
+        let now = time::fmt(time::now());
+        let mut all_transferred = true;
+        let mut all_verified = true;
+        for d in destinations {
+            sqlx::query(
+                "INSERT INTO copies (file_id, destination, state, updated_at) VALUES (?, ?, 'pending', ?) \
+                 ON CONFLICT (file_id, destination) DO NOTHING",
+            )
+            .bind(id)
+            .bind(d)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.db(e))?;
+            let copy: String = sqlx::query_scalar(
+                "SELECT state FROM copies WHERE file_id = ? AND destination = ?",
+            )
+            .bind(id)
+            .bind(d)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| self.db(e))?;
+            all_verified &= copy == copy_state::VERIFIED;
+            all_transferred &= copy == copy_state::VERIFIED || copy == copy_state::TRANSFERRED;
+        }
+        let target = if all_verified {
+            state::VERIFIED
+        } else if all_transferred {
+            state::TRANSFERRED
+        } else {
+            state::PROCESSED
+        };
+        let stays_failed = row.state == state::FAILED && target == state::PROCESSED;
+        if row.state == target || stays_failed {
+            tx.commit().await.map_err(|e| self.db(e))?;
+            return Ok(row.state);
+        }
+        // transferred_at/verified_at describe the state the file is in now: set on the way
+        // up, cleared on the way back down.
+        sqlx::query(
+            "UPDATE files SET state = ?1, failed_from = NULL, error = NULL, next_attempt_at = NULL, \
+             transferred_at = CASE WHEN ?1 = 'processed' THEN NULL ELSE COALESCE(transferred_at, ?2) END, \
+             verified_at = CASE WHEN ?1 = 'verified' THEN ?2 ELSE NULL END, \
+             updated_at = ?2 WHERE id = ?3",
+        )
+        .bind(target)
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.db(e))?;
+        tx.commit().await.map_err(|e| self.db(e))?;
+        Ok(target.to_string())
+    }
+}
+
+fn check_copy(
+    row: &FileRow,
+    destination: &str,
+    sha256: Option<&str>,
+    allowed: &[&str],
+    action: &'static str,
+) -> Result<(), JournalError> {
+    if destination.is_empty() {
+        return Err(JournalError::InvalidArgument {
+            what: "destination name",
+            value: String::new(),
+        });
+    }
+    require(row, allowed, action)?;
+    let Some(expected) = row.sha256.as_deref() else {
+        return Err(not_processed(row, action));
+    };
+    if let Some(found) = sha256 {
+        check_sha256(found)?;
+        if found != expected {
+            return Err(JournalError::ChecksumMismatch {
+                id: row.id,
+                rel: row.rel.clone(),
+                destination: destination.to_string(),
+                expected: expected.to_string(),
+                found: found.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A `failed` row that failed before processing has no checksum to compare copies with.
+fn not_processed(row: &FileRow, action: &'static str) -> JournalError {
+    JournalError::InvalidTransition {
+        id: row.id,
+        rel: row.rel.clone(),
+        from: format!("{} (never processed)", row.state),
+        action,
+    }
+}

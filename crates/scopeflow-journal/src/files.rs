@@ -1,0 +1,317 @@
+//! A raw file's own states: seen, settled, processed, purged; and the reads.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use crate::error::JournalError;
+use crate::model::{
+    COPY_COLUMNS, CopyRow, FILE_COLUMNS, FileRow, FileStatus, copy_from_row, state,
+};
+use crate::open::Journal;
+use crate::time;
+
+/// The newest version of each path; older versions are history.
+const CURRENT: &str = "version = (SELECT MAX(g.version) FROM files g WHERE g.watch = files.watch AND g.rel = files.rel)";
+
+impl Journal {
+    /// A file seen on disk with this size and mtime; returns its current row.
+    ///
+    /// A new path becomes version 1 `discovered`. Same size and mtime as the current row:
+    /// unchanged (and nothing is written, so rescans cost no fsync). Different while the row is
+    /// `discovered` or `stable`: the file is still being written, the row takes the new size
+    /// and mtime and goes back to `discovered` (settling restarts). Different once the row is
+    /// past `stable` (or failed, quarantined, purged): a new version row, version + 1,
+    /// `discovered`; the old row stays as it was, since its outputs and copies are of the old
+    /// content.
+    pub async fn observe(
+        &self,
+        watch: &str,
+        rel: &str,
+        size: u64,
+        mtime_ns: i64,
+    ) -> Result<FileRow, JournalError> {
+        if watch.is_empty() || rel.is_empty() {
+            return Err(JournalError::InvalidArgument {
+                what: "watch folder and relative path must not be empty",
+                value: format!("{watch:?} {rel:?}"),
+            });
+        }
+        let size_i = i64::try_from(size).map_err(|_| JournalError::InvalidArgument {
+            what: "file size",
+            value: size.to_string(),
+        })?;
+        let same = |r: &FileRow| r.size == size && r.mtime_ns == mtime_ns;
+        if let Some(r) = self.find(watch, rel).await?
+            && same(&r)
+        {
+            return Ok(r);
+        }
+        let mut tx = self.write().await?;
+        let sql =
+            format!("SELECT {FILE_COLUMNS} FROM files WHERE watch = ? AND rel = ? AND {CURRENT}");
+        let current = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(watch)
+            .bind(rel)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| self.db(e))?
+            .map(|r| self.file(&r))
+            .transpose()?;
+        let now = time::fmt(time::now());
+        let row = match current {
+            Some(r) if same(&r) => return Ok(r),
+            Some(r) if r.state == state::DISCOVERED || r.state == state::STABLE => {
+                let sql = format!(
+                    "UPDATE files SET size = ?, mtime_ns = ?, state = 'discovered', stable_at = NULL, \
+                     error = NULL, next_attempt_at = NULL, updated_at = ? WHERE id = ? RETURNING {FILE_COLUMNS}"
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(size_i)
+                    .bind(mtime_ns)
+                    .bind(&now)
+                    .bind(r.id)
+                    .fetch_one(&mut *tx)
+                    .await
+            }
+            other => {
+                let version = other.map_or(1, |r| r.version + 1);
+                let sql = format!(
+                    "INSERT INTO files (watch, rel, version, size, mtime_ns, state, discovered_at, updated_at) \
+                     VALUES (?, ?, ?, ?, ?, 'discovered', ?, ?) RETURNING {FILE_COLUMNS}"
+                );
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .bind(watch)
+                    .bind(rel)
+                    .bind(version)
+                    .bind(size_i)
+                    .bind(mtime_ns)
+                    .bind(&now)
+                    .bind(&now)
+                    .fetch_one(&mut *tx)
+                    .await
+            }
+        }
+        .map_err(|e| self.db(e))?;
+        let row = self.file(&row)?;
+        tx.commit().await.map_err(|e| self.db(e))?;
+        Ok(row)
+    }
+
+    /// The settle check passed: size and mtime held still and the file could be opened.
+    pub async fn mark_stable(&self, id: i64) -> Result<(), JournalError> {
+        let mut tx = self.write().await?;
+        let row = self.file_in(&mut tx, id).await?;
+        if row.state == state::STABLE {
+            return Ok(());
+        }
+        require(&row, &[state::DISCOVERED, state::FAILED], "become stable")?;
+        let now = time::fmt(time::now());
+        sqlx::query(
+            "UPDATE files SET state = 'stable', stable_at = ?, failed_from = NULL, error = NULL, \
+             next_attempt_at = NULL, updated_at = ? WHERE id = ?",
+        )
+        .bind(&now)
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.db(e))?;
+        tx.commit().await.map_err(|e| self.db(e))
+    }
+
+    /// The raw file was read, converted and its outputs written and synced locally;
+    /// `sha256` is the raw file's (lowercase hex). Repeating it with the same checksum is a
+    /// no-op (the state stays where it is); a different checksum than an earlier run is refused ([`JournalError::RawChanged`]).
+    pub async fn mark_processed(&self, id: i64, sha256: &str) -> Result<(), JournalError> {
+        check_sha256(sha256)?;
+        let mut tx = self.write().await?;
+        let row = self.file_in(&mut tx, id).await?;
+        if let Some(old) = row.sha256.as_deref()
+            && old != sha256
+        {
+            return Err(JournalError::RawChanged {
+                id,
+                rel: row.rel,
+                expected: old.to_string(),
+                found: sha256.to_string(),
+            });
+        }
+        // Processing again after a crash or a lost work folder: nothing new to record, and the
+        // copies already made stay valid.
+        let done = [state::PROCESSED, state::TRANSFERRED, state::VERIFIED];
+        if row.sha256.is_some() && done.contains(&row.state.as_str()) {
+            return Ok(());
+        }
+        require(&row, &[state::STABLE, state::FAILED], "become processed")?;
+        let now = time::fmt(time::now());
+        sqlx::query(
+            "UPDATE files SET state = 'processed', sha256 = ?, processed_at = ?, failed_from = NULL, \
+             error = NULL, next_attempt_at = NULL, updated_at = ? WHERE id = ?",
+        )
+        .bind(sha256)
+        .bind(&now)
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.db(e))?;
+        tx.commit().await.map_err(|e| self.db(e))
+    }
+
+    /// The raw file was deleted by the retention robot; only a `verified` file may be.
+    pub async fn mark_purged(&self, id: i64) -> Result<(), JournalError> {
+        let mut tx = self.write().await?;
+        let row = self.file_in(&mut tx, id).await?;
+        if row.state == state::PURGED {
+            return Ok(());
+        }
+        require(&row, &[state::VERIFIED], "become purged")?;
+        let now = time::fmt(time::now());
+        sqlx::query(
+            "UPDATE files SET state = 'purged', purged_at = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(&now)
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.db(e))?;
+        tx.commit().await.map_err(|e| self.db(e))
+    }
+
+    /// Rows the agent must work on now: current versions that are `discovered`, `stable`,
+    /// `processed`, `transferred` or `failed`, and not deferred or backing off past `now`;
+    /// in the order they were discovered.
+    pub async fn pending(&self, now: DateTime<Utc>) -> Result<Vec<FileRow>, JournalError> {
+        let sql = format!(
+            "SELECT {FILE_COLUMNS} FROM files \
+             WHERE state IN ('discovered', 'stable', 'processed', 'transferred', 'failed') \
+             AND (next_attempt_at IS NULL OR next_attempt_at <= ?) AND {CURRENT} ORDER BY id"
+        );
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(time::fmt(now))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.db(e))?
+            .iter()
+            .map(|r| self.file(r))
+            .collect()
+    }
+
+    pub async fn get(&self, id: i64) -> Result<FileRow, JournalError> {
+        let sql = format!("SELECT {FILE_COLUMNS} FROM files WHERE id = ?");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.db(e))?
+            .ok_or(JournalError::NotFound { id })?;
+        self.file(&row)
+    }
+
+    /// The current (newest) version of `rel` under `watch`, if it was ever seen.
+    pub async fn find(&self, watch: &str, rel: &str) -> Result<Option<FileRow>, JournalError> {
+        let sql =
+            format!("SELECT {FILE_COLUMNS} FROM files WHERE watch = ? AND rel = ? AND {CURRENT}");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(watch)
+            .bind(rel)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| self.db(e))?
+            .map(|r| self.file(&r))
+            .transpose()
+    }
+
+    /// Id of the first version of `rel` ever recorded: a stable "who came first" between paths,
+    /// which later versions do not change.
+    pub async fn first_id(&self, watch: &str, rel: &str) -> Result<Option<i64>, JournalError> {
+        sqlx::query_scalar::<_, Option<i64>>(
+            "SELECT MIN(id) FROM files WHERE watch = ? AND rel = ?",
+        )
+        .bind(watch)
+        .bind(rel)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| self.db(e))
+    }
+
+    /// A file version's copies, by destination name.
+    pub async fn copies(&self, id: i64) -> Result<Vec<CopyRow>, JournalError> {
+        let sql =
+            format!("SELECT {COPY_COLUMNS} FROM copies WHERE file_id = ? ORDER BY destination");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| self.db(e))?
+            .iter()
+            .map(|r| copy_from_row(r).map_err(|e| self.corrupt(e)))
+            .collect()
+    }
+
+    /// Every row (all versions) with its copies, by watch folder, path and version. Read in one
+    /// transaction so files and copies come from the same moment.
+    pub async fn status(&self) -> Result<Vec<FileStatus>, JournalError> {
+        let mut tx = self.pool.begin().await.map_err(|e| self.db(e))?;
+        let sql = format!("SELECT {FILE_COLUMNS} FROM files ORDER BY watch, rel, version");
+        let files = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| self.db(e))?;
+        let sql = format!("SELECT {COPY_COLUMNS} FROM copies ORDER BY file_id, destination");
+        let copies = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(|e| self.db(e))?;
+        tx.commit().await.map_err(|e| self.db(e))?;
+        let mut by_file: BTreeMap<i64, Vec<CopyRow>> = BTreeMap::new();
+        for r in &copies {
+            let c = copy_from_row(r).map_err(|e| self.corrupt(e))?;
+            by_file.entry(c.file_id).or_default().push(c);
+        }
+        files
+            .iter()
+            .map(|r| {
+                let file = self.file(r)?;
+                let copies = by_file.remove(&file.id).unwrap_or_default();
+                Ok(FileStatus { file, copies })
+            })
+            .collect()
+    }
+}
+
+/// Refuses the move unless the row is in one of `from`.
+pub(crate) fn require(
+    row: &FileRow,
+    from: &[&str],
+    action: &'static str,
+) -> Result<(), JournalError> {
+    if from.contains(&row.state.as_str()) {
+        Ok(())
+    } else {
+        Err(JournalError::InvalidTransition {
+            id: row.id,
+            rel: row.rel.clone(),
+            from: row.state.clone(),
+            action,
+        })
+    }
+}
+
+/// Lowercase hex only, so stored checksums compare as plain strings.
+pub(crate) fn check_sha256(sha256: &str) -> Result<(), JournalError> {
+    let ok = sha256.len() == 64
+        && sha256
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(JournalError::InvalidArgument {
+            what: "sha256 (64 lowercase hex digits)",
+            value: sha256.to_string(),
+        })
+    }
+}

@@ -1,0 +1,63 @@
+//! Events for the central server, kept until it acknowledged them.
+
+use crate::error::JournalError;
+use crate::model::{OutboxEvent, outbox_from_row};
+use crate::open::Journal;
+use crate::time;
+
+impl Journal {
+    /// Stores an event for the server and returns its id (a UUID v7: unique, and ordered by
+    /// creation, so the server can deduplicate retried sends by id).
+    pub async fn enqueue(&self, kind: &str, payload_json: &str) -> Result<String, JournalError> {
+        if serde_json::from_str::<serde_json::Value>(payload_json).is_err() {
+            return Err(JournalError::InvalidArgument {
+                what: "outbox payload (JSON)",
+                value: payload_json.chars().take(200).collect(),
+            });
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        sqlx::query("INSERT INTO outbox (id, kind, payload, created_at) VALUES (?, ?, ?, ?)")
+            .bind(&id)
+            .bind(kind)
+            .bind(payload_json)
+            .bind(time::fmt(time::now()))
+            .execute(&self.pool)
+            .await
+            .map_err(|e| self.db(e))?;
+        Ok(id)
+    }
+
+    /// Up to `limit` events not yet acknowledged, oldest first.
+    pub async fn unsent(&self, limit: u32) -> Result<Vec<OutboxEvent>, JournalError> {
+        sqlx::query(
+            "SELECT id, kind, payload, created_at, sent_at FROM outbox WHERE sent_at IS NULL \
+             ORDER BY seq LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.db(e))?
+        .iter()
+        .map(|r| outbox_from_row(r).map_err(|e| self.corrupt(e)))
+        .collect()
+    }
+
+    /// The server acknowledged these events. Unknown or already sent ids are ignored (a retried
+    /// acknowledgement keeps the first time); returns how many were newly marked.
+    pub async fn mark_sent(&self, ids: &[String]) -> Result<u64, JournalError> {
+        let mut tx = self.write().await?;
+        let now = time::fmt(time::now());
+        let mut marked = 0;
+        for id in ids {
+            marked += sqlx::query("UPDATE outbox SET sent_at = ? WHERE id = ? AND sent_at IS NULL")
+                .bind(&now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.db(e))?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(|e| self.db(e))?;
+        Ok(marked)
+    }
+}

@@ -1,0 +1,288 @@
+//! Where verified copies go. Credentials are named here (environment variables, key files),
+//! never written, so the file can be shared and committed.
+
+use std::path::PathBuf;
+
+use crate::fields::Fields;
+use crate::node::{Node, Pos, Value};
+use crate::reader::{Expect, Reader};
+use crate::sftp_url::SftpUrl;
+use crate::values;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Destination {
+    /// Unique within the pipeline; what `retention.require_verified` refers to.
+    pub name: String,
+    pub kind: DestinationKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DestinationKind {
+    /// A folder on this machine or a mounted share. Its parent folder must exist.
+    Local { path: PathBuf },
+    Sftp {
+        /// `sftp://user@host:port/path`; see [`SftpUrl::parse`].
+        url: String,
+        /// Private key file.
+        identity: Option<PathBuf>,
+        /// Environment variable holding the password.
+        password_env: Option<String>,
+        /// Host keys the server must present: an unknown or changed key is refused.
+        known_hosts: PathBuf,
+        /// Files sent at once; default 4.
+        parallel: usize,
+        /// Verify by running `sha256sum` on the server instead of reading the copy back;
+        /// default false.
+        remote_sha256: bool,
+    },
+    S3 {
+        bucket: String,
+        /// Key prefix inside the bucket, without a leading `/`; default empty.
+        prefix: String,
+        /// `None` for AWS itself.
+        endpoint: Option<String>,
+        /// Default `us-east-1`.
+        region: String,
+        access_key_env: String,
+        secret_key_env: String,
+        /// Allow a plain-http `endpoint` (a test server); default false.
+        allow_http: bool,
+        /// Path-style requests (`endpoint/bucket/key`), which MinIO and most on-premise
+        /// stores want; default false.
+        path_style: bool,
+        /// Verify by downloading the object and hashing it; default true. False trusts the
+        /// store's own SHA-256 checksum of the upload instead.
+        read_back: bool,
+    },
+}
+
+impl DestinationKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            DestinationKind::Local { .. } => "local",
+            DestinationKind::Sftp { .. } => "sftp",
+            DestinationKind::S3 { .. } => "s3",
+        }
+    }
+}
+
+const KINDS: &[&str] = &["local", "sftp", "s3"];
+const LOCAL_KEYS: &[&str] = &["name", "kind", "path"];
+const SFTP_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "url",
+    "identity",
+    "password_env",
+    "known_hosts",
+    "parallel",
+    "remote_sha256",
+];
+const S3_KEYS: &[&str] = &[
+    "name",
+    "kind",
+    "bucket",
+    "prefix",
+    "endpoint",
+    "region",
+    "access_key_env",
+    "secret_key_env",
+    "allow_http",
+    "path_style",
+    "read_back",
+];
+
+pub(crate) fn read_destinations(node: &Node, pos: Pos, r: &mut Reader) -> Vec<Destination> {
+    let Some(items) = values::list(node, pos, "destinations", r) else {
+        return Vec::new();
+    };
+    if items.is_empty() {
+        r.error(
+            pos,
+            "destinations: must list at least one place to copy files to",
+        );
+    }
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| read_destination(item, &format!("destinations[{i}]"), r))
+        .collect()
+}
+
+fn read_destination(node: &Node, key: &str, r: &mut Reader) -> Option<Destination> {
+    let f = Fields::read(node, key, r)?;
+    let name = f.require("name", r).and_then(|(n, pos)| {
+        let name = values::name(n, pos, &f.key_path("name"), r)?;
+        r.sites
+            .destinations
+            .push((name.clone(), pos, key.to_owned()));
+        Some(name)
+    });
+    let kind = match f.require("kind", r) {
+        None => None,
+        Some((node, pos)) => match &node.value {
+            Value::Str(k) if KINDS.contains(&k.as_str()) => Some(k.as_str()),
+            _ => {
+                r.error(
+                    pos,
+                    format!(
+                        "{}: must be one of local, sftp, s3, found {}",
+                        f.key_path("kind"),
+                        node.describe()
+                    ),
+                );
+                None
+            }
+        },
+    };
+    let kind = match kind {
+        Some("local") => read_local(&f, name.as_deref(), r),
+        Some("sftp") => read_sftp(&f, r),
+        Some("s3") => read_s3(&f, r),
+        _ => {
+            // Without a kind the allowed keys are unknown; report only what no kind accepts.
+            let any: Vec<&str> = LOCAL_KEYS
+                .iter()
+                .chain(SFTP_KEYS)
+                .chain(S3_KEYS)
+                .copied()
+                .collect();
+            f.allow(&any, r);
+            None
+        }
+    };
+    Some(Destination {
+        name: name?,
+        kind: kind?,
+    })
+}
+
+fn read_local(f: &Fields, name: Option<&str>, r: &mut Reader) -> Option<DestinationKind> {
+    f.allow(LOCAL_KEYS, r);
+    let (path, pos) = f.required_path("path", r)?;
+    r.expect_on_disk(&path, &f.key_path("path"), pos, Expect::ParentFolder);
+    let label = format!("destination `{}`", name.unwrap_or("?"));
+    r.sites.outputs.push((path.clone(), pos, label));
+    Some(DestinationKind::Local { path })
+}
+
+fn read_sftp(f: &Fields, r: &mut Reader) -> Option<DestinationKind> {
+    f.allow(SFTP_KEYS, r);
+    let url = f.required_string("url", r).and_then(|url| {
+        let (_, pos) = f.get("url")?;
+        match SftpUrl::parse(&url) {
+            Ok(_) => Some(url),
+            Err(e) => {
+                r.error(pos, format!("{}: {e}", f.key_path("url")));
+                None
+            }
+        }
+    });
+    let identity = f.path("identity", r).map(|(path, pos)| {
+        r.expect_on_disk(&path, &f.key_path("identity"), pos, Expect::File);
+        path
+    });
+    let password_env = f.env_name("password_env", r);
+    if !f.has("identity") && !f.has("password_env") {
+        r.error(
+            f.pos(),
+            format!(
+                "{}: sftp needs `identity` (a private key file) or `password_env` (the environment variable holding the password)",
+                f.label()
+            ),
+        );
+    }
+    let known_hosts = f.required_path("known_hosts", r).map(|(path, pos)| {
+        r.expect_on_disk(&path, &f.key_path("known_hosts"), pos, Expect::File);
+        path
+    });
+    let parallel = f.whole::<usize>("parallel", 1, r).unwrap_or(4);
+    let remote_sha256 = f.boolean("remote_sha256", r).unwrap_or(false);
+    Some(DestinationKind::Sftp {
+        url: url?,
+        identity,
+        password_env,
+        known_hosts: known_hosts?,
+        parallel,
+        remote_sha256,
+    })
+}
+
+fn read_s3(f: &Fields, r: &mut Reader) -> Option<DestinationKind> {
+    f.allow(S3_KEYS, r);
+    let bucket = f.required_string("bucket", r).filter(|b| {
+        let problem = bucket_problem(b);
+        if let (Some(problem), Some((_, pos))) = (&problem, f.get("bucket")) {
+            r.error(pos, format!("{}: {problem}", f.key_path("bucket")));
+        }
+        problem.is_none()
+    });
+    let prefix = f.string("prefix", r).unwrap_or_default();
+    if prefix.starts_with('/')
+        && let Some((_, pos)) = f.get("prefix")
+    {
+        r.error(
+            pos,
+            format!(
+                "{}: starts inside the bucket; drop the leading /",
+                f.key_path("prefix")
+            ),
+        );
+    }
+    let allow_http = f.boolean("allow_http", r).unwrap_or(false);
+    let endpoint = f.string("endpoint", r);
+    if let (Some(endpoint), Some((_, pos))) = (&endpoint, f.get("endpoint")) {
+        let key = f.key_path("endpoint");
+        if endpoint.starts_with("http://") {
+            if !allow_http {
+                r.error(pos, format!("{key}: plain http sends data unencrypted; use https, or set allow_http: true for a test server"));
+            }
+        } else if !endpoint.starts_with("https://") {
+            r.error(
+                pos,
+                format!("{key}: expected a URL starting with https://, found {endpoint:?}"),
+            );
+        }
+    }
+    let region = f
+        .string("region", r)
+        .unwrap_or_else(|| "us-east-1".to_owned());
+    let access_key_env = f.required_env_name("access_key_env", r);
+    let secret_key_env = f.required_env_name("secret_key_env", r);
+    let path_style = f.boolean("path_style", r).unwrap_or(false);
+    let read_back = f.boolean("read_back", r).unwrap_or(true);
+    Some(DestinationKind::S3 {
+        bucket: bucket?,
+        prefix,
+        endpoint,
+        region,
+        access_key_env: access_key_env?,
+        secret_key_env: secret_key_env?,
+        allow_http,
+        path_style,
+        read_back,
+    })
+}
+
+/// The rules S3, MinIO and Ceph share, so a typo fails the check rather than the first upload.
+fn bucket_problem(bucket: &str) -> Option<String> {
+    let len = bucket.len();
+    if !(3..=63).contains(&len) {
+        return Some(format!(
+            "bucket names are 3 to 63 characters long, found {len}"
+        ));
+    }
+    if let Some(c) = bucket
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '-')))
+    {
+        return Some(format!(
+            "bucket names hold only lowercase letters, digits, '.' and '-', not {c:?}"
+        ));
+    }
+    let edge_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    if !edge_ok(bucket.chars().next()) || !edge_ok(bucket.chars().last()) {
+        return Some("bucket names start and end with a letter or a digit".to_owned());
+    }
+    None
+}

@@ -1,0 +1,60 @@
+//! Getting bytes onto stable storage, and reading them back from there rather than from memory.
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+use crate::Digest;
+use crate::digest::hash_reader;
+
+/// Makes a folder's entries (a new file, a rename) survive a power cut.
+///
+/// Unix needs an fsync of the folder itself. Windows cannot open a folder as a plain file, and
+/// NTFS journals its metadata, so there it is a no-op. File systems that cannot sync a folder
+/// (some network ones answer EINVAL) are taken at their word.
+pub(super) fn sync_dir(path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        match File::open(path)?.sync_all() {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported
+                ) =>
+            {
+                Ok(())
+            }
+            other => other,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(())
+    }
+}
+
+/// Drops a flushed file's pages from the cache, so the next read comes from the disk or the NFS
+/// server: a read-back served from the memory we just wrote would prove nothing. Best effort:
+/// only Linux offers it cheaply, elsewhere reads go through the cache.
+pub(super) fn drop_cache(file: &File) {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let _ = rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::DontNeed);
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = file;
+    }
+}
+
+/// The sha256 and size of a stored file as the storage returns it (see [`drop_cache`]); the
+/// pages read are dropped again so that checking a destination does not evict useful cache.
+pub(super) fn hash_stored(path: &Path) -> io::Result<(Digest, u64)> {
+    let mut file = File::open(path)?;
+    let size = file.metadata()?.len();
+    drop_cache(&file);
+    let out = hash_reader(&mut file, size)?;
+    drop_cache(&file);
+    Ok(out)
+}

@@ -1,0 +1,109 @@
+//! A destination that is a folder: a local disk, or a NAS share mounted by the system.
+
+mod durable;
+mod manifest;
+mod put;
+mod root;
+mod temporary;
+mod tree;
+mod verify;
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::{Destination, Digest, Receipt, RelPath, TransferError, Verified};
+use root::Root;
+
+/// A destination rooted at a folder on a local or mounted file system.
+///
+/// File-system work runs on tokio's blocking threads with plain `std::fs` calls: streaming,
+/// hashing and fsync are blocking by nature, and one blocking task per call keeps the async
+/// runtime free. A call whose future is dropped still runs to its end on that thread, so a
+/// cancelled put either publishes or removes its temporary, as an uncancelled one would.
+#[derive(Clone)]
+pub struct LocalDestination {
+    root: Arc<Root>,
+}
+
+impl LocalDestination {
+    /// Touches nothing: the root is checked at every call (and created if its parent exists),
+    /// so a share mounted after start-up just works.
+    pub fn new(name: &str, root: &Path) -> Self {
+        LocalDestination {
+            root: Arc::new(Root::new(name, root)),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root.path
+    }
+
+    /// Removes leftover temporaries (`.<name>.scopeflow-tmp-<unique>`, files or folders) that a
+    /// crash left anywhere under the root, and returns how many.
+    ///
+    /// This is the only deletion this crate makes, and it only touches its own temporaries:
+    /// published names can never take that shape. Run it at start-up, before any `put`, since
+    /// it would also remove the temporary of a put in progress (that put then fails without
+    /// publishing, and is retried). It walks the whole root, which takes a while on a large share.
+    pub async fn clean_temporaries(&self) -> Result<usize, TransferError> {
+        self.blocking(temporary::clean).await
+    }
+
+    /// Cuts a partial last line a crash left in `manifest-sha256.txt`, so `sha256sum -c` passes
+    /// again; `true` if one was cut. `record` does the same before appending; call this at
+    /// start-up so the manifest is checkable before the first record.
+    pub async fn repair_manifest(&self) -> Result<bool, TransferError> {
+        self.blocking(manifest::repair).await
+    }
+
+    async fn blocking<T, F>(&self, work: F) -> Result<T, TransferError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Root) -> Result<T, TransferError> + Send + 'static,
+    {
+        let root = Arc::clone(&self.root);
+        let root_for_error = Arc::clone(&self.root);
+        tokio::task::spawn_blocking(move || work(&root))
+            .await
+            .unwrap_or_else(|join| {
+                Err(TransferError::Io {
+                    dest: root_for_error.name.clone(),
+                    path: root_for_error.path.display().to_string(),
+                    op: "finish a blocking task on",
+                    source: io::Error::other(join),
+                })
+            })
+    }
+}
+
+#[async_trait]
+impl Destination for LocalDestination {
+    fn name(&self) -> &str {
+        &self.root.name
+    }
+
+    async fn put(&self, local: &Path, rel: &RelPath) -> Result<Receipt, TransferError> {
+        let (local, rel) = (local.to_owned(), rel.clone());
+        self.blocking(move |root| put::put(root, &local, &rel))
+            .await
+    }
+
+    async fn verify(
+        &self,
+        rel: &RelPath,
+        expected: &[(RelPath, Digest, u64)],
+    ) -> Result<Verified, TransferError> {
+        let (rel, expected) = (rel.clone(), expected.to_vec());
+        self.blocking(move |root| verify::verify(root, &rel, &expected))
+            .await
+    }
+
+    async fn record(&self, entries: &[(RelPath, Digest)]) -> Result<(), TransferError> {
+        let entries = entries.to_vec();
+        self.blocking(move |root| manifest::record(root, &entries))
+            .await
+    }
+}

@@ -1,0 +1,339 @@
+//! Publishing a copy: temporary, flush, read back, then one atomic step that never replaces
+//! anything already there.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest as _, Sha256};
+use tracing::{debug, info};
+
+use super::durable::{drop_cache, hash_stored, sync_dir};
+use super::root::Root;
+use super::temporary::Temporary;
+use super::tree::{Shape, Tree, WalkError, shape, sub_path};
+use crate::clock::now_rfc3339;
+use crate::digest::{BLOCK, hash_reader, read_block};
+use crate::{Digest, MANIFEST, Receipt, RelPath, TransferError};
+
+pub(super) fn put(root: &Root, local: &Path, rel: &RelPath) -> Result<Receipt, TransferError> {
+    if rel.as_str() == MANIFEST {
+        return Err(root.invalid(
+            rel.as_str(),
+            "this name is reserved for the destination manifest",
+        ));
+    }
+    let source = match shape(local, true) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return Err(root.invalid(local.display().to_string(), "the source does not exist"));
+        }
+        Err(WalkError::Io { path, op, source }) => return Err(root.src_err(op, &path, source)),
+        Err(WalkError::Refused { path, reason }) => {
+            return Err(root.invalid(path.display().to_string(), reason));
+        }
+    };
+    root.ensure(true)?;
+    let target = rel.under(&root.path);
+    if root.exists(&target)? {
+        return settle_existing(root, local, rel, &source, None);
+    }
+    if let Some(parent) = target.parent() {
+        fs::create_dir_all(parent).map_err(|e| root.err("create folder", parent, e))?;
+    }
+    let mut buf = Vec::new();
+    let receipt = match &source {
+        Shape::File { .. } => put_file(root, local, rel, &target, &mut buf)?,
+        Shape::Tree(tree) => put_tree(root, local, rel, &target, tree, &mut buf)?,
+    };
+    info!(destination = %root.name, path = %rel, files = receipt.files.len(), "published");
+    Ok(receipt)
+}
+
+fn put_file(
+    root: &Root,
+    local: &Path,
+    rel: &RelPath,
+    target: &Path,
+    buf: &mut Vec<u8>,
+) -> Result<Receipt, TransferError> {
+    let temp = Temporary::beside(target);
+    let sent = copy(root, local, temp.path(), buf)?;
+    let back = hash_stored(temp.path()).map_err(|e| root.err("read back", temp.path(), e))?;
+    if back != sent {
+        return Err(caught(root, rel, describe_pair(rel.as_str(), sent, back)));
+    }
+    if !publish_file(root, temp, target)? {
+        return settle_existing(
+            root,
+            local,
+            rel,
+            &Shape::File { size: sent.1 },
+            Some(&[sent]),
+        );
+    }
+    sync_ancestors(root, target)?;
+    Ok(Receipt {
+        files: vec![(rel.clone(), back.0, back.1)],
+        verified_at: now_rfc3339(),
+    })
+}
+
+fn put_tree(
+    root: &Root,
+    local: &Path,
+    rel: &RelPath,
+    target: &Path,
+    tree: &Tree,
+    buf: &mut Vec<u8>,
+) -> Result<Receipt, TransferError> {
+    let temp = Temporary::beside(target);
+    fs::create_dir(temp.path()).map_err(|e| root.err("create folder", temp.path(), e))?;
+    for dir in &tree.dirs {
+        let p = sub_path(temp.path(), dir);
+        fs::create_dir(&p).map_err(|e| root.err("create folder", &p, e))?;
+    }
+    let mut sent = Vec::with_capacity(tree.files.len());
+    for (sub, _) in &tree.files {
+        sent.push(copy(
+            root,
+            &sub_path(local, sub),
+            &sub_path(temp.path(), sub),
+            buf,
+        )?);
+    }
+    // Deepest folders first, so each folder is flushed after the entries it holds.
+    for dir in tree.dirs.iter().rev() {
+        let p = sub_path(temp.path(), dir);
+        sync_dir(&p).map_err(|e| root.err("flush folder", &p, e))?;
+    }
+    sync_dir(temp.path()).map_err(|e| root.err("flush folder", temp.path(), e))?;
+
+    let mut files = Vec::with_capacity(tree.files.len());
+    let mut wrong = Vec::new();
+    for ((sub, _), sent) in tree.files.iter().zip(&sent) {
+        let p = sub_path(temp.path(), sub);
+        let back = hash_stored(&p).map_err(|e| root.err("read back", &p, e))?;
+        if back != *sent {
+            wrong.push(describe_pair(sub, *sent, back));
+        }
+        files.push((rel.join(sub)?, back.0, back.1));
+    }
+    if !wrong.is_empty() {
+        return Err(caught(root, rel, summarise(&wrong, tree.files.len())));
+    }
+
+    // A folder rename never replaces a non-empty folder or a file, on Unix or Windows.
+    if let Err(e) = fs::rename(temp.path(), target) {
+        if root.exists(target)? {
+            drop(temp);
+            return settle_existing(root, local, rel, &Shape::Tree(tree.clone()), Some(&sent));
+        }
+        return Err(root.err("rename into place", temp.path(), e));
+    }
+    temp.disarm();
+    sync_ancestors(root, target)?;
+    Ok(Receipt {
+        files,
+        verified_at: now_rfc3339(),
+    })
+}
+
+/// Copies one file to a new name, hashing the bytes on their way; flushed before returning.
+fn copy(
+    root: &Root,
+    from: &Path,
+    to: &Path,
+    buf: &mut Vec<u8>,
+) -> Result<(Digest, u64), TransferError> {
+    let mut input = File::open(from).map_err(|e| root.src_err("open", from, e))?;
+    let mut out = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(to)
+        .map_err(|e| root.err("create", to, e))?;
+    buf.resize(BLOCK, 0);
+    let mut hasher = Sha256::new();
+    let mut total = 0u64;
+    loop {
+        let n = read_block(&mut input, buf).map_err(|e| root.src_err("read", from, e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n])
+            .map_err(|e| root.err("write", to, e))?;
+        total += n as u64;
+    }
+    out.sync_all().map_err(|e| root.err("flush", to, e))?;
+    drop_cache(&out);
+    Ok((Digest::of(hasher), total))
+}
+
+/// Gives the flushed temporary its final name without ever replacing what is there. Returns
+/// `false` if something was already there (the temporary is then removed).
+///
+/// A hard link fails if the name is taken, which makes the publish no-clobber on Unix and NTFS.
+/// File systems without hard links (FAT, some SMB shares) get a rename after checking the name
+/// is free: a writer racing in between those two steps could be replaced, the one gap left.
+fn publish_file(root: &Root, temp: Temporary, target: &Path) -> Result<bool, TransferError> {
+    match fs::hard_link(temp.path(), target) {
+        // Dropping `temp` removes its name; the copy stays under `target`.
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(false),
+        Err(link_err) => {
+            debug!(error = %link_err, "hard link refused; publishing by rename");
+            if root.exists(target)? {
+                return Ok(false);
+            }
+            fs::rename(temp.path(), target)
+                .map_err(|e| root.err("rename into place", temp.path(), e))?;
+            temp.disarm();
+            Ok(true)
+        }
+    }
+}
+
+/// `rel` already holds something: succeed if it is exactly what we would send (with the digests
+/// read back from it), else refuse. `sent` (digests of what was just copied, in the source's
+/// file order) spares hashing the source again.
+fn settle_existing(
+    root: &Root,
+    local: &Path,
+    rel: &RelPath,
+    source: &Shape,
+    sent: Option<&[(Digest, u64)]>,
+) -> Result<Receipt, TransferError> {
+    let target = rel.under(&root.path);
+    let conflict = |detail: String| TransferError::Conflict {
+        dest: root.name.clone(),
+        path: rel.to_string(),
+        detail,
+    };
+    let stored = match shape(&target, false) {
+        Ok(Some(s)) => s,
+        Ok(None) => {
+            return Err(root.err("look up", &target, ErrorKind::NotFound.into()));
+        }
+        Err(WalkError::Io { path, op, source }) => return Err(root.err(op, &path, source)),
+        Err(WalkError::Refused { path, reason }) => {
+            return Err(conflict(format!("{}: {reason}", path.display())));
+        }
+    };
+    // (sub-path, source file, stored file) for every file, once both sides list the same sizes.
+    let pairs: Vec<(String, PathBuf, PathBuf)> = match (source, &stored) {
+        (Shape::File { size }, Shape::File { size: have }) => {
+            if size != have {
+                return Err(conflict(format!(
+                    "{have} bytes stored, {size} bytes to send"
+                )));
+            }
+            vec![(String::new(), local.to_owned(), target.clone())]
+        }
+        (Shape::Tree(ours), Shape::Tree(theirs)) => {
+            if let Some(diff) = first_listing_difference(ours, theirs) {
+                return Err(conflict(diff));
+            }
+            ours.files
+                .iter()
+                .map(|(sub, _)| (sub.clone(), sub_path(local, sub), sub_path(&target, sub)))
+                .collect()
+        }
+        (Shape::File { .. }, Shape::Tree(_)) => {
+            return Err(conflict("a folder is stored, a file is to be sent".into()));
+        }
+        (Shape::Tree(_), Shape::File { .. }) => {
+            return Err(conflict("a file is stored, a folder is to be sent".into()));
+        }
+    };
+    let mut files = Vec::with_capacity(pairs.len());
+    for (i, (sub, src, dst)) in pairs.iter().enumerate() {
+        let have = hash_stored(dst).map_err(|e| root.err("read back", dst, e))?;
+        let want = match sent.and_then(|s| s.get(i)) {
+            Some(known) => *known,
+            None => File::open(src)
+                .and_then(|mut f| hash_reader(&mut f, BLOCK as u64))
+                .map_err(|e| root.src_err("read", src, e))?,
+        };
+        if have != want {
+            let name = if sub.is_empty() { rel.as_str() } else { sub };
+            return Err(conflict(format!(
+                "{name}: sha256 {} stored, {} to send",
+                have.0, want.0
+            )));
+        }
+        let path = if sub.is_empty() {
+            rel.clone()
+        } else {
+            rel.join(sub)?
+        };
+        files.push((path, have.0, have.1));
+    }
+    debug!(destination = %root.name, path = %rel, "already holds the same copy");
+    Ok(Receipt {
+        files,
+        verified_at: now_rfc3339(),
+    })
+}
+
+fn first_listing_difference(ours: &Tree, theirs: &Tree) -> Option<String> {
+    if ours.files.len() != theirs.files.len() {
+        return Some(format!(
+            "{} files stored, {} to send",
+            theirs.files.len(),
+            ours.files.len()
+        ));
+    }
+    ours.files
+        .iter()
+        .zip(&theirs.files)
+        .find(|(a, b)| a != b)
+        .map(|((sub, size), (their_sub, their_size))| {
+            if sub == their_sub {
+                format!("{sub}: {their_size} bytes stored, {size} bytes to send")
+            } else {
+                format!("{their_sub} is stored, {sub} is to be sent")
+            }
+        })
+}
+
+/// Flushes every folder from the target's up to the root, so the published name and any folder
+/// created for it survive a power cut before the caller records the copy.
+fn sync_ancestors(root: &Root, target: &Path) -> Result<(), TransferError> {
+    let mut dir = target.parent();
+    while let Some(d) = dir {
+        sync_dir(d).map_err(|e| root.err("flush folder", d, e))?;
+        if d == root.path {
+            break;
+        }
+        dir = d.parent();
+    }
+    Ok(())
+}
+
+fn caught(root: &Root, rel: &RelPath, detail: String) -> TransferError {
+    TransferError::Mismatch {
+        dest: root.name.clone(),
+        path: rel.to_string(),
+        detail,
+        published: false,
+    }
+}
+
+fn describe_pair(name: &str, sent: (Digest, u64), back: (Digest, u64)) -> String {
+    format!(
+        "{name}: read back sha256 {} ({} bytes), sent {} ({} bytes)",
+        back.0, back.1, sent.0, sent.1
+    )
+}
+
+/// At most a few file names: the message has to fit a log line and a dashboard cell.
+pub(super) fn summarise(problems: &[String], total: usize) -> String {
+    const SHOWN: usize = 5;
+    let mut s = format!("{} of {total} files differ: ", problems.len());
+    s.push_str(&problems[..problems.len().min(SHOWN)].join("; "));
+    if problems.len() > SHOWN {
+        s.push_str("; …");
+    }
+    s
+}
