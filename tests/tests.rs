@@ -12,11 +12,15 @@
 //!   `validate_omezarr.py`, plus provenance, omero, OME-XML, pyramid depth, layout and codec
 //!   options, and the refusal to overwrite;
 //! - `bad_input`: damaged, unsupported and missing inputs (exit 1, a clear message, nothing
-//!   left behind) and bad command lines (exit 2).
+//!   left behind) and bad command lines (exit 2);
+//! - `agent`: `pipeline check`, `agent --once` and the long-running agent on real files into a
+//!   local destination (settling, polling, retries, quarantine, replaced files, SIGKILL at random
+//!   moments), checked through `status --json`, the destination's layout and `sha256sum -c`.
 
 #[macro_use]
 mod util;
 
+mod agent;
 mod bad_input;
 mod convert;
 mod inspect;

@@ -10,7 +10,9 @@ use scopeflow_transfer::{Destination, Digest, RelPath, TransferError};
 use crate::naming::OutputNames;
 use crate::process::Processed;
 
-/// Copies `processed` outputs and `raw` to `dest`; returns the raw copy's verified digest.
+/// Copies `processed` outputs and `raw` to `dest`; returns the raw copy's verified digest and
+/// the manifest entries of everything published, for the caller to record once the journal
+/// holds the transfer.
 ///
 /// # Errors
 /// The destination's error; a raw copy whose read-back digest differs from `raw_sha256` is a
@@ -20,7 +22,7 @@ pub async fn deliver(
     raw: &Path,
     processed: &Processed,
     names: &OutputNames,
-) -> Result<String, DeliverError> {
+) -> Result<(String, Vec<(RelPath, Digest)>), DeliverError> {
     let mut manifest: Vec<(RelPath, Digest)> = Vec::new();
     let raw_rel = RelPath::new(&names.raw)?;
     let receipt = dest.put(raw, &raw_rel).await?;
@@ -46,8 +48,7 @@ pub async fn deliver(
         .put(&processed.qc_json, &RelPath::new(&names.qc)?)
         .await?;
     manifest.extend(receipt.files.iter().map(|(r, d, _)| (r.clone(), *d)));
-    dest.record(&manifest).await?;
-    Ok(got)
+    Ok((got, manifest))
 }
 
 #[derive(Debug, thiserror::Error)]

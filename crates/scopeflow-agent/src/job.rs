@@ -148,39 +148,25 @@ pub async fn run(ctx: Arc<Ctx>, row: FileRow) {
         }
     }
     let names = outputs(&row.rel, row.version, shares_stem);
-    let done: Vec<String> = match ctx.journal.copies(row.id).await {
-        Ok(c) => c
-            .into_iter()
-            .filter(|c| c.state == "verified")
-            .map(|c| c.destination)
-            .collect(),
+    let copies = match ctx.journal.copies(row.id).await {
+        Ok(c) => c,
         Err(e) => return tracing::error!(error = %e, "journal read failed"),
+    };
+    let state_of = |name: &str| {
+        copies
+            .iter()
+            .find(|c| c.destination == name)
+            .map(|c| c.state.clone())
     };
     let mut failure: Option<(bool, String)> = None;
     for dest in &ctx.destinations {
-        if done.iter().any(|d| d == dest.name()) {
+        let before = state_of(dest.name());
+        if before.as_deref() == Some("verified") {
             continue;
         }
-        match deliver(dest.as_ref(), &raw, &processed, &names).await {
-            Ok(sha) => {
-                let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-                if let Err(e) = ctx
-                    .journal
-                    .copy_transferred(row.id, dest.name(), &sha)
-                    .await
-                {
-                    return tracing::error!(error = %e, "journal write failed");
-                }
-                if let Err(e) = ctx
-                    .journal
-                    .copy_verified(row.id, dest.name(), &sha, &now)
-                    .await
-                {
-                    return tracing::error!(error = %e, "journal write failed");
-                }
-            }
+        let (sha, manifest) = match deliver(dest.as_ref(), &raw, &processed, &names).await {
+            Ok(v) => v,
             Err(e) => {
-                let transient = e.is_transient();
                 if matches!(e, DeliverError::RawMismatch { .. }) {
                     let _ = ctx
                         .journal
@@ -188,8 +174,35 @@ pub async fn run(ctx: Arc<Ctx>, row: FileRow) {
                         .await;
                 }
                 // Other destinations still get their copy; the failure is recorded after.
-                failure.get_or_insert((transient, format!("{}: {e}", dest.name())));
+                failure.get_or_insert((e.is_transient(), format!("{}: {e}", dest.name())));
+                continue;
             }
+        };
+        if let Err(e) = ctx
+            .journal
+            .copy_transferred(row.id, dest.name(), &sha)
+            .await
+        {
+            return tracing::error!(error = %e, "journal write failed");
+        }
+        // Resuming after a crash between the manifest append and the journal's `verified`:
+        // append only what is missing, so each file keeps one line.
+        let recorded = if before.as_deref() == Some("transferred") {
+            dest.record_missing(&manifest).await
+        } else {
+            dest.record(&manifest).await
+        };
+        if let Err(e) = recorded {
+            failure.get_or_insert((e.is_transient(), format!("{}: {e}", dest.name())));
+            continue;
+        }
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        if let Err(e) = ctx
+            .journal
+            .copy_verified(row.id, dest.name(), &sha, &now)
+            .await
+        {
+            return tracing::error!(error = %e, "journal write failed");
         }
     }
     if let Some((transient, error)) = failure {

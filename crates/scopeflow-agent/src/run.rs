@@ -145,6 +145,9 @@ pub async fn run(
         .min()
         .unwrap_or(Duration::from_secs(300));
     let mut unsettled = 0usize;
+    // A fresh start retries everything once, now: it usually follows an operator's fix (share
+    // mounted again, disk freed); back-off applies within a run. Ids not yet retried:
+    let mut retry_now: Option<HashSet<i64>> = None;
     tokio::pin!(shutdown);
     loop {
         if dirty || unsettled > 0 || last_scan.elapsed() >= rescan {
@@ -153,27 +156,36 @@ pub async fn run(
             last_scan = Instant::now();
         }
         let now = chrono::Utc::now();
+        // The journal compares RFC 3339 text: the horizon stays within four-digit years.
+        let horizon: chrono::DateTime<chrono::Utc> = "9999-12-31T23:59:59Z".parse().unwrap_or(now);
         let pending = ctx
             .journal
-            .pending(now)
+            .pending(if retry_now.as_ref().is_none_or(|r| !r.is_empty()) {
+                horizon
+            } else {
+                now
+            })
             .await
             .map_err(|e| AgentError::Journal {
                 path: ctx.pipeline.state.clone(),
                 error: e.to_string(),
             })?;
+        let retry = retry_now.get_or_insert_with(|| pending.iter().map(|r| r.id).collect());
         let mut runnable = 0;
         for row in pending {
             let due = row
                 .next_attempt_at
                 .as_deref()
                 .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                .is_none_or(|t| t <= now);
+                .is_none_or(|t| t <= now)
+                || retry.contains(&row.id);
             if row.state == "discovered" || !due || in_flight.contains(&row.id) {
                 continue;
             }
             runnable += 1;
             if in_flight.len() < ctx.pipeline.workers {
                 in_flight.insert(row.id);
+                retry.remove(&row.id);
                 let (c, id) = (ctx.clone(), row.id);
                 jobs.spawn(async move {
                     job::run(c, row).await;

@@ -18,7 +18,8 @@ pub struct Destination {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DestinationKind {
-    /// A folder on this machine or a mounted share. Its parent folder must exist.
+    /// A folder on this machine or a mounted share. It may be missing at check time (share
+    /// not mounted yet): the agent then retries later.
     Local { path: PathBuf },
     Sftp {
         /// `sftp://user@host:port/path`; see [`SftpUrl::parse`].
@@ -160,7 +161,11 @@ fn read_destination(node: &Node, key: &str, r: &mut Reader) -> Option<Destinatio
 fn read_local(f: &Fields, name: Option<&str>, r: &mut Reader) -> Option<DestinationKind> {
     f.allow(LOCAL_KEYS, r);
     let (path, pos) = f.required_path("path", r)?;
-    r.expect_on_disk(&path, &f.key_path("path"), pos, Expect::ParentFolder);
+    // An unmounted share is a run-time condition (the agent retries later), not a mistake in
+    // the file: only something that can never work, a plain file in the way, is refused.
+    if path.is_file() {
+        r.expect_on_disk(&path, &f.key_path("path"), pos, Expect::Folder);
+    }
     let label = format!("destination `{}`", name.unwrap_or("?"));
     r.sites.outputs.push((path.clone(), pos, label));
     Some(DestinationKind::Local { path })

@@ -68,4 +68,11 @@ pub trait Destination: Send + Sync {
     /// published files, so `sha256sum -c` passes at all times. Appending twice is harmless
     /// (a duplicate line checks just as well), so a retried step may record again.
     async fn record(&self, entries: &[(RelPath, Digest)]) -> Result<(), TransferError>;
+
+    /// `record` for a step retried after a crash, where the first `record` may or may not
+    /// have happened: appends only the entries the manifest does not list yet, so the
+    /// manifest keeps one line per file. Back-ends that cannot check fall back to `record`.
+    async fn record_missing(&self, entries: &[(RelPath, Digest)]) -> Result<(), TransferError> {
+        self.record(entries).await
+    }
 }

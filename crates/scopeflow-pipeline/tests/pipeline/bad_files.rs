@@ -289,15 +289,23 @@ fn missing_key_files() {
 }
 
 #[test]
-fn local_destination_needs_an_existing_parent() {
+fn local_destination_may_be_unmounted_at_check_time() {
+    // A NAS share that is not mounted yet is retried by the agent, not a configuration error.
     let d = Dir::new();
     let yaml = MINIMAL.replace("path: out/nas", "path: nowhere/nas");
-    let message = format!(
-        "destinations[0].path: {} cannot be created: its parent folder {} does not exist",
-        d.join("nowhere/nas").display(),
-        d.join("nowhere").display()
+    let p = d.parse(&yaml).unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        matches!(&p.destinations[0].kind, scopeflow_pipeline::DestinationKind::Local { path } if path.ends_with("nowhere/nas"))
     );
-    assert_eq!(d.problem(&yaml), at(8, 11, &message));
+    std::fs::write(d.join("afile"), b"x").unwrap();
+    let yaml = MINIMAL.replace("path: out/nas", "path: afile");
+    assert_eq!(
+        d.problem(&yaml).2,
+        format!(
+            "destinations[0].path: {} is not a folder",
+            d.join("afile").display()
+        )
+    );
 }
 
 #[test]

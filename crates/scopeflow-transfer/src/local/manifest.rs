@@ -77,6 +77,38 @@ pub(super) fn record(root: &Root, entries: &[(RelPath, Digest)]) -> Result<(), T
     Ok(())
 }
 
+/// Paths of `entries` that the manifest does not list yet. Reads the whole manifest, so it is
+/// for the rare retry after a crash, not for every record.
+pub(super) fn missing(
+    root: &Root,
+    entries: &[(RelPath, Digest)],
+) -> Result<Vec<(RelPath, Digest)>, TransferError> {
+    use std::collections::HashSet;
+    use std::io::BufRead;
+    let manifest = root.path.join(MANIFEST);
+    let file = match File::open(&manifest) {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(entries.to_vec()),
+        Err(e) => return Err(root.err("open", &manifest, e)),
+    };
+    let wanted: HashSet<&str> = entries.iter().map(|(p, _)| p.as_str()).collect();
+    let mut listed: HashSet<String> = HashSet::new();
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line.map_err(|e| root.err("read", &manifest, e))?;
+        // sha256sum format: 64 hex digits, two characters (space and mode), the path.
+        if let Some(path) = line.get(66..)
+            && wanted.contains(path)
+        {
+            listed.insert(path.to_string());
+        }
+    }
+    Ok(entries
+        .iter()
+        .filter(|(p, _)| !listed.contains(p.as_str()))
+        .cloned()
+        .collect())
+}
+
 /// Start-up repair: cuts a partial last line left by a crash. `true` if one was cut.
 pub(super) fn repair(root: &Root) -> Result<bool, TransferError> {
     root.ensure(false)?;

@@ -106,4 +106,13 @@ impl Destination for LocalDestination {
         self.blocking(move |root| manifest::record(root, &entries))
             .await
     }
+
+    async fn record_missing(&self, entries: &[(RelPath, Digest)]) -> Result<(), TransferError> {
+        let entries = entries.to_vec();
+        self.blocking(move |root| {
+            let missing = manifest::missing(root, &entries)?;
+            manifest::record(root, &missing)
+        })
+        .await
+    }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest as _, Sha256};
 use tracing::{debug, info};
 
-use super::durable::{drop_cache, hash_stored, sync_dir};
+use super::durable::{drop_cache, hash_stored, sync_dir, sync_filesystem};
 use super::root::Root;
 use super::temporary::Temporary;
 use super::tree::{Shape, Tree, WalkError, shape, sub_path};
@@ -58,7 +58,7 @@ fn put_file(
     buf: &mut Vec<u8>,
 ) -> Result<Receipt, TransferError> {
     let temp = Temporary::beside(target);
-    let sent = copy(root, local, temp.path(), buf)?;
+    let sent = copy(root, local, temp.path(), buf, true)?;
     let back = hash_stored(temp.path()).map_err(|e| root.err("read back", temp.path(), e))?;
     if back != sent {
         return Err(caught(root, rel, describe_pair(rel.as_str(), sent, back)));
@@ -100,7 +100,17 @@ fn put_tree(
             &sub_path(local, sub),
             &sub_path(temp.path(), sub),
             buf,
+            false,
         )?);
+    }
+    let synced = sync_filesystem(temp.path()).map_err(|e| root.err("flush", temp.path(), e))?;
+    if !synced {
+        for (sub, _) in &tree.files {
+            let p = sub_path(temp.path(), sub);
+            File::open(&p)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| root.err("flush", &p, e))?;
+        }
     }
     // Deepest folders first, so each folder is flushed after the entries it holds.
     for dir in tree.dirs.iter().rev() {
@@ -139,12 +149,14 @@ fn put_tree(
     })
 }
 
-/// Copies one file to a new name, hashing the bytes on their way; flushed before returning.
+/// Copies one file to a new name, hashing the bytes on their way; flushed before returning
+/// when `flush` (a folder put flushes all its files at once afterwards).
 fn copy(
     root: &Root,
     from: &Path,
     to: &Path,
     buf: &mut Vec<u8>,
+    flush: bool,
 ) -> Result<(Digest, u64), TransferError> {
     let mut input = File::open(from).map_err(|e| root.src_err("open", from, e))?;
     let mut out = OpenOptions::new()
@@ -165,8 +177,10 @@ fn copy(
             .map_err(|e| root.err("write", to, e))?;
         total += n as u64;
     }
-    out.sync_all().map_err(|e| root.err("flush", to, e))?;
-    drop_cache(&out);
+    if flush {
+        out.sync_all().map_err(|e| root.err("flush", to, e))?;
+        drop_cache(&out);
+    }
     Ok((Digest::of(hasher), total))
 }
 
