@@ -14,6 +14,15 @@ const COPYABLE: [&str; 4] = [
     state::FAILED,
 ];
 
+/// Which copy a write is about and what the file must allow.
+struct CopyWrite<'a> {
+    id: i64,
+    destination: &'a str,
+    sha256: Option<&'a str>,
+    allowed: &'a [&'a str],
+    action: &'static str,
+}
+
 impl Journal {
     /// The raw file (and outputs) were written to `destination`; `sha256` is what was sent.
     /// The copy is unverified until [`Journal::copy_verified`], even if it was verified before.
@@ -23,32 +32,23 @@ impl Journal {
         destination: &str,
         sha256: &str,
     ) -> Result<(), JournalError> {
-        let mut tx = self.write().await?;
-        let row = self.file_in(&mut tx, id).await?;
-        check_copy(
-            &row,
-            destination,
-            Some(sha256),
-            &COPYABLE,
-            "record a transferred copy",
-        )?;
         let now = time::fmt(time::now());
-        sqlx::query(
+        self.write_copy(
+            CopyWrite {
+                id,
+                destination,
+                sha256: Some(sha256),
+                allowed: &COPYABLE,
+                action: "record a transferred copy",
+            },
             "INSERT INTO copies (file_id, destination, state, sha256, transferred_at, updated_at) \
              VALUES (?, ?, 'transferred', ?, ?, ?) \
              ON CONFLICT (file_id, destination) DO UPDATE SET state = 'transferred', \
              sha256 = excluded.sha256, transferred_at = excluded.transferred_at, verified_at = NULL, \
              error = NULL, updated_at = excluded.updated_at",
+            &[sha256, &now],
         )
-        .bind(id)
-        .bind(destination)
-        .bind(sha256)
-        .bind(&now)
-        .bind(&now)
-        .execute(&mut *tx)
         .await
-        .map_err(|e| self.db(e))?;
-        tx.commit().await.map_err(|e| self.db(e))
     }
 
     /// The copy at `destination` was read back and hashed to `sha256` at `verified_at`
@@ -65,32 +65,22 @@ impl Journal {
             what: "verified_at (RFC 3339)",
             value: verified_at.to_string(),
         })?;
-        let mut tx = self.write().await?;
-        let row = self.file_in(&mut tx, id).await?;
-        check_copy(
-            &row,
-            destination,
-            Some(sha256),
-            &COPYABLE,
-            "record a verified copy",
-        )?;
-        let now = time::fmt(time::now());
-        sqlx::query(
+        self.write_copy(
+            CopyWrite {
+                id,
+                destination,
+                sha256: Some(sha256),
+                allowed: &COPYABLE,
+                action: "record a verified copy",
+            },
             "INSERT INTO copies (file_id, destination, state, sha256, verified_at, updated_at) \
              VALUES (?, ?, 'verified', ?, ?, ?) \
              ON CONFLICT (file_id, destination) DO UPDATE SET state = 'verified', \
              sha256 = excluded.sha256, verified_at = excluded.verified_at, error = NULL, \
              updated_at = excluded.updated_at",
+            &[sha256, &at],
         )
-        .bind(id)
-        .bind(destination)
-        .bind(sha256)
-        .bind(&at)
-        .bind(&now)
-        .execute(&mut *tx)
         .await
-        .map_err(|e| self.db(e))?;
-        tx.commit().await.map_err(|e| self.db(e))
     }
 
     /// A check found the copy at `destination` missing or bad: it no longer counts and must be
@@ -101,8 +91,6 @@ impl Journal {
         destination: &str,
         error: &str,
     ) -> Result<(), JournalError> {
-        let mut tx = self.write().await?;
-        let row = self.file_in(&mut tx, id).await?;
         let allowed = [
             state::PROCESSED,
             state::TRANSFERRED,
@@ -110,21 +98,44 @@ impl Journal {
             state::FAILED,
             state::PURGED,
         ];
-        check_copy(&row, destination, None, &allowed, "record an invalid copy")?;
-        let now = time::fmt(time::now());
-        sqlx::query(
+        self.write_copy(
+            CopyWrite {
+                id,
+                destination,
+                sha256: None,
+                allowed: &allowed,
+                action: "record an invalid copy",
+            },
             "INSERT INTO copies (file_id, destination, state, error, updated_at) \
              VALUES (?, ?, 'invalid', ?, ?) \
              ON CONFLICT (file_id, destination) DO UPDATE SET state = 'invalid', sha256 = NULL, \
              verified_at = NULL, error = excluded.error, updated_at = excluded.updated_at",
+            &[error],
         )
-        .bind(id)
-        .bind(destination)
-        .bind(error)
-        .bind(&now)
-        .execute(&mut *tx)
         .await
-        .map_err(|e| self.db(e))?;
+    }
+
+    /// The three ways a copy changes share everything but their SQL: one transaction that
+    /// checks the file may take the change, then binds (id, destination, `values`…, now).
+    async fn write_copy(
+        &self,
+        w: CopyWrite<'_>,
+        sql: &'static str,
+        values: &[&str],
+    ) -> Result<(), JournalError> {
+        let mut tx = self.write().await?;
+        let row = self.file_in(&mut tx, w.id).await?;
+        check_copy(&row, w.destination, w.sha256, w.allowed, w.action)?;
+        let now = time::fmt(time::now());
+        let mut query = sqlx::query(sql).bind(w.id).bind(w.destination.to_string());
+        for v in values {
+            query = query.bind(v.to_string());
+        }
+        query
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.db(e))?;
         tx.commit().await.map_err(|e| self.db(e))
     }
 
