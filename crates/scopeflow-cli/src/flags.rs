@@ -54,12 +54,43 @@ pub(crate) enum Command {
         #[arg(long)]
         once: bool,
     },
+    /// Run the agent as a Windows service (install, uninstall, run).
+    #[cfg(windows)]
+    Service {
+        #[command(subcommand)]
+        command: ServiceCommand,
+    },
     /// Every file the pipeline's journal knows: state, sha256, error, copies.
     Status {
         #[arg(long)]
         config: PathBuf,
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// The agent as a Windows service.
+#[cfg(windows)]
+#[derive(Subcommand, Debug)]
+pub(crate) enum ServiceCommand {
+    /// Register `scopeflow service run` with the Service Control Manager (start at boot).
+    Install {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long, default_value = "scopeflow-agent")]
+        name: String,
+    },
+    /// Stop and remove the service.
+    Uninstall {
+        #[arg(long, default_value = "scopeflow-agent")]
+        name: String,
+    },
+    /// What the Service Control Manager runs (not for interactive use).
+    Run {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long, default_value = "scopeflow-agent")]
+        name: String,
     },
 }
 

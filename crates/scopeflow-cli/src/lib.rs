@@ -5,6 +5,8 @@
 mod commands;
 mod flags;
 mod progress;
+#[cfg(windows)]
+mod service;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -22,6 +22,16 @@ pub(crate) fn run(cmd: Command) -> Result<(), Failure> {
         } => pipeline::check(&file),
         Command::Agent { config, once } => agent::run(&config, once),
         Command::Status { config, json } => status::run(&config, json),
+        #[cfg(windows)]
+        Command::Service { command } => match command {
+            crate::flags::ServiceCommand::Install { config, name } => {
+                crate::service::install(&config, &name)
+            }
+            crate::flags::ServiceCommand::Uninstall { name } => crate::service::uninstall(&name),
+            crate::flags::ServiceCommand::Run { config, name } => {
+                crate::service::run(&config, &name)
+            }
+        },
     }
 }
 
