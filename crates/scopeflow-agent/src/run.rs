@@ -170,7 +170,13 @@ pub async fn run(
                 path: ctx.pipeline.state.clone(),
                 error: e.to_string(),
             })?;
-        let retry = retry_now.get_or_insert_with(|| pending.iter().map(|r| r.id).collect());
+        let retry = retry_now.get_or_insert_with(|| {
+            pending
+                .iter()
+                .filter(|r| r.state != "discovered")
+                .map(|r| r.id)
+                .collect()
+        });
         let mut runnable = 0;
         for row in pending {
             let due = row
@@ -236,6 +242,9 @@ async fn scan_all(
             }
         };
         for f in seen {
+            if settle.is_settled(i, &f.rel, f.size, f.mtime_ns) {
+                continue;
+            }
             let row = ctx
                 .journal
                 .observe(&ctx.watch_keys[i], &f.rel, f.size, f.mtime_ns)
@@ -245,13 +254,13 @@ async fn scan_all(
                     error: e.to_string(),
                 })?;
             if row.state != "discovered" {
-                settle.forget(i, &f.rel);
+                settle.settled(i, &f.rel, f.size, f.mtime_ns);
                 continue;
             }
             if settle.observe(i, &f.rel, f.size, f.mtime_ns, w.settle, now)
                 && opens_for_reading(&f.path)
             {
-                settle.forget(i, &f.rel);
+                settle.settled(i, &f.rel, f.size, f.mtime_ns);
                 ctx.journal
                     .mark_stable(row.id)
                     .await

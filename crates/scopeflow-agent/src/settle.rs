@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 #[derive(Default)]
 pub struct Settle {
     seen: HashMap<(usize, String), (u64, i64, Instant)>,
+    /// Files the journal holds past `discovered`, at this size and mtime: rescans skip them
+    /// (no journal query per file per tick) until either changes.
+    settled: HashMap<(usize, String), (u64, i64)>,
 }
 
 impl Settle {
@@ -32,8 +35,16 @@ impl Settle {
         now.duration_since(entry.2) >= settle
     }
 
-    pub fn forget(&mut self, watch: usize, rel: &str) {
-        self.seen.remove(&(watch, rel.to_string()));
+    /// The journal has this file past `discovered` at `size` and `mtime_ns`.
+    pub fn settled(&mut self, watch: usize, rel: &str, size: u64, mtime_ns: i64) {
+        let key = (watch, rel.to_string());
+        self.seen.remove(&key);
+        self.settled.insert(key, (size, mtime_ns));
+    }
+
+    /// True when the file is known settled and unchanged since: nothing to ask the journal.
+    pub fn is_settled(&self, watch: usize, rel: &str, size: u64, mtime_ns: i64) -> bool {
+        self.settled.get(&(watch, rel.to_string())) == Some(&(size, mtime_ns))
     }
 }
 
@@ -56,5 +67,14 @@ mod tests {
         assert!(!s.observe(0, "a", 2, 1, settle, t0 + Duration::from_secs(3)));
         assert!(!s.observe(0, "a", 2, 1, settle, t0 + Duration::from_secs(4)));
         assert!(s.observe(0, "a", 2, 1, settle, t0 + Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn settled_files_stay_settled_until_they_change() {
+        let mut s = Settle::default();
+        s.settled(0, "a", 5, 7);
+        assert!(s.is_settled(0, "a", 5, 7));
+        assert!(!s.is_settled(0, "a", 6, 7));
+        assert!(!s.is_settled(1, "a", 5, 7));
     }
 }
