@@ -6,11 +6,13 @@
 
 mod axis;
 mod dtype;
+mod event;
 mod meta;
 mod qc;
 
 pub use axis::{Axis, AxisKind, axes_string};
 pub use dtype::DType;
+pub use event::{Event, EventAck, EventBatch, EventBody, FileRef};
 pub use meta::{ImageMeta, PhysicalSizes, SeriesSummary};
 pub use qc::{ChannelQc, qc_document};
 

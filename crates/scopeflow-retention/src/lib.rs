@@ -1,0 +1,1 @@
+//! Retention robot (in progress).

@@ -1,0 +1,1 @@
+//! Central pipeline server (in progress).
