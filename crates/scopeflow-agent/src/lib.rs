@@ -14,6 +14,7 @@
 //!   later without counting an attempt.
 
 mod deliver;
+pub mod destinations;
 mod job;
 mod naming;
 mod process;

@@ -9,8 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use scopeflow_journal::Journal;
-use scopeflow_pipeline::{DestinationKind, Pipeline};
-use scopeflow_transfer::{Destination, LocalDestination};
+use scopeflow_pipeline::Pipeline;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
@@ -48,34 +47,6 @@ const TICK: Duration = Duration::from_millis(250);
 /// next start (every step is idempotent).
 const GRACE: Duration = Duration::from_secs(3);
 
-/// Builds the destinations and clears what an interrupted run left in them (temporaries, a
-/// torn last manifest line). A destination that is not reachable now is retried per file.
-async fn destinations(p: &Pipeline) -> Result<Vec<Arc<dyn Destination>>, AgentError> {
-    let mut out: Vec<Arc<dyn Destination>> = Vec::new();
-    for d in &p.destinations {
-        match &d.kind {
-            DestinationKind::Local { path } => {
-                let local = LocalDestination::new(&d.name, path);
-                if let Err(e) = local.clean_temporaries().await {
-                    tracing::warn!(destination = %d.name, error = %e, "cannot clean temporaries now");
-                }
-                if let Err(e) = local.repair_manifest().await {
-                    tracing::warn!(destination = %d.name, error = %e, "cannot check the manifest now");
-                }
-                out.push(Arc::new(local));
-            }
-            _ => {
-                return Err(AgentError::Config(format!(
-                    "{}: destination `{}`: sftp and s3 destinations are not available in this version yet",
-                    p.file.display(),
-                    d.name
-                )));
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// Runs the pipeline until `shutdown` resolves, or, with `once`, until every stable file has
 /// been handled and nothing is left to do now.
 ///
@@ -97,7 +68,7 @@ pub async fn run(
         .parent()
         .map_or_else(|| PathBuf::from("work"), |p| p.join("work"));
     crate::process::clean_work(&work_root);
-    let destinations = destinations(&pipeline).await?;
+    let destinations = crate::destinations::build(&pipeline).await?;
     let filters = pipeline
         .watch
         .iter()

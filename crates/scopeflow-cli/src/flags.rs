@@ -67,6 +67,72 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The retention robot: purge local raw files whose every required copy verifies now.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
+    /// The central pipeline server (API, dashboard, metrics), or its token administration.
+    #[command(args_conflicts_with_subcommands = true)]
+    Server {
+        #[command(subcommand)]
+        command: Option<ServerCommand>,
+        /// `sqlite://FILE` or `postgres://…`; default: SQLite file `scopeflow-server.db` in the
+        /// working folder.
+        #[arg(long)]
+        db: Option<String>,
+        /// Address to listen on; default 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum RetentionCommand {
+    /// Dry run: what would be purged, and why every other file is kept.
+    Plan {
+        #[arg(long)]
+        config: PathBuf,
+        /// The clock to decide with (RFC 3339); default: now.
+        #[arg(long)]
+        now: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Purge (or move to the trash) what is safe to purge now; exit 0 whatever it kept.
+    Run {
+        #[arg(long)]
+        config: PathBuf,
+        /// The clock to decide with (RFC 3339); default: now.
+        #[arg(long)]
+        now: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum ServerCommand {
+    /// Agent and viewer tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum TokenCommand {
+    /// Creates a token and prints it alone on the last line of stdout (stored hashed).
+    Create {
+        /// The agent (pipeline `name`) this token writes for.
+        #[arg(long, required_unless_present = "viewer")]
+        agent: Option<String>,
+        /// A read-only token for dashboards and scripts instead of an agent token.
+        #[arg(long)]
+        viewer: bool,
+        #[arg(long)]
+        db: Option<String>,
+    },
 }
 
 /// The agent as a Windows service.

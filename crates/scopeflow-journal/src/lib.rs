@@ -19,6 +19,7 @@ mod files;
 mod model;
 mod open;
 mod outbox;
+mod retention;
 mod retry;
 mod time;
 

@@ -19,8 +19,15 @@ use crate::model::{FILE_COLUMNS, FileRow, file_from_row};
 /// which needs sqlx's `macros` feature and so a second build of sqlx and SQLite for the host;
 /// the versions, descriptions and checksums are the ones `migrate!` and the `sqlx` CLI compute,
 /// and a test checks this list against the folder.
-pub(crate) const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "journal", include_str!("../migrations/0001_journal.sql"))];
+pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "journal", include_str!("../migrations/0001_journal.sql")),
+    (2, "events", include_str!("../migrations/0002_events.sql")),
+    (
+        3,
+        "retention",
+        include_str!("../migrations/0003_retention.sql"),
+    ),
+];
 
 fn migrator() -> Migrator {
     Migrator::with_migrations(

@@ -3,6 +3,8 @@ mod convert;
 mod inspect;
 mod pipeline;
 mod qc;
+mod retention;
+mod server;
 mod status;
 
 use std::path::Path;
@@ -10,7 +12,7 @@ use std::path::Path;
 use scopeflow_formats::{FormatError, ImageSource};
 
 use crate::Failure;
-use crate::flags::{Command, PipelineCommand};
+use crate::flags::{Command, PipelineCommand, RetentionCommand};
 
 pub(crate) fn run(cmd: Command) -> Result<(), Failure> {
     match cmd {
@@ -22,6 +24,19 @@ pub(crate) fn run(cmd: Command) -> Result<(), Failure> {
         } => pipeline::check(&file),
         Command::Agent { config, once } => agent::run(&config, once),
         Command::Status { config, json } => status::run(&config, json),
+        Command::Retention { command } => match command {
+            RetentionCommand::Plan { config, now, json } => {
+                retention::run(&config, now.as_deref(), json, false)
+            }
+            RetentionCommand::Run { config, now, json } => {
+                retention::run(&config, now.as_deref(), json, true)
+            }
+        },
+        Command::Server {
+            command,
+            db,
+            listen,
+        } => server::run(command, db, listen),
         #[cfg(windows)]
         Command::Service { command } => match command {
             crate::flags::ServiceCommand::Install { config, name } => {

@@ -1,0 +1,1 @@
+-- Copies remember where the raw copy is; state changes feed the outbox (filled in below).

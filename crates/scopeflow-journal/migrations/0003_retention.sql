@@ -1,0 +1,1 @@
+-- The retention robot's audit table (filled in by the retention work).

@@ -1,0 +1,1 @@
+//! What the retention robot reads from and writes to the journal (in progress).
