@@ -127,7 +127,7 @@ fn io_is_transient(err: &io::Error) -> bool {
 /// ENOSPC, EDQUOT, and on Windows ERROR_HANDLE_DISK_FULL (39) / ERROR_DISK_FULL (112), in case
 /// the standard library leaves them uncategorised. Checked with `cfg!` because 112 is EHOSTDOWN
 /// on Linux.
-pub(crate) fn is_full(err: &io::Error) -> bool {
+pub fn is_full(err: &io::Error) -> bool {
     matches!(
         err.kind(),
         ErrorKind::StorageFull | ErrorKind::QuotaExceeded
@@ -135,7 +135,7 @@ pub(crate) fn is_full(err: &io::Error) -> bool {
 }
 
 /// Kinds that mean the storage went away under us rather than refused this one request.
-pub(crate) fn is_network(err: &io::Error) -> bool {
+pub fn is_network(err: &io::Error) -> bool {
     matches!(
         err.kind(),
         ErrorKind::TimedOut

@@ -23,6 +23,7 @@ mod digest;
 mod error;
 mod local;
 mod rel_path;
+pub mod remote;
 
 pub use destination::{Destination, MANIFEST, Receipt, Verified};
 pub use digest::{Digest, sha256_file};

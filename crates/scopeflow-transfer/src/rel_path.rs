@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use crate::TransferError;
 
 /// The marker in the names of this crate's temporaries; see [`is_temporary_name`].
-pub(crate) const TEMP_MARKER: &str = ".scopeflow-tmp-";
+pub const TEMP_MARKER: &str = ".scopeflow-tmp-";
 
 /// A path relative to a destination root, '/'-separated.
 ///
@@ -111,7 +111,7 @@ impl RelPath {
 }
 
 /// `.<name>.scopeflow-tmp-<unique>`: the only shape `clean_temporaries` deletes.
-pub(crate) fn is_temporary_name(name: &str) -> bool {
+pub fn is_temporary_name(name: &str) -> bool {
     name.starts_with('.') && name.contains(TEMP_MARKER)
 }
 

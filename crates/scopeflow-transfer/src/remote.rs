@@ -1,0 +1,74 @@
+//! Pieces every remote back-end (SFTP, S3) needs to keep the same layout and manifest as the
+//! local one, kept here so that the rules live in one place.
+
+use std::collections::HashSet;
+
+use crate::{Digest, RelPath, TransferError};
+
+pub use crate::clock::now_rfc3339;
+pub use crate::error::{is_full, is_network};
+pub use crate::rel_path::{TEMP_MARKER, is_temporary_name};
+
+/// `sha256sum` lines for `entries` (`<hex>  <path>\n` each), ready to append to the manifest.
+///
+/// # Errors
+/// `Invalid` for a path `sha256sum` would escape ('\\' or a line break), which [`RelPath`]
+/// already refuses; checked again because the manifest must always pass `sha256sum -c`.
+pub fn manifest_lines(entries: &[(RelPath, Digest)]) -> Result<String, TransferError> {
+    let mut text = String::with_capacity(entries.len() * 100);
+    for (path, digest) in entries {
+        if path.as_str().contains(['\n', '\r', '\\']) {
+            return Err(TransferError::invalid(
+                path.as_str(),
+                "a manifest path must not hold '\\' or a line break: sha256sum would escape it",
+            ));
+        }
+        text.push_str(&digest.to_hex());
+        text.push_str("  ");
+        text.push_str(path.as_str());
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+/// The length of `manifest` up to and including its last line break: what is left once a
+/// torn last line (a crash in the middle of an append) is cut.
+pub fn whole_lines_len(manifest: &[u8]) -> usize {
+    manifest
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1)
+}
+
+/// The entries a manifest does not list yet, for `record_missing`.
+pub fn not_listed(manifest: &str, entries: &[(RelPath, Digest)]) -> Vec<(RelPath, Digest)> {
+    // sha256sum format: 64 hex digits, two characters (space and mode), the path.
+    let listed: HashSet<&str> = manifest.lines().filter_map(|l| l.get(66..)).collect();
+    entries
+        .iter()
+        .filter(|(p, _)| !listed.contains(p.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// An `Invalid` error for a path, before any destination is involved.
+pub fn invalid(path: impl Into<String>, reason: impl Into<String>) -> TransferError {
+    TransferError::invalid(path, reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_cut_and_missing() {
+        let a = (RelPath::new("raw/a.tif").unwrap(), Digest([1; 32]));
+        let b = (RelPath::new("raw/b.tif").unwrap(), Digest([2; 32]));
+        let text = manifest_lines(std::slice::from_ref(&a)).unwrap();
+        assert_eq!(text, format!("{}  raw/a.tif\n", "01".repeat(32)));
+        let torn = format!("{text}0202");
+        assert_eq!(whole_lines_len(torn.as_bytes()), text.len());
+        assert_eq!(whole_lines_len(b"no line"), 0);
+        assert_eq!(not_listed(&text, &[a, b.clone()]), vec![b]);
+    }
+}
