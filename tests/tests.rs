@@ -25,3 +25,4 @@ mod bad_input;
 mod convert;
 mod inspect;
 mod qc;
+mod retention;
