@@ -110,7 +110,14 @@ pub async fn run(ctx: Arc<Ctx>, row: FileRow) {
                 tokio::task::spawn_blocking(move || process(&raw2, &work, id, &steps)).await;
             match result {
                 Ok(Ok(p)) => {
-                    if let Err(e) = ctx.journal.mark_processed(row.id, &p.sha256).await {
+                    // The server gets the QC document with the `processed` event; a document
+                    // that cannot be read here only costs the server its QC figures.
+                    let qc = tokio::fs::read_to_string(&p.qc_json).await.ok();
+                    if let Err(e) = ctx
+                        .journal
+                        .mark_processed(row.id, &p.sha256, qc.as_deref())
+                        .await
+                    {
                         tracing::error!(file = %row.rel, error = %e, "cannot record processed");
                         return;
                     }
@@ -180,7 +187,7 @@ pub async fn run(ctx: Arc<Ctx>, row: FileRow) {
         };
         if let Err(e) = ctx
             .journal
-            .copy_transferred(row.id, dest.name(), &sha)
+            .copy_transferred(row.id, dest.name(), &sha, &names.raw)
             .await
         {
             return tracing::error!(error = %e, "journal write failed");

@@ -24,13 +24,15 @@ struct CopyWrite<'a> {
 }
 
 impl Journal {
-    /// The raw file (and outputs) were written to `destination`; `sha256` is what was sent.
+    /// The raw file (and outputs) were written to `destination`; `sha256` is what was sent and
+    /// `path` the raw copy's destination-relative path, which the retention robot re-verifies.
     /// The copy is unverified until [`Journal::copy_verified`], even if it was verified before.
     pub async fn copy_transferred(
         &self,
         id: i64,
         destination: &str,
         sha256: &str,
+        path: &str,
     ) -> Result<(), JournalError> {
         let now = time::fmt(time::now());
         self.write_copy(
@@ -41,12 +43,12 @@ impl Journal {
                 allowed: &COPYABLE,
                 action: "record a transferred copy",
             },
-            "INSERT INTO copies (file_id, destination, state, sha256, transferred_at, updated_at) \
-             VALUES (?, ?, 'transferred', ?, ?, ?) \
+            "INSERT INTO copies (file_id, destination, state, sha256, transferred_at, path, updated_at) \
+             VALUES (?, ?, 'transferred', ?, ?, ?, ?) \
              ON CONFLICT (file_id, destination) DO UPDATE SET state = 'transferred', \
              sha256 = excluded.sha256, transferred_at = excluded.transferred_at, verified_at = NULL, \
-             error = NULL, updated_at = excluded.updated_at",
-            &[sha256, &now],
+             path = excluded.path, error = NULL, updated_at = excluded.updated_at",
+            &[sha256, &now, path],
         )
         .await
     }

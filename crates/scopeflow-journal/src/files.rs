@@ -123,8 +123,23 @@ impl Journal {
     /// The raw file was read, converted and its outputs written and synced locally;
     /// `sha256` is the raw file's (lowercase hex). Repeating it with the same checksum is a
     /// no-op (the state stays where it is); a different checksum than an earlier run is refused ([`JournalError::RawChanged`]).
-    pub async fn mark_processed(&self, id: i64, sha256: &str) -> Result<(), JournalError> {
+    /// `qc` is the QC document (JSON) the outputs carry; the server gets it with the
+    /// `processed` event.
+    pub async fn mark_processed(
+        &self,
+        id: i64,
+        sha256: &str,
+        qc: Option<&str>,
+    ) -> Result<(), JournalError> {
         check_sha256(sha256)?;
+        if let Some(doc) = qc
+            && serde_json::from_str::<serde_json::Value>(doc).is_err()
+        {
+            return Err(JournalError::InvalidArgument {
+                what: "QC document (JSON)",
+                value: doc.chars().take(200).collect(),
+            });
+        }
         let mut tx = self.write().await?;
         let row = self.file_in(&mut tx, id).await?;
         if let Some(old) = row.sha256.as_deref()
@@ -146,10 +161,11 @@ impl Journal {
         require(&row, &[state::STABLE, state::FAILED], "become processed")?;
         let now = time::fmt(time::now());
         sqlx::query(
-            "UPDATE files SET state = 'processed', sha256 = ?, processed_at = ?, failed_from = NULL, \
-             error = NULL, next_attempt_at = NULL, updated_at = ? WHERE id = ?",
+            "UPDATE files SET state = 'processed', sha256 = ?, qc = ?, processed_at = ?, \
+             failed_from = NULL, error = NULL, next_attempt_at = NULL, updated_at = ? WHERE id = ?",
         )
         .bind(sha256)
+        .bind(qc)
         .bind(&now)
         .bind(&now)
         .bind(id)

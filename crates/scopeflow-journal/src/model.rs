@@ -74,6 +74,8 @@ pub struct CopyRow {
     pub verified_at: Option<String>,
     pub error: Option<String>,
     pub updated_at: String,
+    /// Destination-relative path of the raw copy, once transferred.
+    pub path: Option<String>,
 }
 
 /// A file version with its copies, for `scopeflow status`.
@@ -91,6 +93,23 @@ pub struct OutboxEvent {
     pub payload: String,
     pub created_at: String,
     pub sent_at: Option<String>,
+}
+
+impl OutboxEvent {
+    /// The event as the server's wire format has it. `Err` says why a row does not fit (a
+    /// payload from an older build, or an unknown kind), so the sender can report and skip it.
+    pub fn to_event(&self) -> Result<scopeflow_core::Event, String> {
+        let payload: Value = serde_json::from_str(&self.payload).map_err(|e| e.to_string())?;
+        let wire = json!({
+            "id": self.id,
+            "at": self.created_at,
+            "file": payload.get("file").cloned().unwrap_or(Value::Null),
+            "kind": self.kind,
+            "data": payload.get("data").cloned().unwrap_or_else(|| json!({})),
+        });
+        serde_json::from_value(wire)
+            .map_err(|e| format!("outbox event {} ({}): {e}", self.id, self.kind))
+    }
 }
 
 impl FileStatus {
@@ -129,7 +148,7 @@ pub(crate) const FILE_COLUMNS: &str = "id, watch, rel, version, size, mtime_ns, 
     transferred_at, verified_at, purged_at, updated_at";
 
 pub(crate) const COPY_COLUMNS: &str =
-    "file_id, destination, state, sha256, transferred_at, verified_at, error, updated_at";
+    "file_id, destination, state, sha256, transferred_at, verified_at, error, updated_at, path";
 
 /// Decodes a `files` row; `Err` names the column holding a value this version never writes.
 pub(crate) fn file_from_row(r: &SqliteRow) -> Result<FileRow, String> {
@@ -171,6 +190,7 @@ pub(crate) fn copy_from_row(r: &SqliteRow) -> Result<CopyRow, String> {
         verified_at: r.try_get("verified_at").map_err(get)?,
         error: r.try_get("error").map_err(get)?,
         updated_at: r.try_get("updated_at").map_err(get)?,
+        path: r.try_get("path").map_err(get)?,
     })
 }
 

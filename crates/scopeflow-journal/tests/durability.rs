@@ -55,13 +55,15 @@ async fn reopening_keeps_everything() {
         .unwrap();
         j.enqueue("file_seen", "{}").await.unwrap();
         let status = j.status().await.unwrap();
+        let events = j.unsent(100).await.unwrap();
         // Dropped without close(), as a process that exits does.
         drop(j);
-        status
+        (status, events)
     };
+    let (before, events) = before;
     let j = Journal::open(&path).await.unwrap();
     assert_eq!(j.status().await.unwrap(), before);
-    assert_eq!(j.unsent(10).await.unwrap().len(), 1);
+    assert_eq!(j.unsent(100).await.unwrap(), events);
     // Opening again runs no migration twice and changes nothing.
     let again = Journal::open(&path).await.unwrap();
     assert_eq!(again.status().await.unwrap(), before);
@@ -83,7 +85,9 @@ async fn two_journals_on_one_file_write_concurrently() {
                 .unwrap();
             let n = if who == "a" { i } else { 1000 + i };
             let id = common::processed(&j, &format!("{who}/{i}.tif"), n).await;
-            j.copy_transferred(id, "nas", &sha(n)).await.unwrap();
+            j.copy_transferred(id, "nas", &sha(n), "raw/x.tif")
+                .await
+                .unwrap();
             j.copy_verified(id, "nas", &sha(n), AT).await.unwrap();
             assert_eq!(
                 j.refresh_state(id, &dests(&["nas"])).await.unwrap(),

@@ -51,3 +51,105 @@ async fn payload_must_be_json() {
     assert!(j.enqueue("x", "{not json").await.is_err());
     assert!(j.unsent(10).await.unwrap().is_empty());
 }
+
+/// Every state change a server cares about leaves exactly one event, written by the same
+/// transaction, in the wire format of `scopeflow_core::Event`.
+#[tokio::test]
+async fn state_changes_leave_events_in_wire_format() {
+    use scopeflow_core::EventBody;
+    let (_d, j) = journal().await;
+    let row = j.observe("acq", "day1/a.tif", 10, 1).await.unwrap();
+    j.mark_stable(row.id).await.unwrap();
+    let qc = r#"{"inspect":{"instrument":"LSM 980"},"qc":{"channels":[]},"sha256":"x"}"#;
+    j.mark_processed(row.id, &common::sha(1), Some(qc))
+        .await
+        .unwrap();
+    j.copy_transferred(row.id, "nas", &common::sha(1), "raw/day1/a.tif")
+        .await
+        .unwrap();
+    j.copy_verified(row.id, "nas", &common::sha(1), "2026-11-24T12:00:00Z")
+        .await
+        .unwrap();
+    let dests = ["nas".to_string()];
+    assert_eq!(j.refresh_state(row.id, &dests).await.unwrap(), "verified");
+    j.copy_invalid(row.id, "nas", "checksum mismatch")
+        .await
+        .unwrap();
+    let events: Vec<_> = j
+        .unsent(100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.to_event().unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e.body.kind()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "found",
+            "processed",
+            "copy_verified",
+            "verified",
+            "copy_invalid"
+        ]
+    );
+    assert_eq!(events[0].file.path, "day1/a.tif");
+    assert_eq!(events[0].file.sha256, None);
+    assert_eq!(
+        events[1].file.sha256.as_deref(),
+        Some(common::sha(1).as_str())
+    );
+    match &events[1].body {
+        EventBody::Processed { qc: Some(doc) } => {
+            assert_eq!(doc["inspect"]["instrument"], "LSM 980")
+        }
+        other => panic!("processed event without its QC document: {other:?}"),
+    }
+    assert_eq!(
+        events[2].body,
+        EventBody::CopyVerified {
+            destination: "nas".into(),
+            verified_at: "2026-11-24T12:00:00.000Z".into()
+        }
+    );
+    let ids: std::collections::HashSet<_> = events.iter().map(|e| &e.id).collect();
+    assert_eq!(ids.len(), events.len(), "event ids are unique");
+}
+
+#[tokio::test]
+async fn each_failure_is_an_event_with_its_attempt() {
+    use scopeflow_core::EventBody;
+    use std::time::Duration;
+    let (_d, j) = journal().await;
+    let row = j.observe("acq", "b.tif", 1, 1).await.unwrap();
+    for _ in 0..2 {
+        j.mark_failed(
+            row.id,
+            "b.tif: locked",
+            2,
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        )
+        .await
+        .unwrap();
+    }
+    let bodies: Vec<_> = j
+        .unsent(100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.to_event().unwrap().body)
+        .collect();
+    assert_eq!(
+        bodies[1..],
+        [
+            EventBody::Failed {
+                error: "b.tif: locked".into(),
+                attempts: 1
+            },
+            EventBody::Quarantined {
+                error: "b.tif: locked".into()
+            }
+        ]
+    );
+}

@@ -57,9 +57,11 @@ async fn loop_until_killed(j: &Journal, round: &str) {
         say(row.id, "discovered");
         j.mark_stable(row.id).await.unwrap();
         say(row.id, "stable");
-        j.mark_processed(row.id, &sha(n)).await.unwrap();
+        j.mark_processed(row.id, &sha(n), None).await.unwrap();
         say(row.id, "processed");
-        j.copy_transferred(row.id, "nas", &sha(n)).await.unwrap();
+        j.copy_transferred(row.id, "nas", &sha(n), "raw/x.tif")
+            .await
+            .unwrap();
         j.copy_verified(row.id, "nas", &sha(n), AT).await.unwrap();
         j.enqueue("verified", &format!("{{\"id\":{}}}", row.id))
             .await

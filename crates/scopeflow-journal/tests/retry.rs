@@ -95,7 +95,7 @@ async fn a_failed_file_is_retried_after_its_back_off() {
     );
 
     // The retry succeeds: the error goes, the count of failures stays.
-    j.mark_processed(row.id, &sha(1)).await.unwrap();
+    j.mark_processed(row.id, &sha(1), None).await.unwrap();
     let ok = j.get(row.id).await.unwrap();
     assert_eq!(
         (ok.state.as_str(), ok.error, ok.next_attempt_at),
@@ -131,7 +131,9 @@ async fn a_deferral_is_not_an_attempt() {
     );
 
     // Progress clears the deferral.
-    j.copy_transferred(id, "nas", &sha(1)).await.unwrap();
+    j.copy_transferred(id, "nas", &sha(1), "raw/x.tif")
+        .await
+        .unwrap();
     assert_eq!(
         j.refresh_state(id, &common::dests(&["nas"])).await.unwrap(),
         "transferred"
@@ -180,7 +182,11 @@ async fn failure_before_processing_cannot_record_copies() {
     let row = j.observe("acq", "a.tif", 1, 1).await.unwrap();
     let s = Duration::from_secs(1);
     j.mark_failed(row.id, "unreadable", 3, s, s).await.unwrap();
-    assert!(j.copy_transferred(row.id, "nas", &sha(1)).await.is_err());
+    assert!(
+        j.copy_transferred(row.id, "nas", &sha(1), "raw/x.tif")
+            .await
+            .is_err()
+    );
     assert!(
         j.refresh_state(row.id, &common::dests(&["nas"]))
             .await
@@ -211,7 +217,9 @@ async fn a_failed_transfer_stays_failed_until_copies_progress() {
         Some("s3 refused")
     );
     for d in ["nas", "s3"] {
-        j.copy_transferred(id, d, &sha(1)).await.unwrap();
+        j.copy_transferred(id, d, &sha(1), "raw/x.tif")
+            .await
+            .unwrap();
         j.copy_verified(id, d, &sha(1), common::AT).await.unwrap();
     }
     assert_eq!(j.refresh_state(id, &both).await.unwrap(), "verified");

@@ -11,7 +11,7 @@ async fn a_file_goes_through_every_state() {
     let row = j.observe("acq", "a.tif", 100, 1).await.unwrap();
     j.mark_stable(row.id).await.unwrap();
     assert_eq!(j.get(row.id).await.unwrap().state, "stable");
-    j.mark_processed(row.id, &sha(1)).await.unwrap();
+    j.mark_processed(row.id, &sha(1), None).await.unwrap();
     let p = j.get(row.id).await.unwrap();
     assert_eq!(
         (p.state.as_str(), p.sha256.as_deref()),
@@ -20,7 +20,9 @@ async fn a_file_goes_through_every_state() {
     assert!(p.stable_at.is_some() && p.processed_at.is_some());
 
     let nas = dests(&["nas"]);
-    j.copy_transferred(row.id, "nas", &sha(1)).await.unwrap();
+    j.copy_transferred(row.id, "nas", &sha(1), "raw/x.tif")
+        .await
+        .unwrap();
     assert_eq!(j.refresh_state(row.id, &nas).await.unwrap(), "transferred");
     assert!(j.get(row.id).await.unwrap().transferred_at.is_some());
     j.copy_verified(row.id, "nas", &sha(1), "2026-08-01T14:00:00+02:00")
@@ -60,7 +62,9 @@ async fn refresh_state_needs_every_destination() {
     assert_eq!(s3.state, "pending", "listed destinations appear in status");
 
     // s3 transferred, its verification pending.
-    j.copy_transferred(id, "s3", &sha(1)).await.unwrap();
+    j.copy_transferred(id, "s3", &sha(1), "raw/x.tif")
+        .await
+        .unwrap();
     assert_eq!(j.refresh_state(id, &both).await.unwrap(), "transferred");
 
     j.copy_verified(id, "s3", &sha(1), AT).await.unwrap();
@@ -119,7 +123,11 @@ async fn a_copy_with_another_checksum_is_never_verified() {
     );
     assert!(err.to_string().contains("a.tif") && err.to_string().contains("nas"));
     assert!(j.copies(id).await.unwrap().is_empty());
-    assert!(j.copy_transferred(id, "nas", &sha(2)).await.is_err());
+    assert!(
+        j.copy_transferred(id, "nas", &sha(2), "raw/x.tif")
+            .await
+            .is_err()
+    );
     assert!(j.copy_verified(id, "nas", "ABC", AT).await.is_err());
     assert!(
         j.copy_verified(id, "nas", &sha(1), "not a time")
@@ -139,13 +147,16 @@ async fn moves_out_of_order_are_refused() {
         )
     };
     // Still being written: not processed, no copies, not purged.
-    refused(j.mark_processed(row.id, &sha(1)).await);
-    refused(j.copy_transferred(row.id, "nas", &sha(1)).await);
+    refused(j.mark_processed(row.id, &sha(1), None).await);
+    refused(
+        j.copy_transferred(row.id, "nas", &sha(1), "raw/x.tif")
+            .await,
+    );
     refused(j.mark_purged(row.id).await);
 
     j.mark_stable(row.id).await.unwrap();
     j.mark_stable(row.id).await.unwrap(); // idempotent
-    j.mark_processed(row.id, &sha(1)).await.unwrap();
+    j.mark_processed(row.id, &sha(1), None).await.unwrap();
     refused(j.mark_stable(row.id).await);
     refused(j.mark_purged(row.id).await);
 
@@ -153,7 +164,7 @@ async fn moves_out_of_order_are_refused() {
     let other = j.observe("acq", "b.tif", 1, 1).await.unwrap();
     j.mark_stable(other.id).await.unwrap();
     j.observe("acq", "b.tif", 2, 2).await.unwrap();
-    let err = j.mark_processed(other.id, &sha(2)).await.unwrap_err();
+    let err = j.mark_processed(other.id, &sha(2), None).await.unwrap_err();
     assert!(
         err.to_string()
             .contains("(b.tif) is discovered, cannot become processed"),
@@ -174,13 +185,15 @@ async fn moves_out_of_order_are_refused() {
 async fn processing_again_is_idempotent_but_a_new_checksum_is_refused() {
     let (_d, j) = journal().await;
     let id = processed(&j, "a.tif", 1).await;
-    j.mark_processed(id, &sha(1)).await.unwrap();
-    j.copy_transferred(id, "nas", &sha(1)).await.unwrap();
+    j.mark_processed(id, &sha(1), None).await.unwrap();
+    j.copy_transferred(id, "nas", &sha(1), "raw/x.tif")
+        .await
+        .unwrap();
     j.refresh_state(id, &dests(&["nas"])).await.unwrap();
     // The work folder was lost and the file processed again: nothing moves back.
-    j.mark_processed(id, &sha(1)).await.unwrap();
+    j.mark_processed(id, &sha(1), None).await.unwrap();
     assert_eq!(j.get(id).await.unwrap().state, "transferred");
-    let err = j.mark_processed(id, &sha(9)).await.unwrap_err();
+    let err = j.mark_processed(id, &sha(9), None).await.unwrap_err();
     assert!(matches!(err, JournalError::RawChanged { .. }), "{err}");
     assert_eq!(j.get(id).await.unwrap().sha256, Some(sha(1)));
 }

@@ -27,6 +27,6 @@ pub const AT: &str = "2026-08-01T12:00:00.000Z";
 pub async fn processed(j: &Journal, rel: &str, n: u32) -> i64 {
     let row = j.observe("acq", rel, 100, 1).await.unwrap();
     j.mark_stable(row.id).await.unwrap();
-    j.mark_processed(row.id, &sha(n)).await.unwrap();
+    j.mark_processed(row.id, &sha(n), None).await.unwrap();
     row.id
 }
