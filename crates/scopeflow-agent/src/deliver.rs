@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use scopeflow_transfer::{Destination, Digest, RelPath, TransferError};
+use scopeflow_transfer::{Destination, Digest, Receipt, RelPath, TransferError};
 
 use crate::naming::OutputNames;
 use crate::process::Processed;
@@ -13,6 +13,10 @@ use crate::process::Processed;
 /// Copies `processed` outputs and `raw` to `dest`; returns the raw copy's verified digest and
 /// the manifest entries of everything published, for the caller to record once the journal
 /// holds the transfer.
+///
+/// `resend`: a check found this destination's copy bad (journal copy `invalid`). What is
+/// there and differs is then set aside (kept, renamed) and sent again; conversion is
+/// deterministic, so the manifest's lines check again once the new copies are published.
 ///
 /// # Errors
 /// The destination's error; a raw copy whose read-back digest differs from `raw_sha256` is a
@@ -22,10 +26,11 @@ pub async fn deliver(
     raw: &Path,
     processed: &Processed,
     names: &OutputNames,
+    resend: bool,
 ) -> Result<(String, Vec<(RelPath, Digest)>), DeliverError> {
     let mut manifest: Vec<(RelPath, Digest)> = Vec::new();
     let raw_rel = RelPath::new(&names.raw)?;
-    let receipt = dest.put(raw, &raw_rel).await?;
+    let receipt = put(dest, raw, &raw_rel, resend).await?;
     let got = receipt
         .files
         .first()
@@ -41,14 +46,28 @@ pub async fn deliver(
     }
     manifest.extend(receipt.files.iter().map(|(r, d, _)| (r.clone(), *d)));
     if let Some(zarr) = &processed.zarr {
-        let receipt = dest.put(zarr, &RelPath::new(&names.zarr)?).await?;
+        let receipt = put(dest, zarr, &RelPath::new(&names.zarr)?, resend).await?;
         manifest.extend(receipt.files.iter().map(|(r, d, _)| (r.clone(), *d)));
     }
-    let receipt = dest
-        .put(&processed.qc_json, &RelPath::new(&names.qc)?)
-        .await?;
+    let receipt = put(dest, &processed.qc_json, &RelPath::new(&names.qc)?, resend).await?;
     manifest.extend(receipt.files.iter().map(|(r, d, _)| (r.clone(), *d)));
     Ok((got, manifest))
+}
+
+async fn put(
+    dest: &dyn Destination,
+    local: &Path,
+    rel: &RelPath,
+    resend: bool,
+) -> Result<Receipt, TransferError> {
+    match dest.put(local, rel).await {
+        Err(TransferError::Conflict { .. }) if resend => {
+            let aside = dest.set_aside(rel).await?;
+            tracing::warn!(destination = dest.name(), path = %rel, set_aside = %aside, "sending a damaged copy again");
+            dest.put(local, rel).await
+        }
+        other => other,
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -171,7 +171,8 @@ pub async fn run(ctx: Arc<Ctx>, row: FileRow) {
         if before.as_deref() == Some("verified") {
             continue;
         }
-        let (sha, manifest) = match deliver(dest.as_ref(), &raw, &processed, &names).await {
+        let resend = before.as_deref() == Some("invalid");
+        let (sha, manifest) = match deliver(dest.as_ref(), &raw, &processed, &names, resend).await {
             Ok(v) => v,
             Err(e) => {
                 if matches!(e, DeliverError::RawMismatch { .. }) {

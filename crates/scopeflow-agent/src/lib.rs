@@ -18,6 +18,7 @@ pub mod destinations;
 mod job;
 mod naming;
 mod process;
+mod report;
 mod run;
 mod scan;
 mod settle;

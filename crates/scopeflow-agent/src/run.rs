@@ -69,6 +69,17 @@ pub async fn run(
         .map_or_else(|| PathBuf::from("work"), |p| p.join("work"));
     crate::process::clean_work(&work_root);
     let destinations = crate::destinations::build(&pipeline).await?;
+    let reporter = match &pipeline.server {
+        Some(server) => Some(Arc::new(
+            crate::report::Reporter::new(journal.clone(), server.clone(), pipeline.name.clone())
+                .map_err(AgentError::Config)?,
+        )),
+        None => None,
+    };
+    let reporting = reporter.as_ref().filter(|_| !once).map(|r| {
+        let r = r.clone();
+        tokio::spawn(async move { r.run().await })
+    });
     let filters = pipeline
         .watch
         .iter()
@@ -189,6 +200,21 @@ pub async fn run(
             }
             () = wake.notified() => { dirty = true; }
             () = tokio::time::sleep(TICK) => {}
+        }
+    }
+    if let Some(task) = reporting {
+        task.abort();
+    }
+    if let Some(r) = &reporter {
+        // One last send, so `--once` runs (and a stopping service) leave little waiting; what
+        // does not go now goes at the next start.
+        match tokio::time::timeout(GRACE, r.flush(false)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) | Err(_) => {
+                tracing::warn!(
+                    "events not sent to the central server yet; they wait in the journal"
+                )
+            }
         }
     }
     outcome(&ctx).await

@@ -62,3 +62,22 @@ BEGIN
         strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
     FROM files f WHERE f.id = NEW.file_id;
 END;
+
+-- A copy found bad must be sent again: its file leaves `verified`/`transferred` for
+-- `processed`, where the agent picks it up, in the transaction that records the bad copy (a
+-- crash in between would otherwise leave a file that nobody re-sends). Purged files stay purged.
+CREATE TRIGGER copies_invalid_reopens_inserted AFTER INSERT ON copies
+WHEN NEW.state = 'invalid'
+BEGIN
+    UPDATE files SET state = 'processed', transferred_at = NULL, verified_at = NULL,
+                     updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+    WHERE id = NEW.file_id AND state IN ('verified', 'transferred');
+END;
+
+CREATE TRIGGER copies_invalid_reopens_updated AFTER UPDATE OF state ON copies
+WHEN NEW.state = 'invalid' AND OLD.state <> 'invalid'
+BEGIN
+    UPDATE files SET state = 'processed', transferred_at = NULL, verified_at = NULL,
+                     updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+    WHERE id = NEW.file_id AND state IN ('verified', 'transferred');
+END;

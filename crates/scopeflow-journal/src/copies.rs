@@ -86,7 +86,9 @@ impl Journal {
     }
 
     /// A check found the copy at `destination` missing or bad: it no longer counts and must be
-    /// sent again. Allowed on a purged file too, to record what an audit found.
+    /// sent again, so a `verified` or `transferred` file goes back to `processed` (where the
+    /// agent picks it up) in the same transaction. Allowed on a purged file too, to record
+    /// what an audit found; a purged file stays purged.
     pub async fn copy_invalid(
         &self,
         id: i64,

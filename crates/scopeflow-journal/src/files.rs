@@ -196,6 +196,20 @@ impl Journal {
         tx.commit().await.map_err(|e| self.db(e))
     }
 
+    /// How many current versions still wait for work (any state before `verified`, and
+    /// `failed`), for the queue length the agent reports to the server.
+    pub async fn count_pending(&self) -> Result<u64, JournalError> {
+        let sql = format!(
+            "SELECT COUNT(*) FROM files WHERE state IN ('discovered', 'stable', 'processed', \
+             'transferred', 'failed') AND {CURRENT}"
+        );
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.db(e))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Rows the agent must work on now: current versions that are `discovered`, `stable`,
     /// `processed`, `transferred` or `failed`, and not deferred or backing off past `now`;
     /// in the order they were discovered.

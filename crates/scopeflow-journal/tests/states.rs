@@ -103,6 +103,16 @@ async fn an_invalid_copy_takes_a_verified_file_back() {
         ("invalid", None)
     );
     assert_eq!(c.error.as_deref(), Some("checksum mismatch on re-read"));
+    // Back to `processed` at once (the agent's work list), not only at the next refresh.
+    assert_eq!(j.get(id).await.unwrap().state, "processed");
+    assert!(
+        j.pending(chrono::Utc::now())
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.id == id),
+        "the agent must see the file again"
+    );
     assert_eq!(j.refresh_state(id, &nas).await.unwrap(), "processed");
     let row = j.get(id).await.unwrap();
     assert_eq!((row.verified_at, row.transferred_at), (None, None));

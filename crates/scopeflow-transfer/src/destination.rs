@@ -75,4 +75,27 @@ pub trait Destination: Send + Sync {
     async fn record_missing(&self, entries: &[(RelPath, Digest)]) -> Result<(), TransferError> {
         self.record(entries).await
     }
+
+    /// Moves a stored copy that failed verification out of the way, so that `put` can send it
+    /// again: it is renamed to [`damaged_name`] beside itself, never deleted (an operator may
+    /// want to look at it, and a destination never deletes). Returns the new name.
+    ///
+    /// The manifest line of `rel` stays: the copy sent again has the same bytes, so the line
+    /// checks again once it is published. `Unreachable` and `Io` errors are transient.
+    async fn set_aside(&self, rel: &RelPath) -> Result<RelPath, TransferError> {
+        Err(TransferError::Invalid {
+            dest: self.name().to_string(),
+            path: rel.to_string(),
+            reason: "this destination cannot set a damaged copy aside; an operator must move it \
+                     away before it can be sent again"
+                .into(),
+        })
+    }
+}
+
+/// `REL.damaged-<UTC time>`: where [`Destination::set_aside`] moves a damaged copy. Sorted
+/// beside the copy it replaces, and a valid [`RelPath`], so it can be listed and inspected.
+pub fn damaged_name(rel: &RelPath) -> Result<RelPath, TransferError> {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    RelPath::new(&format!("{rel}.damaged-{stamp}"))
 }

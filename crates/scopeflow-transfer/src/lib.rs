@@ -25,7 +25,7 @@ mod local;
 mod rel_path;
 pub mod remote;
 
-pub use destination::{Destination, MANIFEST, Receipt, Verified};
+pub use destination::{Destination, MANIFEST, Receipt, Verified, damaged_name};
 pub use digest::{Digest, sha256_file};
 pub use error::TransferError;
 pub use local::LocalDestination;

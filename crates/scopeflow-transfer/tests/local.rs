@@ -116,6 +116,11 @@ mod conformance_suite {
         conformance::manifest_repairs_a_torn_line(&setup().harness()).await;
     }
 
+    #[tokio::test]
+    async fn set_aside_then_send_again() {
+        conformance::set_aside_then_send_again(&setup().harness()).await;
+    }
+
     /// All checks against one destination, as a long-lived agent would use it: they must not
     /// disturb each other, and the shared manifest must still check at the end.
     #[tokio::test]
@@ -129,6 +134,8 @@ mod conformance_suite {
         conformance::folder_put_then_verify(&h).await;
         conformance::manifest_passes_sha256sum(&h).await;
         conformance::manifest_repairs_a_torn_line(&h).await;
+        conformance::set_aside_then_send_again(&h).await;
+        conformance::manifest_passes_sha256sum(&h).await;
     }
 }
 

@@ -19,6 +19,7 @@
 //! # }
 //! ```
 
+mod aside_checks;
 mod backdoor;
 mod fixtures;
 mod manifest_checks;
@@ -28,6 +29,7 @@ use std::path::Path;
 
 use crate::{Destination, RelPath, TransferError};
 
+pub use aside_checks::set_aside_then_send_again;
 pub use backdoor::{Backdoor, LocalBackdoor};
 pub use manifest_checks::{manifest_passes_sha256sum, manifest_repairs_a_torn_line};
 pub use put_checks::{

@@ -8,7 +8,7 @@ use crate::digest::BLOCK;
 use crate::{Digest, RelPath, TransferError, sha256_file};
 
 /// A scratch file of `size` bytes and its sha256.
-async fn source_file(
+pub(super) async fn source_file(
     h: &Harness<'_>,
     name: &str,
     size: usize,
@@ -22,7 +22,7 @@ async fn source_file(
 }
 
 /// A scratch OME-Zarr-like folder and the receipt list a put of it to `rel` must return.
-async fn source_tree(
+pub(super) async fn source_tree(
     h: &Harness<'_>,
     name: &str,
     seed: u64,

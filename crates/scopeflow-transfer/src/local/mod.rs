@@ -115,4 +115,22 @@ impl Destination for LocalDestination {
         })
         .await
     }
+
+    async fn set_aside(&self, rel: &RelPath) -> Result<RelPath, TransferError> {
+        let (rel, aside) = (rel.clone(), crate::damaged_name(rel)?);
+        self.blocking(move |root| {
+            root.ensure(false)?;
+            let (from, to) = (rel.under(&root.path), aside.under(&root.path));
+            if root.exists(&to)? {
+                return Err(root.invalid(aside.as_str(), "a damaged copy already has this name"));
+            }
+            std::fs::rename(&from, &to).map_err(|e| root.err("set aside", &from, e))?;
+            if let Some(dir) = to.parent() {
+                durable::sync_dir(dir).map_err(|e| root.err("flush folder", dir, e))?;
+            }
+            tracing::warn!(destination = %root.name, from = %rel, to = %aside, "damaged copy set aside");
+            Ok(aside)
+        })
+        .await
+    }
 }

@@ -1,0 +1,164 @@
+//! Sends the journal's outbox to the central server, at least once, in order.
+//!
+//! The journal writes each event in the transaction of the change it reports, so this loop
+//! only has to drain the outbox: events are marked sent once the server acknowledged their
+//! ids, and a server down for hours simply finds them waiting. The server keeps each id once,
+//! so a batch resent after a lost acknowledgement changes nothing.
+
+use std::time::Duration;
+
+use scopeflow_core::{Event, EventAck, EventBatch};
+use scopeflow_journal::Journal;
+use scopeflow_pipeline::Server;
+
+/// Events per request: large enough to keep up with a busy instrument, small enough to stay far
+/// below the server's request size limit even with QC documents of many channels.
+const BATCH: u32 = 200;
+const IDLE: Duration = Duration::from_secs(2);
+/// A batch with no events tells the server the agent is alive and how long its queue is.
+const HEARTBEAT: Duration = Duration::from_secs(30);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+pub(crate) struct Reporter {
+    journal: Journal,
+    server: Server,
+    agent: String,
+    host: Option<String>,
+    client: reqwest::Client,
+}
+
+/// Why a send did not go through; the loop backs off on `Retry` and logs `Rejected` loudly.
+pub(crate) enum SendError {
+    Retry(String),
+    Rejected(String),
+}
+
+impl Reporter {
+    pub(crate) fn new(journal: Journal, server: Server, agent: String) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| format!("server {}: cannot build an HTTP client: {e}", server.url))?;
+        Ok(Reporter {
+            journal,
+            server,
+            agent,
+            host: gethostname::gethostname().into_string().ok(),
+            client,
+        })
+    }
+
+    /// Runs until the task is dropped. Never fails: the outbox keeps what was not sent.
+    pub(crate) async fn run(&self) {
+        let mut backoff = IDLE;
+        let mut last_sent = tokio::time::Instant::now() - HEARTBEAT;
+        let mut was_down = false;
+        loop {
+            match self.flush(last_sent.elapsed() >= HEARTBEAT).await {
+                Ok(sent) => {
+                    if was_down {
+                        tracing::info!(server = %self.server.url, "central server reachable again");
+                        was_down = false;
+                    }
+                    backoff = IDLE;
+                    if sent {
+                        last_sent = tokio::time::Instant::now();
+                        continue;
+                    }
+                }
+                Err(SendError::Retry(why)) => {
+                    if !was_down {
+                        tracing::warn!(server = %self.server.url, error = %why, "cannot report to the central server; events wait in the journal");
+                        was_down = true;
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                Err(SendError::Rejected(why)) => {
+                    tracing::error!(server = %self.server.url, error = %why, "the central server refused the agent's events");
+                    backoff = MAX_BACKOFF;
+                }
+            }
+            tokio::time::sleep(backoff).await;
+        }
+    }
+
+    /// Sends everything waiting (and a heartbeat if asked and nothing is waiting); `Ok(true)`
+    /// if a request was acknowledged.
+    pub(crate) async fn flush(&self, heartbeat: bool) -> Result<bool, SendError> {
+        let mut sent_any = false;
+        loop {
+            let rows = self
+                .journal
+                .unsent(BATCH)
+                .await
+                .map_err(|e| SendError::Retry(e.to_string()))?;
+            if rows.is_empty() && (sent_any || !heartbeat) {
+                return Ok(sent_any);
+            }
+            let mut events: Vec<Event> = Vec::with_capacity(rows.len());
+            let mut unreadable = Vec::new();
+            for row in &rows {
+                match row.to_event() {
+                    Ok(e) => events.push(e),
+                    Err(why) => {
+                        // Kept from being resent forever, but said loudly: never dropped in silence.
+                        tracing::error!(event = %row.id, kind = %row.kind, error = %why, "outbox event cannot be sent; skipped");
+                        unreadable.push(row.id.clone());
+                    }
+                }
+            }
+            let full = rows.len() == BATCH as usize;
+            let ack = self.post(events).await?;
+            unreadable.extend(ack.accepted);
+            self.journal
+                .mark_sent(&unreadable)
+                .await
+                .map_err(|e| SendError::Retry(e.to_string()))?;
+            sent_any = true;
+            if !full {
+                return Ok(true);
+            }
+        }
+    }
+
+    async fn post(&self, events: Vec<Event>) -> Result<EventAck, SendError> {
+        let token = tokio::fs::read_to_string(&self.server.token_file)
+            .await
+            .map_err(|e| {
+                SendError::Rejected(format!(
+                    "token file {}: {e}",
+                    self.server.token_file.display()
+                ))
+            })?;
+        let queue = self.journal.count_pending().await.ok();
+        let batch = EventBatch {
+            agent: self.agent.clone(),
+            host: self.host.clone(),
+            queue,
+            events,
+        };
+        let url = format!("{}/api/events", self.server.url.trim_end_matches('/'));
+        let response = self
+            .client
+            .post(&url)
+            .bearer_auth(token.trim())
+            .json(&batch)
+            .send()
+            .await
+            .map_err(|e| SendError::Retry(format!("{url}: {e}")))?;
+        let status = response.status();
+        if status.is_success() {
+            return response
+                .json::<EventAck>()
+                .await
+                .map_err(|e| SendError::Retry(format!("{url}: unreadable answer: {e}")));
+        }
+        let body = response.text().await.unwrap_or_default();
+        let why = format!("{url}: HTTP {status}: {}", body.trim());
+        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            Err(SendError::Retry(why))
+        } else {
+            Err(SendError::Rejected(why))
+        }
+    }
+}
