@@ -13,6 +13,10 @@
 //!   options, and the refusal to overwrite;
 //! - `bad_input`: damaged, unsupported and missing inputs (exit 1, a clear message, nothing
 //!   left behind) and bad command lines (exit 2);
+//! - `retention`: `retention plan|run` on files ingested by the real agent (local and SFTP
+//!   destinations): each keep reason, purge, trash and expiry, caps, crashes and kill -9;
+//! - `resend`: a copy damaged after verification is found by the robot and sent again;
+//! - `server`: the agent reporting to a real `scopeflow server`, down then up;
 //! - `agent`: `pipeline check`, `agent --once` and the long-running agent on real files into a
 //!   local destination (settling, polling, retries, quarantine, replaced files, SIGKILL at random
 //!   moments), checked through `status --json`, the destination's layout and `sha256sum -c`.
@@ -25,4 +29,6 @@ mod bad_input;
 mod convert;
 mod inspect;
 mod qc;
+mod resend;
 mod retention;
+mod server;

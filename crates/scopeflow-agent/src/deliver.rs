@@ -61,7 +61,12 @@ async fn put(
     resend: bool,
 ) -> Result<Receipt, TransferError> {
     match dest.put(local, rel).await {
-        Err(TransferError::Conflict { .. }) if resend => {
+        Err(
+            TransferError::Conflict { .. }
+            | TransferError::Mismatch {
+                published: true, ..
+            },
+        ) if resend => {
             let aside = dest.set_aside(rel).await?;
             tracing::warn!(destination = dest.name(), path = %rel, set_aside = %aside, "sending a damaged copy again");
             dest.put(local, rel).await

@@ -1,36 +1,153 @@
 //! The pipeline's destinations as live back-ends, shared by the agent and the retention robot.
+//!
+//! Secrets are resolved here, from the environment variables the pipeline names, and handed to
+//! the back-ends as values; a missing variable is a configuration error that names the
+//! variable, never its value.
 
 use std::sync::Arc;
 
-use scopeflow_pipeline::{DestinationKind, Pipeline};
-use scopeflow_transfer::{Destination, LocalDestination};
+use scopeflow_pipeline::{DestinationKind, Pipeline, SftpUrl};
+use scopeflow_s3::{S3Config, S3Destination};
+use scopeflow_sftp::{SftpConfig, SftpDestination};
+use scopeflow_transfer::{Destination, LocalDestination, TransferError};
 
 use crate::run::AgentError;
 
 /// Builds the destinations and clears what an interrupted run left in them (temporaries, a
 /// torn last manifest line). A destination that is not reachable now is retried per file.
+///
+/// # Errors
+/// [`AgentError::Config`] for what no retry can fix: an unset secret variable, a bad URL.
 pub async fn build(p: &Pipeline) -> Result<Vec<Arc<dyn Destination>>, AgentError> {
+    make(p, true).await
+}
+
+/// The destinations without start-up tidying, for readers such as the retention robot: they
+/// only verify, and must not wait on a server that is down before they can say so per file.
+///
+/// # Errors
+/// As [`build`].
+pub async fn open(p: &Pipeline) -> Result<Vec<Arc<dyn Destination>>, AgentError> {
+    make(p, false).await
+}
+
+async fn make(p: &Pipeline, tidy_up: bool) -> Result<Vec<Arc<dyn Destination>>, AgentError> {
     let mut out: Vec<Arc<dyn Destination>> = Vec::new();
     for d in &p.destinations {
-        match &d.kind {
+        let config_err = |what: String| {
+            AgentError::Config(format!(
+                "{}: destination `{}`: {what}",
+                p.file.display(),
+                d.name
+            ))
+        };
+        let dest: Arc<dyn Destination> = match &d.kind {
             DestinationKind::Local { path } => {
                 let local = LocalDestination::new(&d.name, path);
-                if let Err(e) = local.clean_temporaries().await {
-                    tracing::warn!(destination = %d.name, error = %e, "cannot clean temporaries now");
+                if tidy_up {
+                    tidy(
+                        &d.name,
+                        local.clean_temporaries().await,
+                        local.repair_manifest().await,
+                    );
                 }
-                if let Err(e) = local.repair_manifest().await {
-                    tracing::warn!(destination = %d.name, error = %e, "cannot check the manifest now");
+                Arc::new(local)
+            }
+            DestinationKind::Sftp {
+                url,
+                identity,
+                password_env,
+                known_hosts,
+                parallel,
+                remote_sha256,
+            } => {
+                let url = SftpUrl::parse(url).map_err(config_err)?;
+                let password = match password_env {
+                    Some(var) => Some(secret(var, "password_env").map_err(config_err)?),
+                    None => None,
+                };
+                let user = url.user.clone().or_else(login_name).ok_or_else(|| {
+                    config_err("the URL names no user and the login name is unknown".into())
+                })?;
+                let sftp = SftpDestination::new(SftpConfig {
+                    name: d.name.clone(),
+                    host: url.host,
+                    port: url.port,
+                    user,
+                    root: url.path,
+                    identity: identity.clone(),
+                    password,
+                    known_hosts: known_hosts.clone(),
+                    parallel: *parallel,
+                    remote_sha256: *remote_sha256,
+                });
+                if tidy_up {
+                    tidy(
+                        &d.name,
+                        sftp.clean_temporaries().await,
+                        sftp.repair_manifest().await,
+                    );
                 }
-                out.push(Arc::new(local));
+                Arc::new(sftp)
             }
-            _ => {
-                return Err(AgentError::Config(format!(
-                    "{}: destination `{}`: sftp and s3 destinations are not available in this version yet",
-                    p.file.display(),
-                    d.name
-                )));
+            DestinationKind::S3 {
+                bucket,
+                prefix,
+                endpoint,
+                region,
+                access_key_env,
+                secret_key_env,
+                allow_http,
+                path_style,
+                read_back,
+            } => {
+                let access = secret(access_key_env, "access_key_env").map_err(config_err)?;
+                let secret_key = secret(secret_key_env, "secret_key_env").map_err(config_err)?;
+                let mut c = S3Config::new(&d.name, bucket, &access, &secret_key);
+                c.prefix = prefix.trim_matches('/').to_string();
+                c.endpoint = endpoint.clone();
+                c.region = region.clone();
+                c.allow_http = *allow_http;
+                c.path_style = *path_style;
+                c.read_back = *read_back;
+                let s3 = S3Destination::new(c).map_err(|e| config_err(e.to_string()))?;
+                if tidy_up {
+                    tidy(
+                        &d.name,
+                        s3.clean_temporaries().await,
+                        s3.repair_manifest().await,
+                    );
+                }
+                Arc::new(s3)
             }
-        }
+        };
+        out.push(dest);
     }
     Ok(out)
+}
+
+/// Start-up tidying is best effort: an unreachable destination is tidied at the next start,
+/// and every `record` repairs the manifest first anyway.
+fn tidy(name: &str, cleaned: Result<usize, TransferError>, repaired: Result<bool, TransferError>) {
+    if let Err(e) = cleaned {
+        tracing::warn!(destination = %name, error = %e, "cannot clean temporaries now");
+    }
+    if let Err(e) = repaired {
+        tracing::warn!(destination = %name, error = %e, "cannot check the manifest now");
+    }
+}
+
+fn secret(var: &str, key: &str) -> Result<String, String> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => Ok(v),
+        Ok(_) => Err(format!("environment variable {var} ({key}) is empty")),
+        Err(_) => Err(format!("environment variable {var} ({key}) is not set")),
+    }
+}
+
+/// The SSH client's default user, as `ssh` would take it.
+fn login_name() -> Option<String> {
+    ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
 }

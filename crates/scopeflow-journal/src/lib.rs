@@ -26,3 +26,4 @@ mod time;
 pub use error::JournalError;
 pub use model::{CopyRow, FileRow, FileStatus, OutboxEvent, copy_state, state};
 pub use open::Journal;
+pub use retention::{PurgeIntent, TrashEntry};

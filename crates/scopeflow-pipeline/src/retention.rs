@@ -10,7 +10,8 @@ use crate::reader::{Expect, Reader};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Retention {
-    /// Age (since verification) after which a raw file may be purged; default 60d.
+    /// Age since ingest (the journal's `discovered_at`) after which a raw file may be purged;
+    /// default 60d.
     pub purge_after: Duration,
     /// Destinations that must each hold a verified copy; default every destination.
     pub require_verified: Vec<String>,

@@ -18,6 +18,7 @@
 //!   file resumes its multipart upload from a marker object under `.uploads.scopeflow-tmp-/`.
 //! - **The manifest always checks**: rewritten whole, conditionally on its ETag.
 
+mod aside;
 mod config;
 mod error;
 mod manifest;
@@ -218,5 +219,9 @@ impl Destination for S3Destination {
 
     async fn record_missing(&self, entries: &[(RelPath, Digest)]) -> Result<(), TransferError> {
         manifest::record_missing(&self.inner, entries).await
+    }
+
+    async fn set_aside(&self, rel: &RelPath) -> Result<RelPath, TransferError> {
+        aside::set_aside(&self.inner, rel).await
     }
 }

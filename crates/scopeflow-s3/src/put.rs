@@ -57,7 +57,7 @@ async fn put_tree(
     // Listing first: a store over a file system (s3s-fs) fails a HEAD on a key that is one
     // of its folders, where S3 says "not found".
     let stored = d.store.list_under(rel.as_str()).await?;
-    if stored.is_empty() && d.store.head(rel.as_str()).await?.is_some() {
+    if stored.is_empty() && d.store.is_object(rel.as_str()).await? {
         return Err(ctx.conflict(rel.as_str(), "a file is stored, a folder is to be sent"));
     }
     let complete = stored.iter().any(|(sub, _)| *sub == files[0].0);

@@ -102,6 +102,24 @@ impl Store {
         }
     }
 
+    /// Whether an object is stored at exactly `rel`, told from a listing of its parent rather
+    /// than a HEAD: a store over a file system (s3s-fs) fails a HEAD on a name that is one of
+    /// its folders, even an empty one left behind once every object in it was removed.
+    pub(crate) async fn is_object(&self, rel: &str) -> Result<bool, TransferError> {
+        let parent = match rel.rsplit_once('/') {
+            Some((p, _)) => Some(self.key(p)),
+            None if self.prefix.is_empty() => None,
+            None => Some(Key::from(self.prefix.trim_end_matches('/'))),
+        };
+        let listing = self
+            .s3
+            .list_with_delimiter(parent.as_ref())
+            .await
+            .map_err(|e| self.ctx().map("list", rel, e))?;
+        let key = self.key(rel);
+        Ok(listing.objects.iter().any(|o| o.location == key))
+    }
+
     /// Whether any object lies under `rel/`.
     pub(crate) async fn has_children(&self, rel: &str) -> Result<bool, TransferError> {
         let dir = self.key(rel);

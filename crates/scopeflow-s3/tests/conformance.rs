@@ -35,6 +35,7 @@ check!(verify_detects_corruption);
 check!(folder_put_then_verify);
 check!(manifest_passes_sha256sum);
 check!(manifest_repairs_a_torn_line);
+check!(set_aside_then_send_again);
 
 /// All checks against one destination at the bucket root (no prefix), as a long-lived agent
 /// would use it: they must not disturb each other, and the shared manifest still checks.
@@ -59,4 +60,6 @@ async fn all_checks_share_one_destination() {
     conformance::folder_put_then_verify(&h).await;
     conformance::manifest_passes_sha256sum(&h).await;
     conformance::manifest_repairs_a_torn_line(&h).await;
+    conformance::set_aside_then_send_again(&h).await;
+    conformance::manifest_passes_sha256sum(&h).await;
 }
