@@ -27,6 +27,7 @@ mod util;
 mod agent;
 mod bad_input;
 mod convert;
+mod destinations;
 mod inspect;
 mod qc;
 mod resend;
