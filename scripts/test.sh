@@ -9,6 +9,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 
+bash scripts/install-deps.sh
 bash scripts/setup-python.sh
 export SCOPEFLOW_PYTHON=${SCOPEFLOW_PYTHON:-${SCOPEFLOW_VENV:-$HOME/.cache/scopeflow/venv}/bin/python}
 
