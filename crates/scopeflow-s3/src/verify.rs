@@ -3,6 +3,7 @@
 
 use futures::{StreamExt, TryStreamExt};
 use scopeflow_transfer::remote::now_rfc3339;
+use scopeflow_transfer::remote::verify_request_problem;
 use scopeflow_transfer::{Digest, RelPath, TransferError, Verified};
 
 use crate::Inner;
@@ -13,14 +14,8 @@ pub(crate) async fn verify(
     expected: &[(RelPath, Digest, u64)],
 ) -> Result<Verified, TransferError> {
     let ctx = d.store.ctx();
-    if expected.is_empty() {
-        return Err(ctx.invalid(
-            rel.as_str(),
-            "nothing to verify: an empty list proves nothing",
-        ));
-    }
-    if let Some((outside, _, _)) = expected.iter().find(|(p, _, _)| !p.is_within(rel)) {
-        return Err(ctx.invalid(outside.as_str(), format!("not within {rel}")));
+    if let Some((path, reason)) = verify_request_problem(rel, expected) {
+        return Err(ctx.invalid(path.as_str(), reason));
     }
     // Each file: Ok(None) if it checks, Ok(Some(problem)) if not; Err if the store failed.
     let results: Vec<Option<String>> = futures::stream::iter(0..expected.len())

@@ -12,7 +12,9 @@ use crate::Inner;
 use crate::fsops::{lstat, sftp_err};
 use crate::pool::with_conn;
 use crate::stored::hash_stored;
-use crate::tree::{Shape, WalkError, first_difference, remote_tree};
+use scopeflow_transfer::remote::first_listing_difference;
+
+use crate::tree::{Shape, WalkError, remote_tree};
 
 enum Stored {
     File { size: u64 },
@@ -52,7 +54,7 @@ pub(crate) async fn settle(
             vec![(String::new(), local.to_owned(), target.clone(), *size)]
         }
         (Shape::Tree(ours), Stored::Tree(theirs)) => {
-            if let Some(diff) = first_difference(ours, theirs) {
+            if let Some(diff) = first_listing_difference(&ours.files, &theirs.files) {
                 return Err(ctx.conflict(rel, diff));
             }
             ours.files

@@ -182,26 +182,3 @@ pub(crate) async fn remote_tree(conn: &Conn, base: &str) -> Result<Tree, WalkErr
     tree.files.sort();
     Ok(tree)
 }
-
-/// The first difference between two listings, in words, or `None` if they list the same
-/// files with the same sizes.
-pub(crate) fn first_difference(ours: &Tree, theirs: &Tree) -> Option<String> {
-    if ours.files.len() != theirs.files.len() {
-        return Some(format!(
-            "{} files stored, {} to send",
-            theirs.files.len(),
-            ours.files.len()
-        ));
-    }
-    ours.files
-        .iter()
-        .zip(&theirs.files)
-        .find(|(a, b)| a != b)
-        .map(|((sub, size), (their_sub, their_size))| {
-            if sub == their_sub {
-                format!("{sub}: {their_size} bytes stored, {size} bytes to send")
-            } else {
-                format!("{their_sub} is stored, {sub} is to be sent")
-            }
-        })
-}

@@ -1,6 +1,7 @@
 //! A fresh proof that stored copies are intact, for the journal and the retention robot.
 
 use scopeflow_transfer::remote::now_rfc3339;
+use scopeflow_transfer::remote::verify_request_problem;
 use scopeflow_transfer::{Digest, RelPath, TransferError, Verified};
 
 use crate::Inner;
@@ -17,14 +18,8 @@ pub(crate) async fn verify(
     expected: &[(RelPath, Digest, u64)],
 ) -> Result<Verified, TransferError> {
     let ctx = &inner.ctx;
-    if expected.is_empty() {
-        return Err(ctx.invalid(
-            rel.as_str(),
-            "nothing to verify: an empty list proves nothing",
-        ));
-    }
-    if let Some((outside, _, _)) = expected.iter().find(|(p, _, _)| !p.is_within(rel)) {
-        return Err(ctx.invalid(outside.as_str(), format!("not within {rel}")));
+    if let Some((path, reason)) = verify_request_problem(rel, expected) {
+        return Err(ctx.invalid(path.as_str(), reason));
     }
     let root = ctx.root();
     if with_conn!(&inner.pool, |c| lstat(c, ctx, root).await)?.is_none() {

@@ -51,6 +51,50 @@ pub fn not_listed(manifest: &str, entries: &[(RelPath, Digest)]) -> Vec<(RelPath
         .collect()
 }
 
+/// The first difference between the files of a folder to send and those stored under its
+/// name (both `(sub-path, size)` sorted by sub-path), in words, or `None` if they list the same
+/// files with the same sizes: what makes a folder put a `Conflict` rather than a repeat.
+pub fn first_listing_difference(
+    ours: &[(String, u64)],
+    theirs: &[(String, u64)],
+) -> Option<String> {
+    if ours.len() != theirs.len() {
+        return Some(format!(
+            "{} files stored, {} to send",
+            theirs.len(),
+            ours.len()
+        ));
+    }
+    ours.iter()
+        .zip(theirs)
+        .find(|(a, b)| a != b)
+        .map(|((sub, size), (their_sub, their_size))| {
+            if sub == their_sub {
+                format!("{sub}: {their_size} bytes stored, {size} bytes to send")
+            } else {
+                format!("{their_sub} is stored, {sub} is to be sent")
+            }
+        })
+}
+
+/// Why a `verify` request cannot prove anything, or `None`: `(path, reason)` for an empty
+/// list (which must never let the retention robot purge) or an entry outside `rel`.
+pub fn verify_request_problem(
+    rel: &RelPath,
+    expected: &[(RelPath, Digest, u64)],
+) -> Option<(String, String)> {
+    if expected.is_empty() {
+        return Some((
+            rel.to_string(),
+            "nothing to verify: an empty list proves nothing".into(),
+        ));
+    }
+    expected
+        .iter()
+        .find(|(p, _, _)| !p.is_within(rel))
+        .map(|(outside, _, _)| (outside.to_string(), format!("not within {rel}")))
+}
+
 /// An `Invalid` error for a path, before any destination is involved.
 pub fn invalid(path: impl Into<String>, reason: impl Into<String>) -> TransferError {
     TransferError::invalid(path, reason)

@@ -245,7 +245,8 @@ fn settle_existing(
             vec![(String::new(), local.to_owned(), target.clone())]
         }
         (Shape::Tree(ours), Shape::Tree(theirs)) => {
-            if let Some(diff) = first_listing_difference(ours, theirs) {
+            if let Some(diff) = crate::remote::first_listing_difference(&ours.files, &theirs.files)
+            {
                 return Err(conflict(diff));
             }
             ours.files
@@ -288,27 +289,6 @@ fn settle_existing(
         files,
         verified_at: now_rfc3339(),
     })
-}
-
-fn first_listing_difference(ours: &Tree, theirs: &Tree) -> Option<String> {
-    if ours.files.len() != theirs.files.len() {
-        return Some(format!(
-            "{} files stored, {} to send",
-            theirs.files.len(),
-            ours.files.len()
-        ));
-    }
-    ours.files
-        .iter()
-        .zip(&theirs.files)
-        .find(|(a, b)| a != b)
-        .map(|((sub, size), (their_sub, their_size))| {
-            if sub == their_sub {
-                format!("{sub}: {their_size} bytes stored, {size} bytes to send")
-            } else {
-                format!("{their_sub} is stored, {sub} is to be sent")
-            }
-        })
 }
 
 /// Flushes every folder from the target's up to the root, so the published name and any folder

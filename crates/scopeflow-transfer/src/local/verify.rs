@@ -14,14 +14,8 @@ pub(super) fn verify(
     rel: &RelPath,
     expected: &[(RelPath, Digest, u64)],
 ) -> Result<Verified, TransferError> {
-    if expected.is_empty() {
-        return Err(root.invalid(
-            rel.as_str(),
-            "nothing to verify: an empty list proves nothing",
-        ));
-    }
-    if let Some((outside, _, _)) = expected.iter().find(|(p, _, _)| !p.is_within(rel)) {
-        return Err(root.invalid(outside.as_str(), format!("not within {rel}")));
+    if let Some((path, reason)) = crate::remote::verify_request_problem(rel, expected) {
+        return Err(root.invalid(path, reason));
     }
     root.ensure(false)?;
     let mut problems = Vec::new();
