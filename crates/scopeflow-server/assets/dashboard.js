@@ -1,0 +1,224 @@
+// scopeflow dashboard: reads the JSON API with a viewer token kept in localStorage.
+// No framework and no CDN: plain DOM and SVG, so it works on a network without internet.
+"use strict";
+
+const KEY = "scopeflow.token";
+const view = document.getElementById("view");
+
+// A token given once in the address (?token=…) is kept and removed from the address bar.
+(function takeToken() {
+  const params = new URLSearchParams(location.search);
+  const t = params.get("token");
+  if (t) {
+    localStorage.setItem(KEY, t);
+    params.delete("token");
+    const q = params.toString();
+    history.replaceState(null, "", location.pathname + (q ? "?" + q : "") + location.hash);
+  }
+})();
+
+function esc(s) {
+  return String(s ?? "").replace(/[&<>"']/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+}
+function bytes(n) {
+  n = Number(n || 0);
+  const u = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+  let i = 0;
+  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  return (i ? n.toFixed(1) : n) + " " + u[i];
+}
+function when(s) { return s ? esc(s.replace("T", " ").replace(/\.\d+Z$/, "Z")) : '<span class="muted">–</span>'; }
+function stateTag(s) { return `<span class="state state-${esc(s)}">${esc(s)}</span>`; }
+
+class AuthError extends Error {}
+
+async function api(path) {
+  const token = localStorage.getItem(KEY);
+  if (!token) throw new AuthError("no token");
+  const r = await fetch(path, { headers: { Authorization: "Bearer " + token } });
+  if (r.status === 401) throw new AuthError("token refused");
+  const body = await r.json();
+  if (!r.ok) throw new Error(path + ": " + (body.error || r.status));
+  return body;
+}
+
+function loginForm(reason) {
+  view.innerHTML = `<section class="card"><h2>Viewer token</h2>
+    <p class="muted">${esc(reason)}. Create one on the server with
+    <code>scopeflow server token create --viewer</code> and paste it here (kept in this browser only).</p>
+    <form id="login"><input id="token" size="70" placeholder="sf_…" autocomplete="off"> <button>Open</button></form></section>`;
+  document.getElementById("login").onsubmit = ev => {
+    ev.preventDefault();
+    localStorage.setItem(KEY, document.getElementById("token").value.trim());
+    route();
+  };
+  document.body.dataset.state = "login";
+}
+
+// ---- SVG charts -------------------------------------------------------------------------
+const W = 560, H = 200, PAD = { l: 72, r: 12, t: 10, b: 28 };
+
+function scale(d0, d1, r0, r1) {
+  const span = d1 - d0 || 1;
+  return v => r0 + (v - d0) / span * (r1 - r0);
+}
+function axisLabels(xs, x, fmt) {
+  if (!xs.length) return "";
+  const picks = xs.length > 6 ? [0, Math.floor(xs.length / 3), Math.floor(2 * xs.length / 3), xs.length - 1] : xs.map((_, i) => i);
+  const anchor = (n, i) => n === 0 && picks.length > 1 ? "start" : i === picks.length - 1 && picks.length > 1 ? "end" : "middle";
+  return picks.map((i, n) => `<text x="${x(xs[i]).toFixed(1)}" y="${H - 8}" text-anchor="${anchor(n, n)}">${esc(fmt(xs[i]))}</text>`).join("");
+}
+
+/// Bars of `values` over `labels` (categories in order).
+function barChart(title, labels, values, fmt, color) {
+  const max = Math.max(1, ...values);
+  const bw = (W - PAD.l - PAD.r) / Math.max(1, labels.length);
+  const y = scale(0, max, H - PAD.b, PAD.t);
+  const bars = values.map((v, i) => `<rect class="bar" x="${(PAD.l + i * bw + 1).toFixed(1)}" y="${y(v).toFixed(1)}" width="${Math.max(1, bw - 2).toFixed(1)}" height="${(H - PAD.b - y(v)).toFixed(1)}" fill="${color}"><title>${esc(labels[i])}: ${esc(fmt(v))}</title></rect>`).join("");
+  const xl = axisLabels(labels.map((_, i) => i), i => PAD.l + i * bw + bw / 2, i => labels[i]);
+  return `<figure><figcaption>${esc(title)}</figcaption><svg viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${esc(title)}">
+    <line x1="${PAD.l}" y1="${H - PAD.b}" x2="${W - PAD.r}" y2="${H - PAD.b}" stroke="#ccc"/>
+    <text x="${PAD.l - 6}" y="${PAD.t + 8}" text-anchor="end">${esc(fmt(max))}</text>${bars}${xl}</svg></figure>`;
+}
+
+/// SNR as a line, saturation as dots (red above the alarm threshold), both over time.
+function trendChart(series, threshold) {
+  const pts = series.points.map(p => ({ ...p, t: Date.parse(p.at) }));
+  const ts = pts.map(p => p.t);
+  const x = scale(Math.min(...ts), Math.max(...ts), PAD.l, W - PAD.r);
+  const snrs = pts.filter(p => p.snr != null);
+  const sv = snrs.map(p => p.snr);
+  const [lo, hi] = sv.length ? [Math.min(...sv), Math.max(...sv)] : [0, 1];
+  const ySnr = scale(lo, hi, H / 2 - 8, PAD.t + 6);
+  const sats = pts.map(p => p.saturation_fraction || 0);
+  const ySat = scale(0, Math.max(threshold * 2, ...sats), H - PAD.b, H / 2 + 8);
+  const line = snrs.map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${ySnr(p.snr).toFixed(1)}`).join("");
+  const dots = pts.map(p => `<circle class="${p.alarm ? "alarm-dot" : "sat-dot"}" cx="${x(p.t).toFixed(1)}" cy="${ySat(p.saturation_fraction || 0).toFixed(1)}" r="${p.alarm ? 4 : 2.5}" fill="${p.alarm ? "#d23c3c" : "#8a94a6"}"><title>${esc(p.at)}: saturation ${p.saturation_fraction}</title></circle>`).join("");
+  const alarms = pts.filter(p => p.alarm).length;
+  return `<figure class="trend"><figcaption><b>${esc(series.instrument)}</b> · ${esc(series.channel)}
+    <span class="muted">(${pts.length} files${alarms ? `, <span class="alarm">${alarms} saturation alarm${alarms > 1 ? "s" : ""}</span>` : ""})</span></figcaption>
+    <svg viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="SNR and saturation of ${esc(series.instrument)} ${esc(series.channel)}">
+    <text x="${PAD.l - 6}" y="${PAD.t + 8}" text-anchor="end">SNR ${hi.toFixed(1)}</text>
+    <text x="${PAD.l - 6}" y="${H / 2 - 6}" text-anchor="end">${lo.toFixed(1)}</text>
+    <path d="${line}" fill="none" stroke="#2f6fdf" stroke-width="1.5"/>
+    ${snrs.map(p => `<circle cx="${x(p.t).toFixed(1)}" cy="${ySnr(p.snr).toFixed(1)}" r="2" fill="#2f6fdf"><title>${esc(p.at)}: SNR ${p.snr}</title></circle>`).join("")}
+    <text x="${PAD.l - 6}" y="${H / 2 + 18}" text-anchor="end">saturation</text>
+    <line x1="${PAD.l}" x2="${W - PAD.r}" y1="${ySat(threshold).toFixed(1)}" y2="${ySat(threshold).toFixed(1)}" stroke="#d23c3c" stroke-dasharray="4 3"><title>alarm threshold ${threshold}</title></line>
+    ${dots}${axisLabels(ts, x, t => new Date(t).toISOString().slice(0, 10))}</svg></figure>`;
+}
+
+// ---- pages ------------------------------------------------------------------------------
+function fileTable(files, withError) {
+  if (!files.length) return '<p class="muted">No files.</p>';
+  return `<table class="files"><tr><th>path</th><th>agent</th><th>state</th><th class="num">size</th><th>acquired</th><th>instrument</th>
+    <th>${withError ? "error" : "copies"}</th></tr>${files.map(f => `<tr class="clickable" data-id="${f.id}">
+    <td>${esc(f.path)}${f.version > 1 ? ` <span class="muted">v${f.version}</span>` : ""}</td><td>${esc(f.agent)}</td><td>${stateTag(f.state)}</td>
+    <td class="num">${bytes(f.size)}</td><td>${when(f.acquired_at)}</td><td>${esc(f.instrument)}</td>
+    <td>${withError ? `<span class="error">${esc(f.error)}</span>` : f.copies.filter(c => c.verified_at).map(c => esc(c.destination)).join(", ")}</td></tr>`).join("")}</table>`;
+}
+function clickableRows() {
+  view.querySelectorAll("tr.clickable").forEach(tr => tr.onclick = () => { location.hash = "#file/" + tr.dataset.id; });
+}
+
+const pages = {
+  async overview() {
+    const o = await api("/api/overview?days=7");
+    // One bar per day of the last 7, empty days included, so gaps show.
+    const byDay = new Map();
+    for (let d = 6; d >= 0; d--) {
+      byDay.set(new Date(Date.now() - d * 86400000).toISOString().slice(0, 10), { files: 0, bytes: 0, found: 0 });
+    }
+    for (const h of o.throughput) {
+      const e = byDay.get(h.hour.slice(0, 10));
+      if (e) { e.files += h.verified; e.bytes += h.verified_bytes; e.found += h.found; }
+    }
+    const labels = [...byDay.keys()], vals = [...byDay.values()];
+    const states = Object.entries(o.states);
+    view.innerHTML = `<section class="card"><h2>Agents</h2>${o.agents.length ? `<table class="agents"><tr><th>agent</th><th>host</th><th>last seen</th>
+      <th class="num">queue</th><th class="num">files</th><th class="num">failed</th><th class="num">quarantined</th><th class="num">bytes</th></tr>
+      ${o.agents.map(a => `<tr><td>${esc(a.name)}</td><td>${esc(a.host)}</td><td>${when(a.last_seen)}</td><td class="num">${a.queue ?? "–"}</td>
+      <td class="num">${a.files}</td><td class="num ${a.failed ? "error" : ""}">${a.failed}</td><td class="num ${a.quarantined ? "alarm" : ""}">${a.quarantined}</td>
+      <td class="num">${bytes(a.bytes)}</td></tr>`).join("")}</table>` : '<p class="muted">No agent has reported yet.</p>'}</section>
+      <section class="card"><h2>Files by state</h2><div class="stats">${states.map(([s, c]) => `<div class="stat">${stateTag(s)}<b>${c.files}</b><span class="muted">${bytes(c.bytes)}</span></div>`).join("") || '<span class="muted">none</span>'}
+      <div class="stat"><span class="state alarm">QC alarms</span><b>${o.qc_alarms}</b><span class="muted">saturation &gt; ${o.saturation_threshold}</span></div></div></section>
+      <section class="card"><h2>Throughput, last 7 days (per day, UTC)</h2><div class="charts">
+      ${barChart("files verified", labels, vals.map(v => v.files), String, "#2c9a55")}
+      ${barChart("bytes verified", labels, vals.map(v => v.bytes), bytes, "#2f6fdf")}
+      ${barChart("files found", labels, vals.map(v => v.found), String, "#8a94a6")}</div></section>`;
+  },
+  async files() {
+    const p = new URLSearchParams(location.hash.split("?")[1] || "");
+    const res = await api("/api/files?" + p.toString());
+    const f = k => esc(p.get(k) || "");
+    view.innerHTML = `<section class="card"><h2>Files</h2><form class="filters" id="filters">
+      <input name="q" placeholder="search: name, channel, instrument, user" size="36" value="${f("q")}">
+      <input name="agent" placeholder="agent" value="${f("agent")}"><input name="instrument" placeholder="instrument" value="${f("instrument")}">
+      <select name="state"><option value="">any state</option>${["discovered", "stable", "processed", "transferred", "verified", "purged", "failed", "quarantined"].map(s => `<option ${p.get("state") === s ? "selected" : ""}>${s}</option>`).join("")}</select>
+      <input name="from" placeholder="from YYYY-MM-DD" value="${f("from")}"><input name="to" placeholder="to YYYY-MM-DD" value="${f("to")}"><button>Search</button></form>
+      ${fileTable(res.files, false)}<p class="muted">${res.files.length} shown from ${res.offset}.</p></section>`;
+    document.getElementById("filters").onsubmit = ev => {
+      ev.preventDefault();
+      const q = new URLSearchParams([...new FormData(ev.target)].filter(([, v]) => v));
+      location.hash = "#files?" + q.toString();
+    };
+    clickableRows();
+  },
+  async file(id) {
+    const f = await api("/api/files/" + encodeURIComponent(id));
+    const ch = (f.qc && f.qc.channels) || [];
+    view.innerHTML = `<section class="card"><h2>${esc(f.path)} ${stateTag(f.state)}</h2>
+      <table><tr><th>agent</th><td>${esc(f.agent)}</td></tr><tr><th>sha256</th><td><code>${esc(f.sha256)}</code></td></tr>
+      <tr><th>size</th><td>${bytes(f.size)}</td></tr><tr><th>acquired</th><td>${when(f.acquired_at)}</td></tr>
+      <tr><th>instrument</th><td>${esc(f.instrument)}</td></tr><tr><th>error</th><td class="error">${esc(f.error)}</td></tr></table></section>
+      <section class="card"><h2>QC</h2><table class="qc"><tr><th>channel</th><th class="num">SNR</th><th class="num">saturation</th></tr>
+      ${ch.map(c => `<tr><td>${esc(c.name ?? c.index)}</td><td class="num">${c.snr == null ? "–" : Number(c.snr).toFixed(2)}</td><td class="num">${c.saturation_fraction}</td></tr>`).join("")}</table></section>
+      <section class="card"><h2>Copies</h2><table>${f.copies.map(c => `<tr><td>${esc(c.destination)}</td><td>${when(c.verified_at)}</td><td class="error">${esc(c.error)}</td></tr>`).join("")}</table></section>
+      <section class="card"><h2>Events</h2><table>${f.events.map(e => `<tr><td>${when(e.at)}</td><td>${esc(e.kind)}</td></tr>`).join("")}</table></section>
+      <section class="card"><h2>Metadata</h2><pre>${esc(JSON.stringify(f.inspect, null, 2))}</pre></section>`;
+  },
+  async qc() {
+    const t = await api("/api/qc/trends");
+    view.innerHTML = `<section class="card"><h2>Saturation alarms (saturation fraction &gt; ${t.threshold})</h2>
+      ${t.alarms.length ? `<table class="alarms"><tr><th>acquired</th><th>instrument</th><th>channel</th><th class="num">saturation</th></tr>
+      ${t.alarms.map(a => `<tr class="alarm clickable" data-id="${a.file_id}"><td>${when(a.at)}</td><td>${esc(a.instrument)}</td><td>${esc(a.channel)}</td><td class="num">${a.saturation_fraction}</td></tr>`).join("")}</table>` : '<p class="muted">None.</p>'}</section>
+      <section class="card"><h2>SNR and saturation over time, per instrument and channel</h2><div class="charts">
+      ${t.series.map(s => trendChart(s, t.threshold)).join("") || '<p class="muted">No QC yet.</p>'}</div></section>`;
+    clickableRows();
+  },
+  async retention() {
+    const r = await api("/api/retention");
+    view.innerHTML = `<section class="card"><h2>Retention</h2><div class="stats">
+      <div class="stat">reclaimable<b id="reclaimable">${bytes(r.reclaimable_bytes)}</b><span class="muted">${r.reclaimable_files} verified files not purged</span></div>
+      <div class="stat">purged<b>${r.purged_files}</b><span class="muted">${bytes(r.purged_bytes)}</span></div></div>
+      <div class="charts">${barChart("bytes", ["reclaimable", "purged"], [r.reclaimable_bytes, r.purged_bytes], bytes, "#2c9a55")}</div></section>
+      <section class="card"><h2>Kept by the retention robot</h2>${r.kept.length ? `<table class="kept"><tr><th>path</th><th>agent</th><th>reason</th><th>when</th></tr>
+      ${r.kept.map(k => `<tr class="clickable" data-id="${k.id}"><td>${esc(k.path)}</td><td>${esc(k.agent)}</td><td>${esc(k.reason)}</td><td>${when(k.at)}</td></tr>`).join("")}</table>` : '<p class="muted">None.</p>'}</section>`;
+    clickableRows();
+  },
+  async failures() {
+    const [q, f] = await Promise.all([api("/api/files?state=quarantined"), api("/api/files?state=failed")]);
+    view.innerHTML = `<section class="card"><h2>Quarantined (an operator must look)</h2>${fileTable(q.files, true)}</section>
+      <section class="card"><h2>Failed (retried with back-off)</h2>${fileTable(f.files, true)}</section>`;
+    clickableRows();
+  },
+};
+
+async function route() {
+  const hash = location.hash.replace(/^#/, "") || "overview";
+  const [name, arg] = hash.split(/[/?]/);
+  document.querySelectorAll("#nav a").forEach(a => a.classList.toggle("active", a.getAttribute("href") === "#" + name));
+  document.body.dataset.state = "loading";
+  try {
+    if (name === "file") await pages.file(arg);
+    else await (pages[name] || pages.overview)();
+    document.body.dataset.state = "ready";
+  } catch (e) {
+    if (e instanceof AuthError) return loginForm(e.message === "no token" ? "This dashboard needs a viewer token" : "The stored token was refused");
+    view.innerHTML = `<p class="error">${esc(e.message)}</p>`;
+    document.body.dataset.state = "error";
+    console.error("scopeflow dashboard:", e.message);
+  }
+}
+
+window.addEventListener("hashchange", route);
+route();

@@ -1,0 +1,237 @@
+//! `GET /api/files` (filters, text search, paging) and `GET /api/files/{id}`.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::{AssertSqlSafe, Row};
+
+use crate::api::AppState;
+use crate::auth::Principal;
+use crate::catalog::{FileRow, STATES};
+use crate::error::ApiError;
+use crate::store::{FILE_COLUMNS, read_row};
+
+pub const DEFAULT_LIMIT: i64 = 100;
+pub const MAX_LIMIT: i64 = 1000;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct FileQuery {
+    pub agent: Option<String>,
+    pub state: Option<String>,
+    pub q: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub instrument: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    _who: Principal,
+    Query(fq): Query<FileQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = fq.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let offset = fq.offset.unwrap_or(0).max(0);
+    let mut wheres: Vec<String> = Vec::new();
+    let mut args: Vec<String> = Vec::new();
+    let mut add = |clause: &str, value: String| {
+        args.push(value);
+        wheres.push(clause.replace('?', &format!("${}", args.len())));
+    };
+    if let Some(a) = fq.agent.filter(|s| !s.is_empty()) {
+        add("agent = ?", a);
+    }
+    if let Some(s) = fq.state.filter(|s| !s.is_empty()) {
+        if !STATES.contains(&s.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "state={s}: expected one of {}",
+                STATES.join(", ")
+            )));
+        }
+        add("state = ?", s);
+    }
+    if let Some(i) = fq.instrument.filter(|s| !s.is_empty()) {
+        add("instrument = ?", i);
+    }
+    if let Some(q) = fq.q.filter(|s| !s.trim().is_empty()) {
+        // `search` is stored lower-cased: LIKE then behaves the same on both backends.
+        for word in q.split_whitespace() {
+            let escaped = word
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            add("search LIKE ? ESCAPE '\\'", format!("%{escaped}%"));
+        }
+    }
+    for (name, value, op) in [("from", &fq.from, ">="), ("to", &fq.to, "<")] {
+        if let Some(v) = value.as_ref().filter(|s| !s.is_empty()) {
+            let t = crate::time::bound(v).ok_or_else(|| {
+                ApiError::bad_request(format!("{name}={v}: expected RFC 3339 or YYYY-MM-DD"))
+            })?;
+            add(&format!("sort_at {op} ?"), t);
+        }
+    }
+    let filter = if wheres.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", wheres.join(" AND "))
+    };
+    let sql = format!(
+        "SELECT {FILE_COLUMNS} FROM files {filter} ORDER BY sort_at DESC, id DESC LIMIT {limit} OFFSET {offset}"
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for a in args {
+        query = query.bind(a);
+    }
+    let rows = query.fetch_all(&state.db.pool).await?;
+    let mut rows: Vec<FileRow> = rows.iter().map(read_row).collect::<Result<_, _>>()?;
+    fill_docs(&state, &mut rows, false).await?;
+    let mut copies = copies_of(&state, &rows).await?;
+    let files: Vec<Value> = rows
+        .iter()
+        .map(|r| file_json(r, copies.remove(&r.id).unwrap_or_default()))
+        .collect();
+    Ok(Json(
+        json!({ "files": files, "limit": limit, "offset": offset }),
+    ))
+}
+
+pub async fn one(
+    State(state): State<AppState>,
+    _who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("file id {id:?} is not a number")))?;
+    let sql = format!("SELECT {FILE_COLUMNS} FROM files WHERE id = $1");
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_optional(&state.db.pool)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no file with id {id}")))?;
+    let mut row = read_row(&row)?;
+    fill_docs(&state, std::slice::from_mut(&mut row), true).await?;
+    let copies = copies_of(&state, std::slice::from_ref(&row))
+        .await?
+        .remove(&id)
+        .unwrap_or_default();
+    let events =
+        sqlx::query("SELECT id, kind, at, data FROM events WHERE file_id = $1 ORDER BY at, id")
+            .bind(id)
+            .fetch_all(&state.db.pool)
+            .await?
+            .iter()
+            .map(|e| {
+                let data: String = e.try_get("data")?;
+                Ok(json!({
+                    "id": e.try_get::<String, _>("id")?,
+                    "kind": e.try_get::<String, _>("kind")?,
+                    "at": e.try_get::<String, _>("at")?,
+                    "data": serde_json::from_str::<Value>(&data).unwrap_or(Value::Null),
+                }))
+            })
+            .collect::<Result<Vec<Value>, sqlx::Error>>()?;
+    let mut doc = file_json(&row, copies);
+    doc["inspect"] = parse(row.inspect.as_deref());
+    doc["events"] = Value::Array(events);
+    Ok(Json(doc))
+}
+
+/// The JSON of one file in a list (keys of CLI.md first, then ours).
+pub fn file_json(r: &FileRow, copies: Vec<Value>) -> Value {
+    json!({
+        "id": r.id,
+        "agent": r.agent,
+        "path": r.path,
+        "state": r.state,
+        "sha256": r.sha256,
+        "size": r.size,
+        "acquired_at": r.acquired_at,
+        "qc": parse(r.qc.as_deref()),
+        "copies": copies,
+        "watch": r.watch,
+        "version": r.version,
+        "found_at": r.found_at,
+        "instrument": r.instrument,
+        "user": r.user_name,
+        "channels": r.channels.as_deref().map(|c| c.split(',').collect::<Vec<_>>()),
+        "dtype": r.dtype,
+        "axes": r.axes,
+        "error": r.error,
+        "kept_reason": r.kept_reason,
+        "purged_at": r.purged_at,
+    })
+}
+
+fn parse(text: Option<&str>) -> Value {
+    text.and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// Reads the QC (and inspect) documents of these rows from `file_docs`.
+async fn fill_docs(state: &AppState, rows: &mut [FileRow], inspect: bool) -> Result<(), ApiError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
+    let cols = if inspect {
+        "file_id, qc, inspect"
+    } else {
+        "file_id, qc"
+    };
+    // Ids are integers from our own rows: safe to inline.
+    let sql = format!(
+        "SELECT {cols} FROM file_docs WHERE file_id IN ({})",
+        ids.join(",")
+    );
+    let mut docs: HashMap<i64, (Option<String>, Option<String>)> = HashMap::new();
+    for d in sqlx::query(AssertSqlSafe(sql))
+        .fetch_all(&state.db.pool)
+        .await?
+    {
+        let inspect_doc = if inspect { d.try_get("inspect")? } else { None };
+        docs.insert(d.try_get("file_id")?, (d.try_get("qc")?, inspect_doc));
+    }
+    for r in rows {
+        if let Some((qc, inspect_doc)) = docs.remove(&r.id) {
+            r.qc = qc;
+            r.inspect = inspect_doc;
+        }
+    }
+    Ok(())
+}
+
+async fn copies_of(
+    state: &AppState,
+    rows: &[FileRow],
+) -> Result<HashMap<i64, Vec<Value>>, ApiError> {
+    let mut out: HashMap<i64, Vec<Value>> = HashMap::new();
+    if rows.is_empty() {
+        return Ok(out);
+    }
+    // Ids are integers from our own rows: safe to inline.
+    let ids: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
+    let sql = format!(
+        "SELECT file_id, destination, verified_at, error FROM copies WHERE file_id IN ({}) ORDER BY destination",
+        ids.join(",")
+    );
+    for c in sqlx::query(AssertSqlSafe(sql))
+        .fetch_all(&state.db.pool)
+        .await?
+    {
+        let file_id: i64 = c.try_get("file_id")?;
+        out.entry(file_id).or_default().push(json!({
+            "destination": c.try_get::<String, _>("destination")?,
+            "verified_at": c.try_get::<Option<String>, _>("verified_at")?,
+            "error": c.try_get::<Option<String>, _>("error")?,
+        }));
+    }
+    Ok(out)
+}
