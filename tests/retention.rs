@@ -9,7 +9,6 @@
 
 #![cfg(unix)]
 
-mod sshd;
 mod world;
 
 mod crash;

@@ -6,11 +6,11 @@ use std::fs;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::PermissionsExt;
 
-use super::sshd::Sshd;
 use super::world::*;
+use scopeflow_testkit::Sshd;
 
 sftest!(sftp_copies_are_reverified_before_a_purge, |dir: Dir| {
-    let Some(mut sshd) = Sshd::start(&dir.join("keys")) else {
+    let Some(mut sshd) = Sshd::start() else {
         return;
     };
     let remote = dir.mkdir("served").join("scopeflow");

@@ -2,14 +2,15 @@
 //!
 //! Secrets are resolved here, from the environment variables the pipeline names, and handed to
 //! the back-ends as values; a missing variable is a configuration error that names the
-//! variable, never its value.
+//! variable, never its value. Every secret and URL is checked before any destination is
+//! contacted, so a configuration error never waits behind a slow or unreachable server.
 
 use std::sync::Arc;
 
 use scopeflow_pipeline::{DestinationKind, Pipeline, SftpUrl};
 use scopeflow_s3::{S3Config, S3Destination};
 use scopeflow_sftp::{SftpConfig, SftpDestination};
-use scopeflow_transfer::{Destination, LocalDestination, TransferError};
+use scopeflow_transfer::{Destination, LocalDestination};
 
 use crate::run::AgentError;
 
@@ -19,7 +20,11 @@ use crate::run::AgentError;
 /// # Errors
 /// [`AgentError::Config`] for what no retry can fix: an unset secret variable, a bad URL.
 pub async fn build(p: &Pipeline) -> Result<Vec<Arc<dyn Destination>>, AgentError> {
-    make(p, true).await
+    let built = make(p)?;
+    for b in &built {
+        b.tidy().await;
+    }
+    Ok(built.into_iter().map(Built::into_dyn).collect())
 }
 
 /// The destinations without start-up tidying, for readers such as the retention robot: they
@@ -28,11 +33,56 @@ pub async fn build(p: &Pipeline) -> Result<Vec<Arc<dyn Destination>>, AgentError
 /// # Errors
 /// As [`build`].
 pub async fn open(p: &Pipeline) -> Result<Vec<Arc<dyn Destination>>, AgentError> {
-    make(p, false).await
+    Ok(make(p)?.into_iter().map(Built::into_dyn).collect())
 }
 
-async fn make(p: &Pipeline, tidy_up: bool) -> Result<Vec<Arc<dyn Destination>>, AgentError> {
-    let mut out: Vec<Arc<dyn Destination>> = Vec::new();
+/// A destination as built, before start-up tidying (which each kind offers on its own type).
+enum Built {
+    Local(LocalDestination),
+    Sftp(SftpDestination),
+    S3(S3Destination),
+}
+
+impl Built {
+    /// Best effort: an unreachable destination is tidied at the next start, and every
+    /// `record` repairs the manifest first anyway.
+    async fn tidy(&self) {
+        let (name, cleaned, repaired) = match self {
+            Built::Local(d) => (
+                d.name(),
+                d.clean_temporaries().await,
+                d.repair_manifest().await,
+            ),
+            Built::Sftp(d) => (
+                d.name(),
+                d.clean_temporaries().await,
+                d.repair_manifest().await,
+            ),
+            Built::S3(d) => (
+                d.name(),
+                d.clean_temporaries().await,
+                d.repair_manifest().await,
+            ),
+        };
+        if let Err(e) = cleaned {
+            tracing::warn!(destination = %name, error = %e, "cannot clean temporaries now");
+        }
+        if let Err(e) = repaired {
+            tracing::warn!(destination = %name, error = %e, "cannot check the manifest now");
+        }
+    }
+
+    fn into_dyn(self) -> Arc<dyn Destination> {
+        match self {
+            Built::Local(d) => Arc::new(d),
+            Built::Sftp(d) => Arc::new(d),
+            Built::S3(d) => Arc::new(d),
+        }
+    }
+}
+
+fn make(p: &Pipeline) -> Result<Vec<Built>, AgentError> {
+    let mut out = Vec::new();
     for d in &p.destinations {
         let config_err = |what: String| {
             AgentError::Config(format!(
@@ -41,18 +91,8 @@ async fn make(p: &Pipeline, tidy_up: bool) -> Result<Vec<Arc<dyn Destination>>, 
                 d.name
             ))
         };
-        let dest: Arc<dyn Destination> = match &d.kind {
-            DestinationKind::Local { path } => {
-                let local = LocalDestination::new(&d.name, path);
-                if tidy_up {
-                    tidy(
-                        &d.name,
-                        local.clean_temporaries().await,
-                        local.repair_manifest().await,
-                    );
-                }
-                Arc::new(local)
-            }
+        out.push(match &d.kind {
+            DestinationKind::Local { path } => Built::Local(LocalDestination::new(&d.name, path)),
             DestinationKind::Sftp {
                 url,
                 identity,
@@ -69,7 +109,7 @@ async fn make(p: &Pipeline, tidy_up: bool) -> Result<Vec<Arc<dyn Destination>>, 
                 let user = url.user.clone().or_else(login_name).ok_or_else(|| {
                     config_err("the URL names no user and the login name is unknown".into())
                 })?;
-                let sftp = SftpDestination::new(SftpConfig {
+                Built::Sftp(SftpDestination::new(SftpConfig {
                     name: d.name.clone(),
                     host: url.host,
                     port: url.port,
@@ -80,15 +120,7 @@ async fn make(p: &Pipeline, tidy_up: bool) -> Result<Vec<Arc<dyn Destination>>, 
                     known_hosts: known_hosts.clone(),
                     parallel: *parallel,
                     remote_sha256: *remote_sha256,
-                });
-                if tidy_up {
-                    tidy(
-                        &d.name,
-                        sftp.clean_temporaries().await,
-                        sftp.repair_manifest().await,
-                    );
-                }
-                Arc::new(sftp)
+                }))
             }
             DestinationKind::S3 {
                 bucket,
@@ -110,31 +142,11 @@ async fn make(p: &Pipeline, tidy_up: bool) -> Result<Vec<Arc<dyn Destination>>, 
                 c.allow_http = *allow_http;
                 c.path_style = *path_style;
                 c.read_back = *read_back;
-                let s3 = S3Destination::new(c).map_err(|e| config_err(e.to_string()))?;
-                if tidy_up {
-                    tidy(
-                        &d.name,
-                        s3.clean_temporaries().await,
-                        s3.repair_manifest().await,
-                    );
-                }
-                Arc::new(s3)
+                Built::S3(S3Destination::new(c).map_err(|e| config_err(e.to_string()))?)
             }
-        };
-        out.push(dest);
+        });
     }
     Ok(out)
-}
-
-/// Start-up tidying is best effort: an unreachable destination is tidied at the next start,
-/// and every `record` repairs the manifest first anyway.
-fn tidy(name: &str, cleaned: Result<usize, TransferError>, repaired: Result<bool, TransferError>) {
-    if let Err(e) = cleaned {
-        tracing::warn!(destination = %name, error = %e, "cannot clean temporaries now");
-    }
-    if let Err(e) = repaired {
-        tracing::warn!(destination = %name, error = %e, "cannot check the manifest now");
-    }
 }
 
 fn secret(var: &str, key: &str) -> Result<String, String> {

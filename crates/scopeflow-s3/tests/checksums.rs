@@ -8,9 +8,10 @@ use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as Key;
 use object_store::{ClientOptions, ObjectStoreExt, PutPayload};
 use scopeflow_s3::{MIN_PART_SIZE, S3Destination};
+use scopeflow_testkit::{BUCKET, S3Server};
 use scopeflow_transfer::{Destination, RelPath};
 use sha2::{Digest as _, Sha256};
-use support::{BUCKET, Server};
+use support::S3Test;
 
 fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
@@ -25,7 +26,7 @@ fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
 }
 
 /// What s3s-fs keeps beside an object: `<root>/.bucket-<b64>.object-<b64>.<kind>.json`.
-fn sidecar(server: &Server, key: &str, kind: &str) -> String {
+fn sidecar(server: &S3Server, key: &str, kind: &str) -> String {
     let name = format!(
         ".bucket-{}.object-{}.{kind}.json",
         URL_SAFE_NO_PAD.encode(BUCKET),
@@ -37,7 +38,7 @@ fn sidecar(server: &Server, key: &str, kind: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_object_and_part_carries_its_sha256() {
-    let Some(server) = Server::start() else {
+    let Some(server) = S3Server::start() else {
         return;
     };
     let dest = S3Destination::with_part_size(server.config("objects", "p"), MIN_PART_SIZE).unwrap();
@@ -86,7 +87,7 @@ async fn every_object_and_part_carries_its_sha256() {
 /// removes an object whose own put came back `BadDigest`, see `Store::put_new`.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_refuses_bytes_that_do_not_match_the_checksum() {
-    let Some(server) = Server::start() else {
+    let Some(server) = S3Server::start() else {
         return;
     };
     let mut headers = object_store::HeaderMap::new();

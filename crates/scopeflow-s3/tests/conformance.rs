@@ -2,8 +2,9 @@
 
 mod support;
 
+use scopeflow_testkit::S3Server;
 use scopeflow_transfer::conformance::{self, Harness};
-use support::Server;
+use support::S3Test;
 
 /// Runs `check` against a fresh server and destination (under a prefix, as most
 /// deployments use one).
@@ -11,7 +12,7 @@ macro_rules! check {
     ($name:ident) => {
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn $name() {
-            let Some(server) = Server::start() else {
+            let Some(server) = S3Server::start() else {
                 return;
             };
             let dest = server.destination("confocal-1");
@@ -41,7 +42,7 @@ check!(set_aside_then_send_again);
 /// would use it: they must not disturb each other, and the shared manifest still checks.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_checks_share_one_destination() {
-    let Some(server) = Server::start() else {
+    let Some(server) = S3Server::start() else {
         return;
     };
     let dest = server.destination("");

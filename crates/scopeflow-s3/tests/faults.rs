@@ -6,8 +6,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use scopeflow_s3::{MIN_PART_SIZE, S3Destination};
+use scopeflow_testkit::{S3Server, files_under, write_random};
 use scopeflow_transfer::{Destination, RelPath, TransferError, sha256_file};
-use support::{Server, files_under, write_random};
+use support::S3Test;
 
 fn rel(s: &str) -> RelPath {
     RelPath::new(s).unwrap()
@@ -42,7 +43,7 @@ fn assert_transient_failure<T: std::fmt::Debug>(
 /// and after a restart the put sends only the parts that were missing, then verifies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_file_resumes_after_the_server_dies() {
-    let Some(mut server) = Server::start() else {
+    let Some(mut server) = S3Server::start() else {
         return;
     };
     let scratch = tempfile::tempdir().unwrap();
@@ -102,7 +103,7 @@ async fn a_large_file_resumes_after_the_server_dies() {
 /// resumed: files already stored are checked and skipped, only the others are sent.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_folder_resumes_after_the_server_dies() {
-    let Some(mut server) = Server::start() else {
+    let Some(mut server) = S3Server::start() else {
         return;
     };
     let scratch = tempfile::tempdir().unwrap();
@@ -159,7 +160,7 @@ async fn a_folder_resumes_after_the_server_dies() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_credentials_are_a_clear_permanent_error() {
-    let Some(server) = Server::start() else {
+    let Some(server) = S3Server::start() else {
         return;
     };
     let scratch = tempfile::tempdir().unwrap();
@@ -190,7 +191,7 @@ async fn bad_credentials_are_a_clear_permanent_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_is_down_is_unreachable() {
-    let Some(mut server) = Server::start() else {
+    let Some(mut server) = S3Server::start() else {
         return;
     };
     server.kill();

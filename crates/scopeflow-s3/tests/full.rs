@@ -13,8 +13,9 @@ mod support;
 
 use std::path::{Path, PathBuf};
 
+use scopeflow_testkit::{S3Server, files_under, write_random};
 use scopeflow_transfer::{Destination, MANIFEST, RelPath, TransferError};
-use support::{Server, files_under, write_random};
+use support::S3Test;
 
 struct Tmpfs(PathBuf);
 
@@ -72,7 +73,7 @@ async fn a_full_store_is_transient_and_publishes_nothing() {
     let Some(_mounted) = Tmpfs::mount(&mount_point, "2m") else {
         return;
     };
-    let Some(server) = Server::start_in(&mount_point) else {
+    let Some(server) = S3Server::start_in(&mount_point) else {
         return;
     };
     let dest = server.destination("site");

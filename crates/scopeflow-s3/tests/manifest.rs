@@ -6,8 +6,9 @@ mod support;
 use std::time::{Duration, Instant};
 
 use scopeflow_s3::{MIN_PART_SIZE, S3Destination};
+use scopeflow_testkit::{S3Server, write_random};
 use scopeflow_transfer::{Destination, Digest, MANIFEST, RelPath, TransferError};
-use support::{Server, write_random};
+use support::S3Test;
 
 fn rel(s: &str) -> RelPath {
     RelPath::new(s).unwrap()
@@ -27,7 +28,7 @@ async fn put(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_list_each_file_once_and_only_published_ones() {
-    let Some(server) = Server::start() else {
+    let Some(server) = S3Server::start() else {
         return;
     };
     let dest = server.destination("site");
@@ -66,7 +67,7 @@ async fn records_list_each_file_once_and_only_published_ones() {
 /// atomic (see the crate's report).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_records_lose_nothing() {
-    let Some(server) = Server::start() else {
+    let Some(server) = S3Server::start() else {
         return;
     };
     let (one, two) = (server.destination("site"), server.destination("site"));
@@ -99,7 +100,7 @@ async fn concurrent_records_lose_nothing() {
 /// resume it, and aborted by clean-up after that: its parts and marker are gone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clean_temporaries_aborts_only_stale_uploads() {
-    let Some(server) = Server::start() else {
+    let Some(server) = S3Server::start() else {
         return;
     };
     let mut config = server.config("objects", "site");

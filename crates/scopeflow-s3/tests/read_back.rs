@@ -3,9 +3,10 @@
 mod support;
 
 use scopeflow_s3::S3Destination;
+use scopeflow_testkit::{S3Server, write_random};
 use scopeflow_transfer::conformance::Backdoor;
 use scopeflow_transfer::{Destination, RelPath, TransferError, sha256_file};
-use support::{Server, write_random};
+use support::S3Test;
 
 fn rel(s: &str) -> RelPath {
     RelPath::new(s).unwrap()
@@ -29,7 +30,7 @@ fn assert_damaged<T: std::fmt::Debug>(r: Result<T, TransferError>, names: &str) 
 /// naming the file, while its size and stored checksum still look right.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn corruption_after_transfer_is_a_mismatch() {
-    let Some(server) = Server::start() else {
+    let Some(server) = S3Server::start() else {
         return;
     };
     let dest = server.destination("site");
@@ -57,7 +58,7 @@ async fn corruption_after_transfer_is_a_mismatch() {
 /// trade-off the option documents.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_read_back_verify_trusts_size_and_stored_checksum() {
-    let Some(server) = Server::start() else {
+    let Some(server) = S3Server::start() else {
         return;
     };
     let mut config = server.config("objects", "site");

@@ -41,11 +41,10 @@ pub(crate) async fn clean(inner: &Inner, age: Duration) -> Result<usize, Transfe
     let root = &root;
     let old_enough = &old_enough;
     with_conn!(&inner.pool, |conn| {
+        // No root yet (the first put creates it): nothing to clean. Not an error, and above
+        // all not a lost connection, which would be retried with pauses.
         if lstat(conn, ctx, root).await?.is_none() {
-            return Err(ctx.unreachable(
-                root.as_str(),
-                format!("the destination root does not exist on {}", ctx.server()),
-            ));
+            return Ok(0);
         }
         let mut removed = 0;
         let mut level = vec![root.clone()];

@@ -7,8 +7,9 @@
 mod support;
 
 use scopeflow_sftp::SftpDestination;
+use scopeflow_testkit::Sshd;
 use scopeflow_transfer::conformance::{self, Harness, LocalBackdoor};
-use support::Sshd;
+use support::SftpSshd;
 
 struct Setup {
     sshd: Sshd,

@@ -9,8 +9,9 @@ use std::fs;
 use std::time::Duration;
 
 use scopeflow_sftp::SftpDestination;
+use scopeflow_testkit::{Sshd, SshdOptions as Options, Tmpfs, files_under, keygen, write_random};
 use scopeflow_transfer::{Destination, MANIFEST, RelPath, TransferError};
-use support::{Options, Sshd, Tmpfs, files_under, keygen, write_random};
+use support::SftpSshd;
 
 fn rel(s: &str) -> RelPath {
     RelPath::new(s).unwrap()

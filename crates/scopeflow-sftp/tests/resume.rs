@@ -13,8 +13,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+use scopeflow_testkit::{Sshd, write_random};
 use scopeflow_transfer::{Destination, RelPath, TransferError};
-use support::{Sshd, write_random};
+use support::SftpSshd;
 
 fn rel(s: &str) -> RelPath {
     RelPath::new(s).unwrap()
