@@ -16,7 +16,12 @@ sftest!(plan_lists_and_run_purges_old_verified_files, |dir: Dir| {
     w.agent();
     // Leftover work folders of the two files (ids 1 and 2), and one of no file at all.
     for id in ["1", "2", "999"] {
-        w.dir.mkdir(format!(".scopeflow/work/{id}/image.ome.zarr"));
+        w.dir.mkdir(
+            std::path::Path::new(".scopeflow")
+                .join("work")
+                .join(id)
+                .join("image.ome.zarr"),
+        );
     }
 
     // The system clock: both were ingested seconds ago.

@@ -51,7 +51,8 @@ pub(crate) async fn expire(ctx: &Ctx<'_>, report: &mut Report) -> Result<(), Ret
     Ok(())
 }
 
-/// Removes `<state dir>/work/<id>` (conversion outputs already delivered).
+/// Removes the agent's work folder of file `id`, beside the journal (its conversion outputs,
+/// already delivered).
 pub(crate) async fn remove_work(ctx: &Ctx<'_>, id: i64) {
     let dir = ctx.work_root.join(id.to_string());
     match tokio::fs::remove_dir_all(&dir).await {
