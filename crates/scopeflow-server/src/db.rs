@@ -15,11 +15,18 @@ pub enum Backend {
 }
 
 /// One migration per backend folder; dialects differ only where they must (row ids).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    include_str!("../migrations/sqlite/0001_catalog.sql"),
-    include_str!("../migrations/postgres/0001_catalog.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        include_str!("../migrations/sqlite/0001_catalog.sql"),
+        include_str!("../migrations/postgres/0001_catalog.sql"),
+    ),
+    (
+        2,
+        include_str!("../migrations/sqlite/0002_search_trigrams.sql"),
+        include_str!("../migrations/postgres/0002_search_trigrams.sql"),
+    ),
+];
 
 #[derive(Clone, Debug)]
 pub struct Db {

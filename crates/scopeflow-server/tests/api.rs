@@ -714,6 +714,16 @@ async fn migrations_on_fresh_and_existing_db(b: Backend) {
             .fetch_all(&pool)
             .await
             .unwrap();
-    assert_eq!(versions, [1]);
+    assert_eq!(versions, [1, 2]);
+    if env.db.starts_with("postgres") {
+        // Text search is answered from a trigram index on PostgreSQL (contrib's pg_trgm).
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'files_search_trgm'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(n, 1, "the trigram index for text search is missing");
+    }
     pool.close().await;
 }
