@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
+use sqlx::{Sqlite, Transaction};
+
 use crate::error::JournalError;
 use crate::model::{
     COPY_COLUMNS, CopyRow, FILE_COLUMNS, FileRow, FileStatus, copy_from_row, state,
@@ -178,7 +180,18 @@ impl Journal {
     /// The raw file was deleted by the retention robot; only a `verified` file may be.
     pub async fn mark_purged(&self, id: i64) -> Result<(), JournalError> {
         let mut tx = self.write().await?;
-        let row = self.file_in(&mut tx, id).await?;
+        self.purge_in(&mut tx, id).await?;
+        tx.commit().await.map_err(|e| self.db(e))
+    }
+
+    /// The `purged` transition inside a caller's transaction (the retention robot records its
+    /// audit in the same one); already purged is a no-op.
+    pub(crate) async fn purge_in(
+        &self,
+        tx: &mut Transaction<'static, Sqlite>,
+        id: i64,
+    ) -> Result<(), JournalError> {
+        let row = self.file_in(tx, id).await?;
         if row.state == state::PURGED {
             return Ok(());
         }
@@ -190,10 +203,10 @@ impl Journal {
         .bind(&now)
         .bind(&now)
         .bind(id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .map_err(|e| self.db(e))?;
-        tx.commit().await.map_err(|e| self.db(e))
+        Ok(())
     }
 
     /// How many current versions still wait for work (any state before `verified`, and

@@ -181,20 +181,7 @@ impl Journal {
         audit: &Value,
     ) -> Result<(), JournalError> {
         let mut tx = self.write().await?;
-        let row = self.file_in(&mut tx, id).await?;
-        if row.state != state::PURGED {
-            crate::files::require(&row, &[state::VERIFIED], "become purged")?;
-            let now = time::fmt(time::now());
-            sqlx::query(
-                "UPDATE files SET state = 'purged', purged_at = ?, updated_at = ? WHERE id = ?",
-            )
-            .bind(&now)
-            .bind(&now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.db(e))?;
-        }
+        self.purge_in(&mut tx, id).await?;
         sqlx::query("DELETE FROM retention_intents WHERE file_id = ?")
             .bind(id)
             .execute(&mut *tx)
