@@ -6,12 +6,21 @@ use crate::FormatError;
 /// What the first bytes of a file say it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
-    Tiff { big: bool },
+    Tiff {
+        big: bool,
+    },
     Hdf5,
     Czi,
+    /// Leica LAS X: an XML header then memory blocks.
+    Lif,
+    /// Nikon NIS-Elements v3+ (chunk map).
+    Nd2,
+    /// Nikon's legacy ND2 variant, a JPEG 2000 container.
+    Nd2Jpeg2000,
     Cellomics,
     Png,
     Jpeg,
+    Bmp,
     Unknown,
 }
 
@@ -22,11 +31,18 @@ impl Format {
             Format::Tiff { big: true } => "BigTIFF".into(),
             Format::Hdf5 => "HDF5/Imaris (no HDF5 reader in this build yet)".into(),
             Format::Czi => "Zeiss CZI (no CZI reader yet; export to OME-TIFF)".into(),
+            Format::Lif => "Leica LIF (no LIF reader yet; export to OME-TIFF)".into(),
+            Format::Nd2 => "Nikon ND2 (no ND2 reader yet; export to OME-TIFF)".into(),
+            Format::Nd2Jpeg2000 => {
+                "Nikon ND2 of the legacy JPEG 2000 kind (not read; export to OME-TIFF from NIS-Elements)"
+                    .into()
+            }
             Format::Cellomics => {
                 "Cellomics C01 (no Cellomics reader yet; export to OME-TIFF)".into()
             }
             Format::Png => "PNG (not a microscopy format scopeflow reads)".into(),
             Format::Jpeg => "JPEG (not a microscopy format scopeflow reads)".into(),
+            Format::Bmp => "BMP (not a microscopy format scopeflow reads)".into(),
             Format::Unknown => "unknown file type (not a TIFF: no TIFF magic bytes)".into(),
         }
     }
@@ -69,6 +85,11 @@ fn classify(head: &[u8]) -> Format {
         [0x89, b'P', b'N', b'G', ..] => Format::Png,
         [0xff, 0xd8, 0xff, ..] => Format::Jpeg,
         _ if head.starts_with(b"ZISRAWFILE") => Format::Czi,
+        // LIF: a 0x70 test value, the XML block's length, then 0x2A.
+        [0x70, 0, 0, 0, _, _, _, _, 0x2a, ..] => Format::Lif,
+        [0xda, 0xce, 0xbe, 0x0a, ..] => Format::Nd2,
+        [0, 0, 0, 0x0c, b'j', b'P', b' ', b' ', ..] => Format::Nd2Jpeg2000,
+        [b'B', b'M', ..] => Format::Bmp,
         // Cellomics C01: a 4-byte header then a zlib stream (0x78 = deflate, 32 KiB window).
         [0, 0, 0, 0x10, 0x78, ..] => Format::Cellomics,
         _ => Format::Unknown,
@@ -86,6 +107,9 @@ mod tests {
         assert_eq!(classify(b"II+\0\x08\0\0\0"), Format::Tiff { big: true });
         assert_eq!(classify(b"ZISRAWFILE\0\0"), Format::Czi);
         assert_eq!(classify(b"\x89HDF\r\n\x1a\n"), Format::Hdf5);
+        assert_eq!(classify(b"\x70\0\0\0\x10\0\0\0\x2a"), Format::Lif);
+        assert_eq!(classify(b"\xda\xce\xbe\x0a\0\0"), Format::Nd2);
+        assert_eq!(classify(b"BM\x36\0"), Format::Bmp);
         assert_eq!(classify(b"hello world"), Format::Unknown);
         assert_eq!(classify(b"I"), Format::Unknown);
     }

@@ -1,7 +1,10 @@
 //! The TIFF family: plain, multi-page, BigTIFF, OME-TIFF, ImageJ hyperstacks, MetaMorph.
 
 mod codecs;
+pub mod imagej;
 mod layout;
+pub mod metamorph;
+pub mod ome;
 mod pages;
 mod pixels;
 mod tags;
@@ -95,6 +98,25 @@ fn check_first_ifd(
 }
 
 impl TiffSource {
+    /// Opens series `series` of the file (only OME-TIFF holds more than one).
+    ///
+    /// # Errors
+    /// As [`TiffSource::open`], or the file has no such series.
+    pub fn open_series(path: &Path, bigtiff: bool, series: usize) -> Result<Self, FormatError> {
+        let source = Self::open(path, bigtiff)?;
+        let count = source.meta.series.len().max(1);
+        if series == 0 {
+            Ok(source)
+        } else if series < count {
+            Err(FormatError::unsupported(
+                path,
+                format!("reading series {series} of a multi-series OME-TIFF"),
+            ))
+        } else {
+            Err(crate::no_such_series(path, series, count))
+        }
+    }
+
     /// # Errors
     /// Unreadable, truncated or corrupt file; unsupported codec or sample type.
     pub fn open(path: &Path, bigtiff: bool) -> Result<Self, FormatError> {
@@ -133,7 +155,7 @@ impl TiffSource {
                 Ok(buf)
             };
             first.metamorph =
-                crate::metamorph::read_stk_metadata(&mut read_at, ifd.0, big_endian, bigtiff);
+                super::metamorph::read_stk_metadata(&mut read_at, ifd.0, big_endian, bigtiff);
         }
         let pages = pages::read_all(path, &mut d, file_len)?;
         let layout =

@@ -7,10 +7,10 @@ use serde_json::{Map, Value, json};
 use scopeflow_core::{Axis, ImageMeta, PhysicalSizes, SeriesSummary, axes_string};
 
 use super::codecs;
+use super::imagej::ImageJInfo;
+use super::metamorph::MetaMorphInfo;
+use super::ome::{OmeDocument, OmeImage};
 use super::pages::Page;
-use crate::imagej::ImageJInfo;
-use crate::metamorph::MetaMorphInfo;
-use crate::ome::{OmeDocument, OmeImage};
 use crate::units::ngff_unit;
 
 /// What the first page's tags say, gathered before interpretation.
@@ -71,11 +71,11 @@ pub(crate) fn interpret(pages: &[Page], tags: FirstPageTags) -> Result<Layout, S
         .insert("tiff".into(), tiff_summary(pages, &tags));
 
     let planes = if looks_like_ome(desc) {
-        let doc = crate::ome::parse_ome_xml(desc).map_err(|e| format!("OME-XML: {e}"))?;
+        let doc = super::ome::parse_ome_xml(desc).map_err(|e| format!("OME-XML: {e}"))?;
         meta.format = "ome-tiff".into();
         meta.ome_xml = Some(desc.to_string());
         ome_planes(&doc, page0, &mut meta)?
-    } else if let Some(ij) = crate::imagej::parse_imagej_description(desc) {
+    } else if let Some(ij) = super::imagej::parse_imagej_description(desc) {
         meta.format = "imagej-tiff".into();
         imagej_planes(&ij, run, page0.samples, &tags, &mut meta)
     } else if let Some(p) = tifffile_planes(desc, page0, run, &mut meta) {
