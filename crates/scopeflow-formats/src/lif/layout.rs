@@ -12,6 +12,8 @@
 //! - two dimensions on one axis are merged, the first listed varying fastest;
 //! - three interleaved red, green, blue channels are an S axis in R, G, B order.
 
+use std::sync::Arc;
+
 use scopeflow_core::{Axis, DType, PhysicalSizes};
 
 use super::xml::{DimDesc, ImageDesc};
@@ -19,8 +21,12 @@ use super::xml::{DimDesc, ImageDesc};
 /// One factor of a plane axis: its element count and the byte offset of each index.
 #[derive(Clone, Debug)]
 pub(super) enum Factor {
-    Stride { n: u64, inc: u64 },
-    Offsets(Vec<u64>),
+    Stride {
+        n: u64,
+        inc: u64,
+    },
+    /// Shared: every tile of a mosaic carries the same channel offsets.
+    Offsets(Arc<[u64]>),
 }
 
 impl Factor {
@@ -74,6 +80,9 @@ pub(super) struct Layout {
     /// Which LIF dimension each axis came from, for the metadata summary.
     pub mapping: Vec<(char, Vec<String>)>,
     pub tile: Option<(u64, u64)>,
+    /// Bytes of all the series' pixels: never more than its memory block holds, since pixels
+    /// do not overlap in a real file (a check that bounds any size by the file size).
+    pub total_bytes: u64,
 }
 
 impl Layout {
@@ -173,7 +182,7 @@ fn spacing_um(d: &DimDesc) -> Option<f64> {
 }
 
 /// The series of one image: one, or one per mosaic tile.
-pub(super) fn series_of(img: &ImageDesc) -> Result<Vec<Layout>, String> {
+pub(super) fn series_of(img: &ImageDesc, file_len: u64) -> Result<Vec<Layout>, String> {
     let (dtype, bps) = sample_type(img)?;
     let what = |m: &str| format!("image '{}': {m}", img.path);
     let mut dims = img.dims.iter();
@@ -276,6 +285,10 @@ pub(super) fn series_of(img: &ImageDesc) -> Result<Vec<Layout>, String> {
         1 => rest.iter().skip(1).find(|d| matches!(d.id, 2 | 3)).copied(),
         _ => None,
     };
+    let total_bytes = shape
+        .iter()
+        .try_fold(bps, |a, &n| a.checked_mul(n as u64))
+        .ok_or_else(|| what("too large"))?;
     let physical = PhysicalSizes {
         x: spacing_um(x),
         y: y.and_then(spacing_um),
@@ -309,12 +322,14 @@ pub(super) fn series_of(img: &ImageDesc) -> Result<Vec<Layout>, String> {
         time_increment,
         mapping,
         tile: None,
+        total_bytes,
     };
     let Some(m) = tiles else {
         return Ok(vec![base]);
     };
-    if m.n > 100_000 {
-        return Err(what("too many mosaic tiles"));
+    // Tiles do not overlap: more of them than the file has room for means a damaged header.
+    if m.bytes_inc == 0 || m.n.saturating_mul(m.bytes_inc) > file_len {
+        return Err(what("mosaic tiles do not fit in the file"));
     }
     Ok((0..m.n)
         .map(|k| Layout {

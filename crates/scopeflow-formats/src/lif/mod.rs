@@ -43,7 +43,7 @@ impl LifSource {
         drop(text);
         let mut all = Vec::new();
         for (i, img) in header.images.iter().enumerate() {
-            for l in layout::series_of(img).map_err(|e| FormatError::metadata(path, e))? {
+            for l in layout::series_of(img, file_len).map_err(|e| FormatError::metadata(path, e))? {
                 all.push((i, l));
             }
         }
@@ -60,7 +60,10 @@ impl LifSource {
         };
         let img = &header.images[img_index];
         let dtype = layout.dtype.clone().map_err(|t| {
-            FormatError::unsupported(path, format!("image '{}': {t} samples", img.path))
+            FormatError::unsupported(
+                path,
+                format!("image '{}': sample type {t} is not supported", img.path),
+            )
         })?;
         let blocks = container::scan_blocks(path, &file, file_len, blocks_at, header.version)?;
         let id = img.memory_id.as_deref().unwrap_or("");
@@ -77,12 +80,14 @@ impl LifSource {
                 format!("image '{}': byte increments overflow", img.path),
             )
         })?;
-        if extent > block.size {
+        if extent > block.size || layout.total_bytes > block.size {
             return Err(FormatError::corrupt(
                 path,
                 format!(
-                    "image '{}' needs {extent} bytes but its memory block '{id}' holds {}",
-                    img.path, block.size
+                    "image '{}' needs {} bytes but its memory block '{id}' holds {}",
+                    img.path,
+                    extent.max(layout.total_bytes),
+                    block.size
                 ),
             ));
         }
