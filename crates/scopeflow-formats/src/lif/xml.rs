@@ -293,3 +293,54 @@ pub(super) fn parse(xml: &str) -> Result<Header, String> {
         .collect();
     Ok(p.header)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    fn image(name: &str, mem: u64, inner: &str, children: &str) -> String {
+        format!(
+            r#"<Element Name="{name}"><Data><Image><ImageDescription><Channels>
+            <ChannelDescription DataType="0" ChannelTag="0" Resolution="8" BytesInc="0" LUTName="Red"/>
+            </Channels><Dimensions>
+            <DimensionDescription DimID="1" NumberOfElements="4" Origin="0" Length="3e-6" Unit="m" BytesInc="1"/>
+            </Dimensions></ImageDescription>{inner}</Image></Data>
+            <Memory Size="{mem}" MemoryBlockID="MB_{name}"/><Children>{children}</Children></Element>"#
+        )
+    }
+
+    /// Paths below the file's root element, pre-order (a parent image before its children),
+    /// elements without pixels skipped, both time stamp spellings.
+    #[test]
+    fn nested_images_keep_their_paths_and_order() {
+        let hex = r#"<TimeStampList NumberOfTimeStamps="2">1d6f64bbab40b70 1d6f64bbba39b90</TimeStampList>"#;
+        let old = r#"<TimeStampList><TimeStamp HighInteger="1" LowInteger="2"/></TimeStampList>"#;
+        let folder = format!(
+            r#"<Element Name="Folder"><Data><Collection/></Data><Memory Size="0" MemoryBlockID="MB_0"/>
+            <Children>{}{}</Children></Element>"#,
+            image("A", 4, hex, &image("B", 4, old, "")),
+            image("Empty", 0, "", "")
+        );
+        let xml = format!(
+            r#"<LMSDataContainerHeader Version="1"><Element Name="file.lif"><Data><Experiment>
+            <TimeStamp HighInteger="30864971" LowInteger="36306201"/></Experiment></Data>
+            <Memory Size="0" MemoryBlockID="MB_root"/><Children>{folder}{}</Children></Element>
+            </LMSDataContainerHeader>"#,
+            image("C", 4, "", "")
+        );
+        let h = parse(&xml).unwrap();
+        assert_eq!(h.version, 1);
+        let paths: Vec<&str> = h.images.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(paths, ["Folder/A", "Folder/A/B", "C"]);
+        assert_eq!(h.images[0].first_timestamp, Some(0x1d6f64bbab40b70));
+        assert_eq!(h.images[1].first_timestamp, Some((1 << 32) | 2));
+        assert_eq!(h.images[2].memory_id.as_deref(), Some("MB_C"));
+        assert_eq!(h.images[2].dims.len(), 1);
+        assert_eq!(h.images[0].channels[0].lut, "Red");
+        assert_eq!(
+            h.experiment_timestamp,
+            Some((30_864_971u64 << 32) | 36_306_201)
+        );
+        assert!(parse("<LMSDataContainerHeader Version=\"2\"><Element Name=\"x\">").is_err());
+    }
+}
