@@ -172,19 +172,20 @@ fn not_a_lif_and_broken_headers_are_refused() {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
 
-    /// Random bytes overwritten (mostly in the XML header and block headers) and a random
+    /// Random bytes overwritten (half in the XML header and first block header) and a random
     /// truncation: whatever happens, no panic, and errors name the file.
     #[test]
     fn mutations_never_panic(
         which in 0usize..2,
-        edits in proptest::collection::vec((0.0f64..1.0, any::<u8>()), 1..12),
+        edits in proptest::collection::vec((any::<bool>(), 0.0f64..1.0, any::<u8>()), 1..12),
         keep in 0.5f64..1.0,
     ) {
         let src = made().join(["mosaic.lif", "rgb.lif"][which]);
         let mut bytes = std::fs::read(src).unwrap();
         let header = bytes.len().min(4 + 4 + 1 + 4 + 2 * u32::from_le_bytes([bytes[9], bytes[10], bytes[11], bytes[12]]) as usize + 64);
-        for (pos, value) in edits {
-            let at = (pos * header as f64) as usize;
+        let len = bytes.len();
+        for (in_header, pos, value) in edits {
+            let at = (pos * if in_header { header } else { len } as f64) as usize;
             let last = bytes.len() - 1;
             bytes[at.min(last)] = value;
         }
