@@ -11,6 +11,7 @@
 //! - `convert`: every sample to NGFF 0.5 and 0.4, validated pixel for pixel by
 //!   `validate_omezarr.py`, plus provenance, omero, OME-XML, pyramid depth, layout and codec
 //!   options, and the refusal to overwrite;
+//! - `formats`: CZI, Imaris, LIF, ND2, PNG and JPEG sources converted and validated, every series;
 //! - `bad_input`: damaged, unsupported and missing inputs (exit 1, a clear message, nothing
 //!   left behind) and bad command lines (exit 2);
 //! - `retention`: `retention plan|run` on files ingested by the real agent (local and SFTP
@@ -28,6 +29,7 @@ mod agent;
 mod bad_input;
 mod convert;
 mod destinations;
+mod formats;
 mod inspect;
 mod qc;
 mod resend;

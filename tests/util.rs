@@ -310,11 +310,47 @@ pub fn synthetic_samples_dir() -> &'static Path {
 }
 
 fn generate_synthetic_samples() -> Result<PathBuf, String> {
-    let script = tool("make_samples.py");
+    let files: Vec<String> = ALL_SAMPLES
+        .iter()
+        .filter(|s| s.origin == Origin::Synthetic)
+        .map(|s| s.file.to_string())
+        .collect();
+    generate_samples("make_samples.py", "abcdfg", &files)
+}
+
+/// The samples of the other microscope formats (`make_format_samples.py`: CZI, Imaris, LIF,
+/// PNG), generated once like [`synthetic_samples_dir`].
+pub fn format_samples_dir() -> &'static Path {
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let generate = || {
+        let files = FORMAT_SAMPLES.map(String::from);
+        generate_samples("make_format_samples.py", "pqrsuvw", &files)
+    };
+    match DIR.get_or_init(generate) {
+        Ok(dir) => dir,
+        Err(e) => panic!("format samples are not available: {e}"),
+    }
+}
+
+/// What `make_format_samples.py --only pqrsuvw` writes, each with a `.truth.json`.
+pub const FORMAT_SAMPLES: [&str; 7] = [
+    "p_czi_zstd_czyx_u16.czi",
+    "q_czi_raw_yx_u8.czi",
+    "r_czi_2scenes_tyx_u16.czi",
+    "s_ims_czyx_u16.ims",
+    "u_png_yx_u16.png",
+    "v_png_yxs_u8.png",
+    "w_lif_2series.lif",
+];
+
+/// Runs a sample script of `shared/tools` once per script version into the sample cache,
+/// under a lock (other test processes wait) and a temporary name renamed when complete.
+fn generate_samples(script_name: &str, only: &str, files: &[String]) -> Result<PathBuf, String> {
+    let script = tool(script_name);
     let script_hash = sha256_file(&script);
     let root = env_path("SCOPEFLOW_SAMPLE_CACHE")
         .unwrap_or_else(|| target_dir().join("scopeflow-samples"));
-    let key = format!("seed-{SEED}-{}", &script_hash[..12]);
+    let key = format!("{only}-seed-{SEED}-{}", &script_hash[..12]);
     let done = root.join(&key);
     let marker = done.join(".complete");
     if marker.is_file() {
@@ -335,7 +371,7 @@ fn generate_synthetic_samples() -> Result<PathBuf, String> {
     fs::create_dir_all(&partial)
         .map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
     eprintln!(
-        "generating the synthetic samples into {} (once)",
+        "generating {script_name} samples into {} (once)",
         done.display()
     );
     let run = python(args![
@@ -343,17 +379,17 @@ fn generate_synthetic_samples() -> Result<PathBuf, String> {
         "--out",
         partial,
         "--only",
-        "abcdfg",
+        only,
         "--seed",
         SEED.to_string()
     ]);
     if !run.status.success() {
-        return Err(format!("make_samples.py failed\n{run}"));
+        return Err(format!("{script_name} failed\n{run}"));
     }
-    for s in ALL_SAMPLES.iter().filter(|s| s.origin == Origin::Synthetic) {
-        for f in [s.file.to_string(), format!("{}.truth.json", s.file)] {
+    for file in files {
+        for f in [file.clone(), format!("{file}.truth.json")] {
             if !partial.join(&f).is_file() {
-                return Err(format!("make_samples.py did not write {f}\n{run}"));
+                return Err(format!("{script_name} did not write {f}\n{run}"));
             }
         }
     }
