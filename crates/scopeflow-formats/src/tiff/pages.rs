@@ -13,6 +13,14 @@ use tiff::tags::Tag;
 use super::codecs;
 use crate::FormatError;
 
+/// Largest width or height read: whole-slide scans reach a few hundred thousand pixels; a
+/// corrupt ImageWidth of 2^32 − 1 must fail here, not as a failed multi-GiB allocation.
+const MAX_SIDE: usize = 1 << 22;
+
+/// Most a compressed chunk can expand (zstd's RLE blocks reach about 43,000:1; deflate
+/// about 1,000:1): a chunk claiming more decoded bytes than this is corrupt metadata.
+const MAX_EXPANSION: u64 = 1 << 16;
+
 /// The main chain rarely exceeds a few thousand pages; this bound stops a cyclic or bogus
 /// chain from exhausting memory.
 const MAX_PAGES: usize = 1_000_000;
@@ -122,6 +130,11 @@ pub(crate) fn read_page<R: Read + Seek>(
     if width == 0 || height == 0 {
         return Err(bad(format!("empty image {width}x{height}")));
     }
+    if width > MAX_SIDE || height > MAX_SIDE {
+        return Err(bad(format!(
+            "image of {width}x{height} pixels: a side over {MAX_SIDE} pixels is corrupt metadata"
+        )));
+    }
     let samples = usize::from(first_u16(d, Tag::SamplesPerPixel, 1)).max(1);
     let bits = first_u16(d, Tag::BitsPerSample, 1);
     let sample_format = first_u16(d, Tag::SampleFormat, 1);
@@ -174,6 +187,15 @@ pub(crate) fn read_page<R: Read + Seek>(
             )));
         }
     }
+    let geometry = Geometry {
+        width,
+        height,
+        chunk_width,
+        chunk_height,
+        tiled,
+        pixel_bytes: samples.max(1) as u64 * u64::from(bits.div_ceil(8)) / planes as u64,
+    };
+    check_chunk_sizes(&geometry, compression, &byte_counts[..per_plane * planes]).map_err(bad)?;
     Ok(Page {
         width,
         height,
@@ -192,6 +214,48 @@ pub(crate) fn read_page<R: Read + Seek>(
         byte_counts,
         reduced,
     })
+}
+
+struct Geometry {
+    width: usize,
+    height: usize,
+    chunk_width: usize,
+    chunk_height: usize,
+    tiled: bool,
+    /// Bytes of one pixel in one chunk (one sample when samples are stored in planes).
+    pixel_bytes: u64,
+}
+
+/// The dimensions must agree with the bytes the file actually stores: an uncompressed chunk
+/// holds all its pixels, a compressed one cannot expand beyond [`MAX_EXPANSION`].
+fn check_chunk_sizes(g: &Geometry, compression: u16, counts: &[u64]) -> Result<(), String> {
+    let per_plane = g.width.div_ceil(g.chunk_width) * g.height.div_ceil(g.chunk_height);
+    let down = g.height.div_ceil(g.chunk_height);
+    for (i, &stored) in counts.iter().enumerate() {
+        let row = (i % per_plane) / g.width.div_ceil(g.chunk_width);
+        let rows = if g.tiled || row + 1 < down {
+            g.chunk_height
+        } else {
+            g.height - row * g.chunk_height
+        };
+        let cols = if g.tiled { g.chunk_width } else { g.width };
+        let needed = (rows as u64)
+            .saturating_mul(cols as u64)
+            .saturating_mul(g.pixel_bytes);
+        if compression == 1 && stored < needed {
+            return Err(format!(
+                "chunk {i} stores {stored} bytes but {cols}x{rows} uncompressed pixels need {needed}: \
+                 truncated, or wrong ImageWidth/ImageLength"
+            ));
+        }
+        if compression != 1 && needed > stored.max(1).saturating_mul(MAX_EXPANSION) {
+            return Err(format!(
+                "chunk {i} stores {stored} compressed bytes for {cols}x{rows} pixels ({needed} bytes): \
+                 wrong ImageWidth/ImageLength"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Walks the main IFD chain from the first page.
