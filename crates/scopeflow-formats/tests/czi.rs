@@ -326,3 +326,47 @@ fn pyramid_subblocks_are_skipped() {
     assert_eq!(src.meta().metadata["pyramid_subblocks_skipped"], 1);
     assert_eq!(our_planes(src.as_ref()), left_tile);
 }
+
+/// Three tiles stacked vertically; the bottom one's zstd frame is broken. Bands above it read
+/// (only the subblocks a band touches are decoded), a band touching it fails.
+#[test]
+fn a_band_decodes_only_the_subblocks_it_touches() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("stack.czi");
+    let script = r#"
+import sys
+import numpy as np
+from pylibCZIrw import czi as pyczi
+rng = np.random.default_rng(3)
+with pyczi.create_czi(sys.argv[1], exist_ok=True, compression_options="zstd0:ExplicitLevel=1") as w:
+    for y in (0, 100, 200):
+        w.write(rng.integers(0, 65536, (100, 64), dtype=np.uint16), location=(-500, y - 7000))
+"#;
+    run_python(&["-c", script, path.to_str().unwrap()]);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let entries = czi_common::directory_entries(&bytes);
+    let last = &entries[2];
+    let at = last.at + czi_common::DirEntry::FILE_POSITION;
+    let pos = i64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize;
+    let meta_size = i32::from_le_bytes(bytes[pos + 32..pos + 36].try_into().unwrap()) as usize;
+    let data = pos + 32 + 256 + meta_size;
+    assert_eq!(
+        bytes[data..data + 4],
+        [0x28, 0xb5, 0x2f, 0xfd],
+        "zstd frame magic"
+    );
+    bytes[data..data + 4].fill(0);
+    std::fs::write(&path, &bytes).unwrap();
+    let src = scopeflow_formats::open(&path).unwrap();
+    assert_eq!(src.meta().shape, vec![300, 64]);
+    let mut reader = src.plane_reader(&[]).unwrap();
+    let mut band = vec![0u8; 150 * 64 * 2];
+    reader.read_rows(0, 150, &mut band).unwrap();
+    let mut band = vec![0u8; 50 * 64 * 2];
+    reader.read_rows(150, 200, &mut band).unwrap();
+    let err = reader
+        .read_rows(180, 230, &mut band)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("stack.czi") && err.contains("zstd"), "{err}");
+}
