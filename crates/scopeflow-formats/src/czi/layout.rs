@@ -237,6 +237,11 @@ fn scene(
             })
         })
         .collect();
+    if list.is_empty() {
+        return Err(format!(
+            "scene {s}: no subblock has the first index of every dimension"
+        ));
+    }
     let rect = |e: &Entry, l: char| {
         e.dim(l).map_or((0, 0), |d| {
             (i64::from(d.start), i64::from(d.start) + i64::from(d.size))

@@ -207,6 +207,10 @@ fn build_meta(
         instrument.insert("objectives".into(), Value::Array(doc.objectives.clone()));
     }
     let mut metadata = doc.summary.clone();
+    if let Some(raw) = doc.acquired.as_deref().filter(|_| acquired_at.is_none()) {
+        // Kept as written when it is not RFC 3339 (no time zone, another layout).
+        metadata.insert("AcquisitionDateAndTime".into(), raw.into());
+    }
     metadata.insert("scenes".into(), scenes.into());
     metadata.insert("scene_index".into(), scene.s.into());
     metadata.insert(
