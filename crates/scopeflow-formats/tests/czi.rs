@@ -276,10 +276,12 @@ fn mosaics_colour_and_float_match_pylibczirw() {
     assert_eq!(scopeflow_core::axes_string(&src.meta().axes), "TYXS");
     assert_eq!(src.meta().dtype, DType::U16);
     assert_same_as_pylibczirw(&bgr48, 0);
+    bands_concatenate_to_plane(src.as_ref()).unwrap();
     let float = dir.path().join("float.czi");
     let src = scopeflow_formats::open(&float).unwrap();
     assert_eq!(src.meta().dtype, DType::F32);
     assert_same_as_pylibczirw(&float, 0);
+    bands_concatenate_to_plane(src.as_ref()).unwrap();
 }
 
 /// Two side-by-side tiles; the right one is turned into a pyramid level (stored at half its

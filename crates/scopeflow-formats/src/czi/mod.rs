@@ -311,3 +311,22 @@ impl ImageSource for CziSource {
         Ok(Box::new(pixels::CziPlane::new(self, tiles)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::metres_to_um;
+
+    #[test]
+    fn metres_become_exact_micrometres() {
+        assert_eq!(metres_to_um("1e-07"), Some(0.1));
+        assert_eq!(metres_to_um("6.45e-07"), Some(0.645));
+        assert_eq!(
+            metres_to_um("1.0833333333333333E-06"),
+            Some(1.0833333333333333)
+        );
+        assert_eq!(metres_to_um("0.0000005"), Some(0.5));
+        assert_eq!(metres_to_um("0"), None);
+        assert_eq!(metres_to_um("abc"), None);
+        assert_eq!(metres_to_um("1e2147483647"), None);
+    }
+}

@@ -231,3 +231,46 @@ pub(crate) fn parse(xml: &str) -> Result<CziXml, String> {
     }
     Ok(p.doc)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_image_elements_count() {
+        let xml = r#"<ImageDocument><Metadata>
+          <Experiment><Channel Name="setup, not the image"/></Experiment>
+          <Information>
+            <Image><AcquisitionDateAndTime>2020-01-02T03:04:05Z</AcquisitionDateAndTime>
+              <Dimensions>
+                <Channels><Channel Id="Channel:0" Name="DAPI"/><Channel Id="Channel:1"/></Channels>
+                <S><Scenes><Scene Index="1" Name="Well B2"/><Scene Index="0" Name="Well A1"/></Scenes></S>
+              </Dimensions>
+            </Image>
+            <Instrument>
+              <Microscopes><Microscope Id="M:1" Name="Axio"/></Microscopes>
+              <Objectives><Objective Id="O:1" Name="Plan 20x"><LensNA>0.8</LensNA><Immersion>Air</Immersion></Objective></Objectives>
+            </Instrument>
+          </Information>
+          <Scaling><Items><Distance Id="X"><Value>1.5E-07</Value></Distance>
+            <Distance Id="Z"><Value>0</Value></Distance></Items></Scaling>
+          <Other><Distance Id="Y"><Value>9</Value></Distance></Other>
+        </Metadata></ImageDocument>"#;
+        let doc = parse(xml).unwrap();
+        assert_eq!(doc.channel_names, vec![Some("DAPI".to_string()), None]);
+        assert_eq!(
+            doc.scene_names,
+            vec![Some("Well A1".to_string()), Some("Well B2".to_string())]
+        );
+        assert_eq!(doc.scaling, [Some("1.5E-07".to_string()), None, None]);
+        assert_eq!(doc.acquired.as_deref(), Some("2020-01-02T03:04:05Z"));
+        assert_eq!(doc.microscope.unwrap()["Name"], "Axio");
+        assert_eq!(doc.objectives[0]["LensNA"], 0.8);
+        assert_eq!(doc.objectives[0]["Immersion"], "Air");
+    }
+
+    #[test]
+    fn malformed_xml_is_an_error() {
+        assert!(parse("<ImageDocument><Metadata></Image>").is_err());
+    }
+}
