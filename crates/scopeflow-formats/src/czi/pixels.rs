@@ -5,7 +5,7 @@
 //! be decoded whole; the last decoded ones are kept in a cache bounded in bytes, so reading a
 //! plane top to bottom in bands decodes each subblock once as long as one row of tiles fits.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io::Read;
 use std::sync::Arc;
 
@@ -13,7 +13,7 @@ use crate::{FormatError, PlaneReader};
 
 use super::CziSource;
 use super::layout::{Tile, compression_name};
-use super::segments::{SubblockData, read_at, subblock_data};
+use super::segments::{read_at, subblock_data};
 
 /// Decoded subblocks kept per plane reader. One more can be held while it is being used.
 const CACHE_BYTES: usize = 256 << 20;
@@ -26,8 +26,8 @@ pub(crate) struct CziPlane<'a> {
     pub(crate) tiles: Vec<usize>,
     cache: VecDeque<(usize, Arc<Vec<u8>>)>,
     cached_bytes: usize,
-    /// Where each tile's pixel data starts, once looked up.
-    located: Vec<(usize, SubblockData)>,
+    /// Where each tile's pixel data is (offset, length), once looked up.
+    located: HashMap<usize, (u64, u64)>,
 }
 
 impl<'a> CziPlane<'a> {
@@ -37,20 +37,19 @@ impl<'a> CziPlane<'a> {
             tiles,
             cache: VecDeque::new(),
             cached_bytes: 0,
-            located: Vec::new(),
+            located: HashMap::new(),
         }
     }
 
     fn locate(&mut self, index: usize) -> Result<(u64, u64), FormatError> {
-        if let Some((_, d)) = self.located.iter().find(|(i, _)| *i == index) {
-            return Ok((d.offset, d.len));
+        if let Some(&found) = self.located.get(&index) {
+            return Ok(found);
         }
         let src = self.src;
         let tile = &src.scene.tiles[index];
         let d = subblock_data(&src.file, &src.path, src.file_len, tile.file_position)?;
-        let found = (d.offset, d.len);
-        self.located.push((index, d));
-        Ok(found)
+        self.located.insert(index, (d.offset, d.len));
+        Ok((d.offset, d.len))
     }
 
     /// The whole decoded subblock, from the cache or decoded now.
