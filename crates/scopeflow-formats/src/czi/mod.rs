@@ -42,7 +42,7 @@ impl CziSource {
         if header.directory_position == 0 {
             return Err(FormatError::corrupt(
                 path,
-                "the file header points to no subblock directory",
+                "the file header points to no subblock directory (writers add it last: the file is unfinished)",
             ));
         }
         let entries = segments::directory(&file, path, file_len, header.directory_position)?;

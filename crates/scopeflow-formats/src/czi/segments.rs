@@ -17,6 +17,8 @@ const ENTRY_FIXED: usize = 32;
 const DIM_ENTRY: usize = 20;
 /// More dimension entries than the format has letters means a corrupt count.
 const MAX_DIMS: usize = 32;
+/// ZEN's metadata is kilobytes to a few megabytes; beyond this it is not read.
+const MAX_XML: u64 = 64 << 20;
 
 /// One dimension of a subblock: `start` is an index (T, C, Z, S, M, …) or a pixel position
 /// (X, Y; may be negative or large: it is a stage coordinate in pixels).
@@ -319,6 +321,12 @@ pub(crate) fn metadata_xml(
     let xml_size = le_i32(&head, 0)
         .and_then(|n| u64::try_from(n).ok())
         .ok_or_else(|| FormatError::corrupt(path, "metadata segment has a negative XML size"))?;
+    if xml_size > MAX_XML {
+        return Err(FormatError::metadata(
+            path,
+            format!("metadata XML of {xml_size} bytes is larger than the {MAX_XML} read"),
+        ));
+    }
     let bytes = read_at(
         file,
         path,
