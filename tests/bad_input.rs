@@ -264,15 +264,6 @@ fn directory_as_input(dir: &Dir) -> Bad {
     }
 }
 
-fn real_czi(_dir: &Dir) -> Bad {
-    let name = "aics_s_1_t_1_c_1_z_1.czi";
-    Bad {
-        path: real_samples_dir().join(name),
-        name: name.into(),
-        causes: UNSUPPORTED_FORMAT,
-    }
-}
-
 fn real_cellomics_c01(_dir: &Dir) -> Bad {
     let name = "cellprofiler_iamac01file.c01";
     Bad {
@@ -370,9 +361,36 @@ bad_input_tests!(
     old_jpeg_compression,
     nonexistent_path,
     directory_as_input,
-    real_czi,
     real_cellomics_c01,
 );
+
+// The real Zeiss CZI used to be refused here; it is now read (issue 12): every command
+// succeeds on it, and what `inspect` reports is what MANIFEST.md says of the file.
+sftest!(real_czi_is_converted, |dir: Dir| {
+    let src = real_samples_dir().join("aics_s_1_t_1_c_1_z_1.czi");
+    let run = scopeflow(args!["inspect", src, "--json"]).success();
+    let doc = run.stdout_json();
+    assert_eq!(
+        (&doc["format"], &doc["axes"], &doc["shape"], &doc["dtype"]),
+        (
+            &"czi".into(),
+            &"YX".into(),
+            &serde_json::json!([325, 475]),
+            &"uint16".into()
+        ),
+        "inspect of the real CZI\n{run}"
+    );
+    assert_eq!(doc["channel_names"], serde_json::json!(["Bright"]), "{run}");
+    scopeflow(args!["qc", src, "--json"]).success();
+    let out = dir.mkdir("out").join("aics.ome.zarr");
+    let run = scopeflow(args!["convert", src, out]).success();
+    assert!(
+        out.is_dir(),
+        "convert left no OME-Zarr at {}\n{run}",
+        out.display()
+    );
+    assert!(!run.stderr.contains("panicked"), "{run}");
+});
 
 /// A copy of sample d whose first tile in the last page is garbage: every IFD and offset is
 /// valid, so only decoding finds it, after the conversion has written most of its output.

@@ -1,0 +1,274 @@
+//! Pixels of one plane of a scene, composed band by band from the subblocks the band touches.
+//!
+//! Uncompressed subblocks are read row range by row range straight from the file, so even a
+//! single subblock covering a huge plane costs only the band. Compressed subblocks (zstd) must
+//! be decoded whole; the last decoded ones are kept in a cache bounded in bytes, so reading a
+//! plane top to bottom in bands decodes each subblock once as long as one row of tiles fits.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::Read;
+use std::sync::Arc;
+
+use crate::{FormatError, PlaneReader};
+
+use super::CziSource;
+use super::layout::{Tile, compression_name};
+use super::segments::{read_at, subblock_data};
+
+/// Decoded subblocks kept per plane reader. One more can be held while it is being used.
+const CACHE_BYTES: usize = 256 << 20;
+/// A decoded subblock larger than this is refused rather than allocated.
+const MAX_SUBBLOCK_BYTES: u64 = 4 << 30;
+
+pub(crate) struct CziPlane<'a> {
+    pub(crate) src: &'a CziSource,
+    /// Indices into the scene's tiles, in drawing order (later wins).
+    pub(crate) tiles: Vec<usize>,
+    cache: VecDeque<(usize, Arc<Vec<u8>>)>,
+    cached_bytes: usize,
+    /// Where each tile's pixel data is (offset, length), once looked up.
+    located: HashMap<usize, (u64, u64)>,
+}
+
+impl<'a> CziPlane<'a> {
+    pub(crate) fn new(src: &'a CziSource, tiles: Vec<usize>) -> Self {
+        CziPlane {
+            src,
+            tiles,
+            cache: VecDeque::new(),
+            cached_bytes: 0,
+            located: HashMap::new(),
+        }
+    }
+
+    fn locate(&mut self, index: usize) -> Result<(u64, u64), FormatError> {
+        if let Some(&found) = self.located.get(&index) {
+            return Ok(found);
+        }
+        let src = self.src;
+        let tile = &src.scene.tiles[index];
+        let d = subblock_data(&src.file, &src.path, src.file_len, tile.file_position)?;
+        self.located.insert(index, (d.offset, d.len));
+        Ok((d.offset, d.len))
+    }
+
+    /// The whole decoded subblock, from the cache or decoded now.
+    fn decoded(&mut self, index: usize) -> Result<Arc<Vec<u8>>, FormatError> {
+        if let Some(pos) = self.cache.iter().position(|(i, _)| *i == index)
+            && let Some(hit) = self.cache.remove(pos)
+        {
+            let data = hit.1.clone();
+            self.cache.push_back(hit);
+            return Ok(data);
+        }
+        let (offset, len) = self.locate(index)?;
+        let src = self.src;
+        let data = Arc::new(decode(src, &src.scene.tiles[index], offset, len)?);
+        self.cached_bytes += data.len();
+        self.cache.push_back((index, data.clone()));
+        while self.cached_bytes > CACHE_BYTES && self.cache.len() > 1 {
+            if let Some((_, old)) = self.cache.pop_front() {
+                self.cached_bytes -= old.len();
+            }
+        }
+        Ok(data)
+    }
+}
+
+fn tile_bytes(src: &CziSource, tile: &Tile) -> Result<usize, FormatError> {
+    let n = (tile.width as u64)
+        .checked_mul(tile.height as u64)
+        .and_then(|n| n.checked_mul(src.scene.pixel_type.bytes_per_pixel() as u64))
+        .filter(|&n| n <= MAX_SUBBLOCK_BYTES)
+        .ok_or_else(|| {
+            FormatError::corrupt(
+                &src.path,
+                format!(
+                    "subblock of {} x {} pixels is too large",
+                    tile.width, tile.height
+                ),
+            )
+        })?;
+    Ok(n as usize)
+}
+
+/// Decodes a compressed subblock into `width * height` pixels, rows packed.
+fn decode(src: &CziSource, tile: &Tile, offset: u64, len: u64) -> Result<Vec<u8>, FormatError> {
+    let path = &src.path;
+    let expected = tile_bytes(src, tile)?;
+    let at = format!("subblock at offset {}", tile.file_position);
+    let raw = read_at(&src.file, path, src.file_len, offset, len, &at)?;
+    let (stream, hilo) = match tile.compression {
+        5 => (&raw[..], false),
+        6 => zstd1_header(&raw).map_err(|e| FormatError::corrupt(path, format!("{at}: {e}")))?,
+        other => {
+            return Err(FormatError::unsupported(
+                path,
+                format!(
+                    "{at}: {} compression is not supported",
+                    compression_name(other)
+                ),
+            ));
+        }
+    };
+    let decoder = zstd::stream::read::Decoder::with_buffer(stream)
+        .map_err(|e| FormatError::corrupt(path, format!("{at}: zstd: {e}")))?;
+    // Growing the buffer with the data (instead of allocating `expected` up front) keeps a
+    // corrupt size from allocating gigabytes for a few bytes of input.
+    let mut out = Vec::new();
+    decoder
+        .take(expected as u64)
+        .read_to_end(&mut out)
+        .map_err(|e| FormatError::corrupt(path, format!("{at}: zstd: {e}")))?;
+    if out.len() < expected {
+        return Err(FormatError::corrupt(
+            path,
+            format!("{at}: decodes to {} bytes, expected {expected}", out.len()),
+        ));
+    }
+    if hilo && src.scene.pixel_type.dtype.size() == 2 {
+        out = unpack_hilo(&out);
+    }
+    Ok(out)
+}
+
+/// Splits zstd1's header off: a size byte, then chunks; chunk type 1 carries a flag byte
+/// whose bit 0 says the 16-bit data was stored as all low bytes, then all high bytes.
+fn zstd1_header(raw: &[u8]) -> Result<(&[u8], bool), String> {
+    let size = usize::from(*raw.first().ok_or("empty zstd1 data")?);
+    if size == 0 {
+        return Err("zstd1 header of size 0".into());
+    }
+    let header = raw.get(1..size).ok_or("truncated zstd1 header")?;
+    let mut hilo = false;
+    let mut i = 0;
+    while i < header.len() {
+        match header[i] {
+            1 => {
+                let flags = *header.get(i + 1).ok_or("truncated zstd1 header chunk")?;
+                hilo = flags & 1 != 0;
+                i += 2;
+            }
+            t => return Err(format!("unknown zstd1 header chunk type {t}")),
+        }
+    }
+    Ok((&raw[size..], hilo))
+}
+
+/// Re-interleaves `[low bytes…][high bytes…]` into little-endian 16-bit values.
+fn unpack_hilo(data: &[u8]) -> Vec<u8> {
+    let half = data.len() / 2;
+    let (lo, hi) = data.split_at(half);
+    let mut out = Vec::with_capacity(half * 2);
+    for (l, h) in lo.iter().zip(hi) {
+        out.push(*l);
+        out.push(*h);
+    }
+    out
+}
+
+impl PlaneReader for CziPlane<'_> {
+    fn read_rows(&mut self, y0: usize, y1: usize, out: &mut [u8]) -> Result<(), FormatError> {
+        let src = self.src;
+        let scene = &src.scene;
+        let bpp = scene.pixel_type.bytes_per_pixel();
+        let row = scene.width * bpp;
+        if y0 > y1 || y1 > scene.height || out.len() != (y1 - y0) * row {
+            return Err(FormatError::Usage {
+                path: src.path.clone(),
+                what: format!(
+                    "rows {y0}..{y1} with a buffer of {} bytes: the plane has {} rows of {row} bytes",
+                    out.len(),
+                    scene.height
+                ),
+            });
+        }
+        out.fill(0);
+        for k in 0..self.tiles.len() {
+            let index = self.tiles[k];
+            let tile = &scene.tiles[index];
+            let r0 = y0.max(tile.y);
+            let r1 = y1.min(tile.y + tile.height);
+            if r0 >= r1 {
+                continue;
+            }
+            let trow = tile.width * bpp;
+            let (data, skip) = if tile.compression == 0 {
+                let (offset, len) = self.locate(index)?;
+                let need = tile_bytes(src, tile)? as u64;
+                if len < need {
+                    return Err(FormatError::corrupt(
+                        &src.path,
+                        format!(
+                            "uncompressed subblock at offset {} holds {len} bytes, {need} expected",
+                            tile.file_position
+                        ),
+                    ));
+                }
+                let first = ((r0 - tile.y) * trow) as u64;
+                let bytes = ((r1 - r0) * trow) as u64;
+                let what = format!("subblock at offset {}", tile.file_position);
+                let rows = read_at(
+                    &src.file,
+                    &src.path,
+                    src.file_len,
+                    offset + first,
+                    bytes,
+                    &what,
+                )?;
+                (Arc::new(rows), 0)
+            } else {
+                (self.decoded(index)?, (r0 - tile.y) * trow)
+            };
+            for r in r0..r1 {
+                let from = skip + (r - r0) * trow;
+                let to = (r - y0) * row + tile.x * bpp;
+                let dst = &mut out[to..to + trow];
+                dst.copy_from_slice(&data[from..from + trow]);
+                if scene.pixel_type.samples == 3 {
+                    bgr_to_rgb(dst, scene.pixel_type.dtype.size());
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Swaps the first and third sample of every pixel.
+fn bgr_to_rgb(row: &mut [u8], sample: usize) {
+    for px in row.chunks_exact_mut(3 * sample) {
+        let (b, rest) = px.split_at_mut(sample);
+        b.swap_with_slice(&mut rest[sample..2 * sample]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hilo_reinterleaves_low_then_high() {
+        assert_eq!(
+            unpack_hilo(&[1, 2, 3, 10, 20, 30]),
+            vec![1, 10, 2, 20, 3, 30]
+        );
+    }
+
+    #[test]
+    fn bgr_becomes_rgb_for_8_and_16_bits() {
+        let mut a = [1, 2, 3, 4, 5, 6];
+        bgr_to_rgb(&mut a, 1);
+        assert_eq!(a, [3, 2, 1, 6, 5, 4]);
+        let mut b = [1, 0, 2, 0, 3, 0];
+        bgr_to_rgb(&mut b, 2);
+        assert_eq!(b, [3, 0, 2, 0, 1, 0]);
+    }
+
+    #[test]
+    fn zstd1_header_flags() {
+        assert_eq!(zstd1_header(&[3, 1, 1, 9]).unwrap(), (&[9u8][..], true));
+        assert_eq!(zstd1_header(&[1, 9]).unwrap(), (&[9u8][..], false));
+        assert!(zstd1_header(&[3, 2, 1, 9]).is_err());
+        assert!(zstd1_header(&[5, 1]).is_err());
+    }
+}
