@@ -30,7 +30,7 @@ impl Format {
             Format::Tiff { big: false } => "TIFF".into(),
             Format::Tiff { big: true } => "BigTIFF".into(),
             Format::Hdf5 => "HDF5/Imaris (no HDF5 reader in this build yet)".into(),
-            Format::Czi => "Zeiss CZI (no CZI reader yet; export to OME-TIFF)".into(),
+            Format::Czi => "Zeiss CZI".into(),
             Format::Lif => "Leica LIF".into(),
             Format::Nd2 => "Nikon ND2 (no ND2 reader yet; export to OME-TIFF)".into(),
             Format::Nd2Jpeg2000 => {
