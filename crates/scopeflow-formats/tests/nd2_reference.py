@@ -53,6 +53,8 @@ def main(path, out):
             positions=positions,
             compression=f.attributes.compressionType,
             width_bytes=f.attributes.widthBytes,
+            objective_name=meta.channels[0].microscope.objectiveName if meta and meta.channels else None,
+            objective_na=meta.channels[0].microscope.objectiveNumericalAperture if meta and meta.channels else None,
         )
     with open(os.path.join(out, "ref.json"), "w") as fh:
         json.dump(ref, fh)

@@ -70,14 +70,20 @@ pub(super) fn version(path: &Path, file: &File) -> Result<(u32, u32), FormatErro
         || u64_at(&head, 8) != 64
         || &head[16..48] != FILE_SIGNATURE
     {
-        return Err(FormatError::corrupt(path, "the ND2 header chunk is damaged"));
+        return Err(FormatError::corrupt(
+            path,
+            "the ND2 header chunk is damaged",
+        ));
     }
     // The data reads like "Ver3.0".
     let data = &head[48..];
     let digit = |b: u8| char::from(b).to_digit(10);
     match (digit(data[3]), digit(data[5])) {
         (Some(major), Some(minor)) if data.starts_with(b"Ver") => Ok((major, minor)),
-        _ => Err(FormatError::corrupt(path, "the ND2 version string is damaged")),
+        _ => Err(FormatError::corrupt(
+            path,
+            "the ND2 version string is damaged",
+        )),
     }
 }
 
@@ -102,7 +108,10 @@ pub(super) fn chunk_at(
         .checked_add(16 + name_len)
         .filter(|&d| name_len <= MAX_NAME_BYTES && d <= file_len)
         .ok_or_else(|| {
-            FormatError::corrupt(path, format!("the chunk at byte {offset} has a bad name length"))
+            FormatError::corrupt(
+                path,
+                format!("the chunk at byte {offset} has a bad name length"),
+            )
         })?;
     if data_len > file_len - data_offset {
         return Err(FormatError::corrupt(
@@ -132,7 +141,13 @@ impl ChunkMap {
             return Err(FormatError::corrupt(path, "too short for an ND2 file"));
         }
         let mut tail = [0u8; 40];
-        read_at(path, file, file_len - 40, &mut tail, "the chunk map locator")?;
+        read_at(
+            path,
+            file,
+            file_len - 40,
+            &mut tail,
+            "the chunk map locator",
+        )?;
         if &tail[..32] != CHUNKMAP_SIGNATURE {
             return Err(FormatError::corrupt(
                 path,
@@ -148,7 +163,10 @@ impl ChunkMap {
             ));
         }
         if span.data_len > MAX_MAP_BYTES {
-            return Err(FormatError::corrupt(path, "the chunk map is implausibly large"));
+            return Err(FormatError::corrupt(
+                path,
+                "the chunk map is implausibly large",
+            ));
         }
         let mut data = vec![0u8; span.data_len as usize];
         read_at(path, file, span.data_offset, &mut data, "the chunk map")?;
@@ -214,7 +232,10 @@ impl ChunkMap {
         if span.data_len > limit {
             return Err(FormatError::corrupt(
                 path,
-                format!("the {name} chunk is implausibly large ({} bytes)", span.data_len),
+                format!(
+                    "the {name} chunk is implausibly large ({} bytes)",
+                    span.data_len
+                ),
             ));
         }
         let mut data = vec![0u8; span.data_len as usize];

@@ -84,7 +84,9 @@ pub(super) fn frame(attrs: &Map<String, Value>) -> Result<Frame, String> {
         other => return Err(format!("{other} bits per component is not supported")),
     };
     if width == 0 || height == 0 || components == 0 {
-        return Err(format!("empty frame ({width}x{height}, {components} components)"));
+        return Err(format!(
+            "empty frame ({width}x{height}, {components} components)"
+        ));
     }
     let packed = width
         .checked_mul(components)
@@ -140,7 +142,10 @@ pub(super) fn loops(exp: &Map<String, Value>) -> Result<Vec<ExpLoop>, String> {
     let loops: Vec<ExpLoop> = out.into_iter().map(|(l, _)| l).collect();
     for (i, l) in loops.iter().enumerate() {
         if loops[..i].iter().any(|o| o.axis == l.axis) {
-            return Err(format!("two {:?} loops in one experiment are not supported", l.axis));
+            return Err(format!(
+                "two {:?} loops in one experiment are not supported",
+                l.axis
+            ));
         }
     }
     Ok(loops)

@@ -130,7 +130,11 @@ fn items(
                 let level = items(&mut inner, item_count, depth + 1, max_inflated)?;
                 list_or_map(level)
             }
-            other => return Err(format!("unknown metadata item type {other} at byte {start}")),
+            other => {
+                return Err(format!(
+                    "unknown metadata item type {other} at byte {start}"
+                ));
+            }
         };
         insert(&mut out, name, value);
     }

@@ -82,7 +82,13 @@ impl Nd2Source {
         let need = |m: Option<Map<String, Value>>, name: &str| {
             m.ok_or_else(|| FormatError::corrupt(path, format!("no {name} chunk")))
         };
-        let attrs = decode_chunk(path, &file, &map, "ImageAttributesLV!", "SLxImageAttributes")?;
+        let attrs = decode_chunk(
+            path,
+            &file,
+            &map,
+            "ImageAttributesLV!",
+            "SLxImageAttributes",
+        )?;
         let attrs = need(attrs, "ImageAttributesLV!")?;
         let picture = decode_chunk(
             path,

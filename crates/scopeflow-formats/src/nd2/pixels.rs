@@ -58,7 +58,8 @@ impl<'a> FrameReader<'a> {
                 }
                 let need = self.frame_bytes();
                 let enough = if src.frame.compressed {
-                    span.data_len > TIMESTAMP && span.data_len - TIMESTAMP <= need + need / 64 + 4096
+                    span.data_len > TIMESTAMP
+                        && span.data_len - TIMESTAMP <= need + need / 64 + 4096
                 } else {
                     span.data_len >= TIMESTAMP + need
                 };
@@ -82,7 +83,13 @@ impl<'a> FrameReader<'a> {
         let src = self.src;
         let mut packed = vec![0u8; (span.data_len - TIMESTAMP) as usize];
         let what = format!("frame {}", self.seq);
-        read_at(&src.path, &src.file, span.data_offset + TIMESTAMP, &mut packed, &what)?;
+        read_at(
+            &src.path,
+            &src.file,
+            span.data_offset + TIMESTAMP,
+            &mut packed,
+            &what,
+        )?;
         let need = self.frame_bytes();
         let full = (src.frame.height * src.frame.row_stride) as u64;
         let mut out = Vec::with_capacity(full as usize);
