@@ -104,13 +104,19 @@ pub(super) fn chunk_at(
     }
     let name_len = u64::from(u32_at(&hdr, 4));
     let data_len = u64_at(&hdr, 8);
+    if name_len > MAX_NAME_BYTES {
+        return Err(FormatError::corrupt(
+            path,
+            format!("the chunk at byte {offset} has a bad name length ({name_len})"),
+        ));
+    }
     let data_offset = offset
         .checked_add(16 + name_len)
-        .filter(|&d| name_len <= MAX_NAME_BYTES && d <= file_len)
+        .filter(|&d| d <= file_len)
         .ok_or_else(|| {
             FormatError::corrupt(
                 path,
-                format!("the chunk at byte {offset} has a bad name length"),
+                format!("the chunk at byte {offset} runs past the end of the file"),
             )
         })?;
     if data_len > file_len - data_offset {

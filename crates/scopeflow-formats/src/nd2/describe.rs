@@ -150,7 +150,7 @@ pub(super) fn image_meta(s: &Sources, series: usize) -> ImageMeta {
 
 /// A Julian day number (days since noon, 1 January 4713 BC, UTC) as RFC 3339.
 fn jdn_to_rfc3339(jdn: f64) -> Option<String> {
-    if !(jdn >= 1.0 && jdn < 1e8) {
+    if !(1.0..1e8).contains(&jdn) {
         return None;
     }
     let secs = (jdn - JDN_UNIX_EPOCH) * 86_400.0;
