@@ -1,6 +1,6 @@
 //! The ND2 reader against the `nd2` Python package (the independent reference): the five real
-//! NIS-Elements files, and rewrites of them (`nd2_variants.py`) with zlib frames, padded rows
-//! and an XY-position × time × Z experiment, each read back by the nd2 package first.
+//! NIS-Elements files, and rewrites of them (`nd2_variants.py`) with zlib frames, padded rows,
+//! RGB and 8-bit pixels and an XY-position × time × Z experiment, each read by the nd2 package.
 
 use std::path::Path;
 
@@ -37,6 +37,8 @@ fn matches_reference(path: &Path) {
         let names: Vec<String> = serde_json::from_value(r.json["channel_names"].clone()).unwrap();
         if names.len() == m.channel_count() {
             assert_eq!(m.channel_names.as_ref(), Some(&names), "{ctx}");
+        } else {
+            assert_eq!(m.channel_names, None, "{ctx}");
         }
         let pos_names = r.json["positions"].as_array().unwrap();
         if let Some(name) = pos_names.get(p).and_then(|v| v.as_str()) {
@@ -96,7 +98,7 @@ fn real_files_match_the_nd2_package() {
 }
 
 #[test]
-fn zlib_padded_and_multi_position_rewrites_match_the_nd2_package() {
+fn zlib_padded_rgb_u8_and_multi_position_rewrites_match_the_nd2_package() {
     let dir = tempfile::tempdir().unwrap();
     let timelapse = real("arcadia_example-timelapse.nd2");
     for kinds in ["zlib", "padded", "positions", "positions,zlib,padded"] {
@@ -104,7 +106,9 @@ fn zlib_padded_and_multi_position_rewrites_match_the_nd2_package() {
         matches_reference(&v);
     }
     let multichannel = real("arcadia_example-multichannel.nd2");
-    matches_reference(&variant(&multichannel, "zlib,padded", dir.path()));
+    for kinds in ["zlib,padded", "rgb", "u8", "rgb,u8,zlib,padded"] {
+        matches_reference(&variant(&multichannel, kinds, dir.path()));
+    }
 }
 
 #[test]

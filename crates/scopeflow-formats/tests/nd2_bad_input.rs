@@ -136,6 +136,11 @@ fn unsupported_compression_and_versions_are_refused_by_name() {
     let at = find(&b, &utf16("uiBpcInMemory\0")) + 28;
     b[at..at + 4].copy_from_slice(&12u32.to_le_bytes());
     expect_error(&write(dir.path(), "bpc.nd2", &b), &["12 bits"]);
+    // A frame larger than the file could hold: refused before any buffer is sized from it.
+    let mut b = bytes.clone();
+    let at = find(&b, &utf16("uiWidthBytes\0")) + 26;
+    b[at..at + 4].copy_from_slice(&4_000_000_000u32.to_le_bytes());
+    expect_error(&write(dir.path(), "huge.nd2", &b), &["more than"]);
     expect_error(dir.path(), &["folder"]);
 }
 

@@ -7,6 +7,8 @@
   padded     rows padded by 8 bytes of 0xAB (uiWidthBytes raised)
   positions  the experiment replaced by XY(3 points, the 2nd invalid) > T(2) > Z(3), filled
              with the source's first 12 frames (needs a one-component source with >= 12 frames)
+  rgb        one RGB channel made of the first three components (needs >= 3 components)
+  u8         8-bit pixels (the 16-bit values shifted right by 4, low byte kept)
 
 Every other chunk is copied unchanged, a new chunk map is written, and the result is read
 back with the `nd2` package (the independent reference) before the tests compare with it.
@@ -15,6 +17,8 @@ The container layout follows the nd2 package's documentation of it (BSD-3).
 import struct
 import sys
 import zlib
+
+import numpy as np
 
 MAGIC = 0x0ABECEDA
 MAP_SIG = b"ND2 CHUNK MAP SIGNATURE 0000001!"
@@ -47,6 +51,60 @@ def patch_item(payload, name, fmt, new):
     payload = bytearray(payload)
     struct.pack_into(fmt, payload, i, new(old))
     return bytes(payload), old
+
+
+FIXED = {1: 1, 2: 4, 3: 4, 4: 8, 5: 8, 6: 8, 7: 8}
+
+
+def parse(buf, count=None):
+    """Lite-variant items as [kind, name, raw value] (levels hold item lists)."""
+    pos, items = 0, []
+    while pos < len(buf) and (count is None or len(items) < count):
+        kind, nl = buf[pos], buf[pos + 1]
+        name = buf[pos + 2:pos + 2 + nl * 2].decode("utf-16-le")[:-1]
+        p = pos + 2 + nl * 2
+        if kind == 11:
+            n, length = struct.unpack_from("<IQ", buf, p)
+            value = parse(buf[p + 12:pos + length], n)
+            p = pos + length + 8 * n
+        elif kind == 8:
+            end = p
+            while buf[end:end + 2] != b"\0\0":
+                end += 2
+            value, p = buf[p:end + 2], end + 2
+        elif kind == 9:
+            (n,) = struct.unpack_from("<Q", buf, p)
+            value, p = buf[p:p + 8 + n], p + 8 + n
+        else:
+            value, p = buf[p:p + FIXED[kind]], p + FIXED[kind]
+        items.append([kind, name, value])
+        pos = p
+    return items
+
+
+def encode(items):
+    out = b""
+    for kind, name, value in items:
+        if kind == 11:
+            out += level(name, [encode([i]) for i in value])
+        else:
+            out += item(kind, name, value)
+    return out
+
+
+def child(items, name):
+    return next(i for i in items if i[1] == name)
+
+
+def rgb_picture(payload):
+    """One picture plane of three components instead of one plane per component."""
+    tree = parse(payload)
+    planes = child(child(tree, "SLxPictureMetadata")[2], "sPicturePlanes")[2]
+    child(planes, "uiCount")[2] = struct.pack("<I", 1)
+    new = child(planes, "sPlaneNew")
+    new[2] = new[2][:1]
+    child(new[2][0][2], "uiCompCount")[2] = struct.pack("<I", 3)
+    return encode(tree)
 
 
 def item(kind, name, value):
@@ -93,16 +151,27 @@ def main(src, out, kinds):
     width = struct.unpack_from("<I", *patch_offset(attrs, "uiWidth"))[0]
     height = struct.unpack_from("<I", *patch_offset(attrs, "uiHeight"))[0]
     stride = struct.unpack_from("<I", *patch_offset(attrs, "uiWidthBytes"))[0]
+    comps = struct.unpack_from("<I", *patch_offset(attrs, "uiComp"))[0]
+    bps = stride // width // comps
     pad = 8 if "padded" in kinds else 0
+    out_comps = 3 if "rgb" in kinds else comps
+    out_bps = 1 if "u8" in kinds else bps
+    out_stride = width * out_comps * out_bps
     new_chunks = []
     for name, nl, payload in chunks:
         if name == b"ImageAttributesLV!":
             if "zlib" in kinds:
                 payload, _ = patch_item(payload, "eCompression", "<I", lambda o: 0)
-            if pad:
-                payload, _ = patch_item(payload, "uiWidthBytes", "<I", lambda o: o + pad)
+            if "rgb" in kinds:
+                payload, _ = patch_item(payload, "uiComp", "<I", lambda o: 3)
+            if "u8" in kinds:
+                payload, _ = patch_item(payload, "uiBpcInMemory", "<I", lambda o: 8)
+                payload, _ = patch_item(payload, "uiBpcSignificant", "<I", lambda o: 8)
+            payload, _ = patch_item(payload, "uiWidthBytes", "<I", lambda o: out_stride + pad)
             if "positions" in kinds:
                 payload, _ = patch_item(payload, "uiSequenceCount", "<I", lambda o: 12)
+        elif name == b"ImageMetadataSeqLV|0!" and "rgb" in kinds:
+            payload = rgb_picture(payload)
         elif name == b"ImageMetadataLV!" and "positions" in kinds:
             payload = experiment()
         elif name.startswith(b"ImageDataSeq|"):
@@ -110,8 +179,13 @@ def main(src, out, kinds):
             if "positions" in kinds and index >= 12:
                 continue
             stamp, pixels = payload[:8], payload[8:8 + height * stride]
-            if pad:
-                pixels = b"".join(pixels[r * stride:(r + 1) * stride] + b"\xab" * pad for r in range(height))
+            dt = np.uint16 if bps == 2 else np.uint8
+            a = np.frombuffer(pixels, dt).reshape(height, stride // bps)[:, :width * comps]
+            a = a.reshape(height, width, comps)[:, :, :out_comps]
+            if "u8" in kinds:
+                a = (a >> 4).astype(np.uint8)
+            rows = a.reshape(height, -1)
+            pixels = b"".join(r.tobytes() + b"\xab" * pad for r in rows)
             if "zlib" in kinds:
                 pixels = zlib.compress(pixels, 6)
             payload = stamp + pixels

@@ -49,10 +49,11 @@ pub(super) fn channels(frame: &Frame, pic: &Map<String, Value>) -> Result<Channe
                 frame.components
             ));
         }
+        // One RGB channel has no C axis: its name would be read as the three samples' names.
         return Ok(Channels {
             count: declared,
             samples: 3,
-            names,
+            names: names.filter(|_| declared > 1),
         });
     }
     Ok(Channels {

@@ -103,6 +103,24 @@ impl Nd2Source {
 
         let bad = |what: String| FormatError::unsupported(path, what);
         let frame = layout::frame(&attrs).map_err(bad)?;
+        // A raw frame must fit in the file, a zlib one within zlib's largest ratio (1032:1):
+        // this bounds the one-frame buffer a compressed plane is inflated into.
+        let frame_bytes = (frame.height as u64).saturating_mul(frame.row_stride as u64);
+        let room = if frame.compressed {
+            file_len.saturating_mul(1032)
+        } else {
+            file_len
+        };
+        if frame_bytes > room {
+            return Err(FormatError::corrupt(
+                path,
+                format!(
+                    "the attributes describe {}x{} frames of {frame_bytes} bytes, more than the \
+                     {file_len}-byte file can hold",
+                    frame.width, frame.height
+                ),
+            ));
+        }
         let loops = match &experiment {
             Some(exp) => layout::loops(exp).map_err(bad)?,
             None => Vec::new(),

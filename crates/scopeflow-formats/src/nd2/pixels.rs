@@ -92,7 +92,7 @@ impl<'a> FrameReader<'a> {
         )?;
         let need = self.frame_bytes();
         let full = (src.frame.height * src.frame.row_stride) as u64;
-        let mut out = Vec::with_capacity(full as usize);
+        let mut out = Vec::new();
         flate2::read::ZlibDecoder::new(&packed[..])
             .take(full)
             .read_to_end(&mut out)
