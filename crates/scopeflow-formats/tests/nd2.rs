@@ -1,6 +1,7 @@
 //! The ND2 reader against the `nd2` Python package (the independent reference): the five real
 //! NIS-Elements files, and rewrites of them (`nd2_variants.py`) with zlib frames, padded rows,
-//! RGB and 8-bit pixels and an XY-position × time × Z experiment, each read by the nd2 package.
+//! RGB and 8-bit pixels, XML-variant metadata (version 3 and 2 files) and an XY-position ×
+//! time × Z experiment, each read by the nd2 package first.
 
 use std::path::Path;
 
@@ -98,15 +99,29 @@ fn real_files_match_the_nd2_package() {
 }
 
 #[test]
-fn zlib_padded_rgb_u8_and_multi_position_rewrites_match_the_nd2_package() {
+fn zlib_padded_rgb_u8_xml_and_multi_position_rewrites_match_the_nd2_package() {
     let dir = tempfile::tempdir().unwrap();
     let timelapse = real("arcadia_example-timelapse.nd2");
-    for kinds in ["zlib", "padded", "positions", "positions,zlib,padded"] {
+    for kinds in [
+        "zlib",
+        "padded",
+        "positions",
+        "positions,zlib,padded",
+        "xml",
+        "xml,v2",
+        "positions,xml,v2,zlib",
+    ] {
         let v = variant(&timelapse, kinds, dir.path());
         matches_reference(&v);
     }
     let multichannel = real("arcadia_example-multichannel.nd2");
-    for kinds in ["zlib,padded", "rgb", "u8", "rgb,u8,zlib,padded"] {
+    for kinds in [
+        "zlib,padded",
+        "rgb",
+        "u8",
+        "rgb,u8,zlib,padded",
+        "rgb,xml,v2",
+    ] {
         matches_reference(&variant(&multichannel, kinds, dir.path()));
     }
 }

@@ -15,6 +15,16 @@ fn sample() -> Vec<u8> {
     std::fs::read(real("arcadia_example-cerevisiae.nd2")).unwrap()
 }
 
+/// The cerevisiae file with XML-variant metadata and zlib frames, made once.
+fn xml_sample() -> &'static [u8] {
+    static SAMPLE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    SAMPLE.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let src = real("arcadia_example-cerevisiae.nd2");
+        std::fs::read(variant(&src, "xml,zlib", dir.path())).unwrap()
+    })
+}
+
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, bytes).unwrap();
@@ -130,8 +140,12 @@ fn unsupported_compression_and_versions_are_refused_by_name() {
         &["unsupported", "lossy"],
     );
     let mut b = bytes.clone();
+    b[48..54].copy_from_slice(b"Ver1.0");
+    expect_error(&write(dir.path(), "v1.nd2", &b), &["unsupported", "1.0"]);
+    // A version 2 file names its metadata chunks without "LV": these are missing.
+    let mut b = bytes.clone();
     b[48..54].copy_from_slice(b"Ver2.0");
-    expect_error(&write(dir.path(), "v2.nd2", &b), &["unsupported", "2.0"]);
+    expect_error(&write(dir.path(), "v2.nd2", &b), &["no image attributes"]);
     let mut b = bytes.clone();
     let at = find(&b, &utf16("uiBpcInMemory\0")) + 28;
     b[at..at + 4].copy_from_slice(&12u32.to_le_bytes());
@@ -192,6 +206,31 @@ proptest! {
         }
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "m.nd2", &b);
+        if let Err(e) = read_everything(&p) {
+            prop_assert!(e.contains(&p.display().to_string()), "{}", e);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// The same on XML-variant metadata and zlib frames (metadata first, frames at the end).
+    #[test]
+    fn mutated_xml_and_zlib_files_never_panic(
+        edits in proptest::collection::vec((0usize..1_000_000, any::<u8>()), 1..12),
+        cut in proptest::option::of(0usize..5000),
+    ) {
+        let mut b = xml_sample().to_vec();
+        let n = b.len();
+        for (at, value) in edits {
+            b[at % n] = value;
+        }
+        if let Some(c) = cut {
+            b.truncate(n - c.min(n));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "x.nd2", &b);
         if let Err(e) = read_everything(&p) {
             prop_assert!(e.contains(&p.display().to_string()), "{}", e);
         }

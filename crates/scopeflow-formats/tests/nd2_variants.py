@@ -9,11 +9,14 @@
              with the source's first 12 frames (needs a one-component source with >= 12 frames)
   rgb        one RGB channel made of the first three components (needs >= 3 components)
   u8         8-bit pixels (the 16-bit values shifted right by 4, low byte kept)
+  xml        the metadata chunks re-encoded in the XML variant (as the nd2 package reads it)
+  v2         with xml: a version 2.0 file, whose metadata chunks lack the "LV" in their names
 
 Every other chunk is copied unchanged, a new chunk map is written, and the result is read
 back with the `nd2` package (the independent reference) before the tests compare with it.
 The container layout follows the nd2 package's documentation of it (BSD-3).
 """
+import re
 import struct
 import sys
 import zlib
@@ -53,6 +56,7 @@ def patch_item(payload, name, fmt, new):
     return bytes(payload), old
 
 
+META = (b"ImageAttributesLV!", b"ImageMetadataSeqLV|0!", b"ImageMetadataLV!", b"ImageTextInfoLV!")
 FIXED = {1: 1, 2: 4, 3: 4, 4: 8, 5: 8, 6: 8, 7: 8}
 
 
@@ -105,6 +109,48 @@ def rgb_picture(payload):
     new[2] = new[2][:1]
     child(new[2][0][2], "uiCompCount")[2] = struct.pack("<I", 3)
     return encode(tree)
+
+
+XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+RUNTYPE = {2: ("lx_int32", "<i"), 3: ("lx_uint32", "<I"), 4: ("lx_int64", "<q"),
+           5: ("lx_uint64", "<Q"), 6: ("double", "<d"), 7: ("lx_uint64", "<Q")}
+
+
+def xml_attr(s):
+    s = "".join(c for c in s if c in "\t\n\r" or ord(c) >= 32)
+    for a, b in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"),
+                 ("\t", "&#9;"), ("\n", "&#10;"), ("\r", "&#13;")):
+        s = s.replace(a, b)
+    return s
+
+
+def to_xml(items):
+    out = []
+    for kind, name, value in items:
+        tag = name or "no_name"
+        if not XML_NAME.match(tag) or tag == "matCameraToStage":  # binary matrix: no XML form
+            continue
+        if kind == 11:
+            out.append(f"<{tag}>{to_xml(value)}</{tag}>")
+        elif kind == 1:
+            out.append(f'<{tag} runtype="bool" value="{"true" if value[0] else "false"}"/>')
+        elif kind in RUNTYPE:
+            rt, fmt = RUNTYPE[kind]
+            out.append(f'<{tag} runtype="{rt}" value="{struct.unpack(fmt, value)[0]!r}"/>')
+        elif kind == 8:
+            text = value.decode("utf-16-le")[:-1]
+            out.append(f'<{tag} runtype="CLxStringW" value="{xml_attr(text)}"/>')
+        elif kind == 9 and name in ("pItemValid", "pPeriodValid"):
+            flags = "".join(f'<no_name runtype="bool" value="{"true" if b else "false"}"/>'
+                            for b in value[8:])
+            out.append(f"<{tag}>{flags}</{tag}>")
+    return "".join(out)
+
+
+def xml_chunk(payload):
+    body = to_xml(parse(payload))
+    return ('<?xml version="1.0" encoding="UTF-8"?><variant version="1.0">'
+            + body + "</variant>").encode("utf-8")
 
 
 def item(kind, name, value):
@@ -189,8 +235,15 @@ def main(src, out, kinds):
             if "zlib" in kinds:
                 pixels = zlib.compress(pixels, 6)
             payload = stamp + pixels
+        if "xml" in kinds and name in META:
+            payload = xml_chunk(payload)
+            if "v2" in kinds:
+                name = name.replace(b"LV", b"")
         new_chunks.append((name, nl, payload))
-    write(out, data[:112], new_chunks)
+    header = data[:112]
+    if "v2" in kinds:
+        header = header.replace(b"Ver3.0", b"Ver2.0")
+    write(out, header, new_chunks)
 
 
 def patch_offset(payload, name):

@@ -201,6 +201,13 @@ enum Parsed {
 fn single_loop(exp: &Map<String, Value>) -> Result<Option<Parsed>, String> {
     let kind = exp.get("eType").and_then(Value::as_i64).unwrap_or(0);
     let pars = match exp.get("uLoopPars") {
+        // Version 2 files wrap the parameters in a one-item list.
+        Some(Value::Object(p)) if p.len() == 1 && p.contains_key("i0000000000") => {
+            match p.get("i0000000000") {
+                Some(Value::Object(inner)) => inner,
+                _ => return Ok(None),
+            }
+        }
         Some(Value::Object(p)) if !p.is_empty() => p,
         Some(Value::Array(a)) => match a.first() {
             Some(Value::Object(p)) => p,

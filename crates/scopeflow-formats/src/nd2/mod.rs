@@ -8,6 +8,7 @@ mod describe;
 mod layout;
 mod lite;
 mod pixels;
+mod xml;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -49,14 +50,20 @@ fn decode_chunk(
     let Some(data) = map.read_named(path, file, name, MAX_META_CHUNK)? else {
         return Ok(None);
     };
-    if data.first() == Some(&b'<') {
-        return Err(FormatError::unsupported(
-            path,
-            format!("{name} holds XML-variant metadata (older NIS-Elements), which is not read"),
-        ));
-    }
-    let mut decoded = lite::decode(&data, MAX_META_CHUNK)
-        .map_err(|e| FormatError::metadata(path, format!("{name}: {e}")))?;
+    let is_xml = data.starts_with(b"<")
+        || data.starts_with(b"\xef\xbb\xbf<")
+        || data.starts_with(b"<\0")
+        || data.starts_with(b"\xff\xfe<\0");
+    let decoded = if is_xml {
+        let body = data
+            .strip_prefix(b"\xef\xbb\xbf".as_slice())
+            .unwrap_or(&data);
+        let body = body.strip_prefix(b"\xff\xfe".as_slice()).unwrap_or(body);
+        xml::decode(body)
+    } else {
+        lite::decode(&data, MAX_META_CHUNK)
+    };
+    let mut decoded = decoded.map_err(|e| FormatError::metadata(path, format!("{name}: {e}")))?;
     Ok(Some(match decoded.remove(root) {
         Some(Value::Object(inner)) => inner,
         _ => decoded,
@@ -68,16 +75,14 @@ impl Nd2Source {
         let file = File::open(path).map_err(|e| FormatError::io(path, e))?;
         let file_len = file.metadata().map_err(|e| FormatError::io(path, e))?.len();
         let version = chunks::version(path, &file)?;
-        if version.0 < 3 {
+        if version.0 < 2 {
             return Err(FormatError::unsupported(
                 path,
-                format!(
-                    "ND2 version {}.{} (before NIS-Elements 4, XML metadata) is not read; \
-                     re-save it from NIS-Elements or export to OME-TIFF",
-                    version.0, version.1
-                ),
+                format!("ND2 container version {}.{}", version.0, version.1),
             ));
         }
+        // Version 2 files name their (XML) metadata chunks without the "LV" suffix.
+        let lv = if version.0 >= 3 { "LV" } else { "" };
         let map = ChunkMap::read(path, &file, file_len)?;
         let need = |m: Option<Map<String, Value>>, name: &str| {
             m.ok_or_else(|| FormatError::corrupt(path, format!("no {name} chunk")))
@@ -86,20 +91,32 @@ impl Nd2Source {
             path,
             &file,
             &map,
-            "ImageAttributesLV!",
+            &format!("ImageAttributes{lv}!"),
             "SLxImageAttributes",
         )?;
-        let attrs = need(attrs, "ImageAttributesLV!")?;
+        let attrs = need(attrs, "image attributes")?;
         let picture = decode_chunk(
             path,
             &file,
             &map,
-            "ImageMetadataSeqLV|0!",
+            &format!("ImageMetadataSeq{lv}|0!"),
             "SLxPictureMetadata",
         )?
         .unwrap_or_default();
-        let experiment = decode_chunk(path, &file, &map, "ImageMetadataLV!", "SLxExperiment")?;
-        let text_info = decode_chunk(path, &file, &map, "ImageTextInfoLV!", "SLxImageTextInfo")?;
+        let experiment = decode_chunk(
+            path,
+            &file,
+            &map,
+            &format!("ImageMetadata{lv}!"),
+            "SLxExperiment",
+        )?;
+        let text_info = decode_chunk(
+            path,
+            &file,
+            &map,
+            &format!("ImageTextInfo{lv}!"),
+            "SLxImageTextInfo",
+        )?;
 
         let bad = |what: String| FormatError::unsupported(path, what);
         let frame = layout::frame(&attrs).map_err(bad)?;
