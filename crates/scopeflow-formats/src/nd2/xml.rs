@@ -97,7 +97,7 @@ fn falsy(v: &Value) -> bool {
     }
 }
 
-fn close(stack: &mut Vec<Node>, node: Node) -> Option<(String, Value)> {
+fn close(stack: &mut [Node], node: Node) -> Option<(String, Value)> {
     let value = node.scalar.unwrap_or(Value::Object(node.map));
     let Some(parent) = stack.last_mut() else {
         return Some((node.name, value));
