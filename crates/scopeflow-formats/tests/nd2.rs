@@ -53,6 +53,11 @@ fn matches_reference(path: &Path) {
         assert_eq!(phys.y, vs[1].as_f64(), "{ctx}");
         assert_eq!(phys.z, r.json["z_step"].as_f64(), "{ctx}");
         assert_eq!(m.physical_unit.as_deref(), Some("micrometer"));
+        // Time step: the loop's period, or its measured mean when it ran as fast as possible.
+        let period = r.json["period_ms"].as_f64().map(|ms| ms / 1000.0);
+        assert_eq!(m.time_increment, period, "{ctx}");
+        let unit = period.map(|_| "second");
+        assert_eq!(m.time_unit.as_deref(), unit, "{ctx}");
         // Acquisition time: the same instant as the nd2 package's (to the millisecond).
         let want_time = r.json["acquired_utc"].as_str().map(|s| {
             chrono::DateTime::parse_from_rfc3339(s)
@@ -66,6 +71,20 @@ fn matches_reference(path: &Path) {
         });
         let close = matches!((want_time, got_time), (Some(a), Some(b)) if (a - b).abs() <= 1);
         assert!(close, "{ctx}: {want_time:?} vs {got_time:?}");
+        // The objective, as the nd2 package reads it.
+        let objective = &m.instrument.as_ref().expect("instrument")["objective"];
+        for (ours, theirs) in [
+            ("name", "objective_name"),
+            ("magnification", "objective_mag"),
+            ("numerical_aperture", "objective_na"),
+        ] {
+            let want = &r.json[theirs];
+            let got = objective.get(ours).unwrap_or(&serde_json::Value::Null);
+            assert!(
+                got.as_f64().zip(want.as_f64()).is_some_and(|(a, b)| a == b) || got == want,
+                "{ctx}: objective {ours}: {got} vs {want}"
+            );
+        }
         // Every plane, byte for byte.
         let mut planes = 0;
         for n in 0..scopeflow_formats::plane_count(m) {

@@ -36,6 +36,10 @@ def main(path, out):
         for loop in f.experiment:
             if loop.type == "XYPosLoop":
                 positions = [p.name for p in loop.parameters.points]
+        period_ms = None
+        for loop in f.experiment:
+            if loop.type == "TimeLoop" and loop.count > 1:
+                period_ms = loop.parameters.periodMs or loop.parameters.periodDiff.avg or None
         z_step = None
         for loop in f.experiment:
             if loop.type == "ZStackLoop" and loop.count > 1:
@@ -49,11 +53,13 @@ def main(path, out):
             voxel_size=[vs.x, vs.y, vs.z],
             calibrated=calibrated,
             z_step=z_step,
+            period_ms=period_ms,
             acquired_utc=when.astimezone(datetime.timezone.utc).isoformat() if when else None,
             positions=positions,
             compression=f.attributes.compressionType,
             width_bytes=f.attributes.widthBytes,
             objective_name=meta.channels[0].microscope.objectiveName if meta and meta.channels else None,
+            objective_mag=meta.channels[0].microscope.objectiveMagnification if meta and meta.channels else None,
             objective_na=meta.channels[0].microscope.objectiveNumericalAperture if meta and meta.channels else None,
         )
     with open(os.path.join(out, "ref.json"), "w") as fh:

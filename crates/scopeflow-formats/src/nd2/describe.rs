@@ -142,7 +142,7 @@ pub(super) fn image_meta(s: &Sources, series: usize) -> ImageMeta {
         time_unit: time.map(|_| "second".to_string()),
         channel_names: s.channels.names.clone(),
         acquired_at: num(pic, "dTimeAbsolute").and_then(jdn_to_rfc3339),
-        instrument: instrument(pic, s.experiment),
+        instrument: instrument(pic, s.experiment, s.text_info),
         metadata: summary(s, name(series)),
         ome_xml: None,
         series: series_list,
@@ -161,7 +161,25 @@ fn jdn_to_rfc3339(jdn: f64) -> Option<String> {
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
-fn instrument(pic: &Map<String, Value>, exp: Option<&Map<String, Value>>) -> Option<Value> {
+/// "Plan Apo 20x …" → 20: the magnification NIS-Elements writes into the optics text.
+fn magnification_from_text(optics: &str) -> Option<f64> {
+    let at = optics.find(|c| c == 'x' || c == 'X')?;
+    let digits: String = optics[..at]
+        .chars()
+        .rev()
+        .take_while(char::is_ascii_digit)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    digits.parse().ok()
+}
+
+fn instrument(
+    pic: &Map<String, Value>,
+    exp: Option<&Map<String, Value>>,
+    text_info: Option<&Map<String, Value>>,
+) -> Option<Value> {
     let mut objective = Map::new();
     if let Some(name) = text(pic, "wsObjectiveName") {
         objective.insert("name".into(), name.into());
@@ -174,6 +192,14 @@ fn instrument(pic: &Map<String, Value>, exp: Option<&Map<String, Value>>) -> Opt
         if let Some(v) = num(pic, key).filter(|v| *v > 0.0) {
             objective.insert(out.into(), v.into());
         }
+    }
+    if !objective.contains_key("magnification")
+        && let Some(mag) = text_info
+            .and_then(|t| text(t, "TextInfoItem_13"))
+            .and_then(|o| magnification_from_text(&o))
+            .filter(|m| *m > 0.0)
+    {
+        objective.insert("magnification".into(), mag.into());
     }
     let mut inst = Map::new();
     if !objective.is_empty() {

@@ -229,7 +229,10 @@ fn single_loop(exp: &Map<String, Value>) -> Result<Option<Parsed>, String> {
     };
     Ok(Some(match kind {
         1 => Parsed::Loop(ExpLoop {
-            period_ms: num(pars, "dPeriod"),
+            // "As fast as possible" loops have no set period: the measured mean is the step.
+            period_ms: num(pars, "dPeriod")
+                .filter(|p| *p > 0.0)
+                .or_else(|| num(pars, "dAvgPeriodDiff").filter(|p| *p > 0.0)),
             ..simple(LoopAxis::T)
         }),
         2 => Parsed::Loop(positions(exp, pars)),
