@@ -163,7 +163,7 @@ fn jdn_to_rfc3339(jdn: f64) -> Option<String> {
 
 /// "Plan Apo 20x …" → 20: the magnification NIS-Elements writes into the optics text.
 fn magnification_from_text(optics: &str) -> Option<f64> {
-    let at = optics.find(|c| c == 'x' || c == 'X')?;
+    let at = optics.find(['x', 'X'])?;
     let digits: String = optics[..at]
         .chars()
         .rev()
