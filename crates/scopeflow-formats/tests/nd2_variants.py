@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Rewrites a real ND2 file into layouts the real samples lack, for the reader tests.
 
-  nd2_variants.py SRC OUT KINDS      (KINDS: comma-separated subset of zlib,padded,positions)
+  nd2_variants.py SRC OUT KINDS      (KINDS: comma-separated, see below)
 
   zlib       frames stored zlib-compressed (eCompression = 0, "lossless")
   padded     rows padded by 8 bytes of 0xAB (uiWidthBytes raised)
   positions  the experiment replaced by XY(3 points, the 2nd invalid) > T(2) > Z(3), filled
              with the source's first 12 frames (needs a one-component source with >= 12 frames)
+  time_outer with positions: the loops nested T(2) > XY > Z(3) instead
   rgb        one RGB channel made of the first three components (needs >= 3 components)
   u8         8-bit pixels (the 16-bit values shifted right by 4, low byte kept)
   xml        the metadata chunks re-encoded in the XML variant (as the nd2 package reads it)
@@ -175,19 +176,20 @@ def text(n, s):
     return item(8, n, (s + "\0").encode("utf-16-le"))
 
 
-def experiment():
+def experiment(time_outer):
+    """XY(3 points, the 2nd invalid) > T(2) > Z(3), or T(2) > XY > Z when `time_outer`."""
     points = [level("", [f64("dPosX", 10.0 * i), f64("dPosY", -5.0 * i), f64("dPosZ", 1.0),
                          text("dPosName", f"well {name}")]) for i, name in enumerate("ABC")]
-    z = level("", [u32("eType", 4), level("uLoopPars", [
+    z = [u32("eType", 4), level("uLoopPars", [
         u32("uiCount", 3), f64("dZStep", 2.5), f64("dZLow", 0.0), f64("dZHigh", 5.0),
-        f64("dZHome", 2.5), item(1, "bZInverted", b"\0"), item(2, "iType", struct.pack("<i", 0))])])
-    t = level("", [u32("eType", 1), level("uLoopPars", [
-        u32("uiCount", 2), f64("dStart", 0.0), f64("dPeriod", 1500.0), f64("dDuration", 0.0)]),
-        level("ppNextLevelEx", [z])])
-    return level("SLxExperiment", [
-        u32("eType", 2), level("uLoopPars", [level("Points", points)]),
-        item(9, "pItemValid", struct.pack("<Q", 3) + bytes([1, 0, 1])),
-        level("ppNextLevelEx", [t])])
+        f64("dZHome", 2.5), item(1, "bZInverted", b"\0"), item(2, "iType", struct.pack("<i", 0))])]
+    t = [u32("eType", 1), level("uLoopPars", [
+        u32("uiCount", 2), f64("dStart", 0.0), f64("dPeriod", 1500.0), f64("dDuration", 0.0)])]
+    xy = [u32("eType", 2), level("uLoopPars", [level("Points", points)]),
+          item(9, "pItemValid", struct.pack("<Q", 3) + bytes([1, 0, 1]))]
+    outer, middle = (t, xy) if time_outer else (xy, t)
+    middle = level("", middle + [level("ppNextLevelEx", [level("", z)])])
+    return level("SLxExperiment", outer + [level("ppNextLevelEx", [middle])])
 
 
 def main(src, out, kinds):
@@ -219,7 +221,7 @@ def main(src, out, kinds):
         elif name == b"ImageMetadataSeqLV|0!" and "rgb" in kinds:
             payload = rgb_picture(payload)
         elif name == b"ImageMetadataLV!" and "positions" in kinds:
-            payload = experiment()
+            payload = experiment("time_outer" in kinds)
         elif name.startswith(b"ImageDataSeq|"):
             index = int(name[13:-1])
             if "positions" in kinds and index >= 12:
