@@ -236,3 +236,38 @@ proptest! {
         }
     }
 }
+
+/// A plane reads its own frame chunk only: a damaged frame spoils that plane and no other.
+#[test]
+fn a_damaged_frame_spoils_only_its_own_plane() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = real("arcadia_example-zstack.nd2");
+    let z = variant(&original, "zlib", dir.path());
+    for (name, src) in [("raw", original), ("zlib", z)] {
+        let mut b = std::fs::read(&src).unwrap();
+        let entry = find(&b, b"ImageDataSeq|3!") + 15;
+        let off = u64::from_le_bytes(b[entry..entry + 8].try_into().unwrap()) as usize;
+        b[off..off + 4].copy_from_slice(b"JUNK");
+        let p = write(dir.path(), &format!("{name}.nd2"), &b);
+        let (good, bad) = (open_series(&src, 0).unwrap(), open_series(&p, 0).unwrap());
+        for plane in 0..11 {
+            if plane == 3 {
+                let mut buf = vec![0u8; 128 * 128 * 2];
+                let err = bad
+                    .read_rows(&[3], 0, 128, &mut buf)
+                    .unwrap_err()
+                    .to_string();
+                assert!(
+                    err.contains("bad magic") && err.contains(&p.display().to_string()),
+                    "{err}"
+                );
+            } else {
+                assert_eq!(
+                    nd2_common::read_plane(bad.as_ref(), &[plane]),
+                    nd2_common::read_plane(good.as_ref(), &[plane]),
+                    "{name} plane {plane}"
+                );
+            }
+        }
+    }
+}
