@@ -130,6 +130,7 @@ fn zlib_padded_rgb_u8_xml_and_multi_position_rewrites_match_the_nd2_package() {
         "xml,v2",
         "positions,xml,v2,zlib",
         "positions,time_outer",
+        "positions,lvzip",
     ] {
         let v = variant(&timelapse, kinds, dir.path());
         matches_reference(&v);

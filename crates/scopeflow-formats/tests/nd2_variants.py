@@ -10,6 +10,7 @@
   time_outer with positions: the loops nested T(2) > XY > Z(3) instead
   rgb        one RGB channel made of the first three components (needs >= 3 components)
   u8         8-bit pixels (the 16-bit values shifted right by 4, low byte kept)
+  lvzip      the metadata chunks in the compressed lite variant (type 76: zlib inside)
   xml        the metadata chunks re-encoded in the XML variant (as the nd2 package reads it)
   v2         with xml: a version 2.0 file, whose metadata chunks lack the "LV" in their names
 
@@ -237,6 +238,9 @@ def main(src, out, kinds):
             if "zlib" in kinds:
                 pixels = zlib.compress(pixels, 6)
             payload = stamp + pixels
+        if "lvzip" in kinds and name in META:
+            # The compressed lite variant: type 76, no name, 10 bytes the reader skips, zlib.
+            payload = bytes([76, 0]) + b"\0" * 10 + zlib.compress(payload)
         if "xml" in kinds and name in META:
             payload = xml_chunk(payload)
             if "v2" in kinds:

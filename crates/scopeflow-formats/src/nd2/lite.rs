@@ -48,7 +48,8 @@ impl<'a> Cursor<'a> {
 /// Decodes one lite-variant chunk; `max_inflated` bounds a compressed chunk's inflated size.
 pub(super) fn decode(data: &[u8], max_inflated: u64) -> Result<Map<String, Value>, String> {
     let mut cur = Cursor { data, pos: 0 };
-    items(&mut cur, usize::MAX, 0, max_inflated)
+    // A chunk holds one root item (the nd2 package ignores anything after it).
+    items(&mut cur, 1, 0, max_inflated)
 }
 
 fn utf16(bytes: &[u8]) -> String {
@@ -92,7 +93,7 @@ fn items(
                 data: &inflated,
                 pos: 0,
             };
-            return items(&mut inner, usize::MAX, depth + 1, max_inflated);
+            return items(&mut inner, 1, depth + 1, max_inflated);
         }
         let name = utf16(cur.take(usize::from(name_len) * 2)?);
         let value = match kind {
