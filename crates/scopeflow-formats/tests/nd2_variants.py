@@ -8,6 +8,7 @@
   positions  the experiment replaced by XY(3 points, the 2nd invalid) > T(2) > Z(3), filled
              with the source's first 12 frames (needs a one-component source with >= 12 frames)
   time_outer with positions: the loops nested T(2) > XY > Z(3) instead
+  netime     with positions: the time loop an ND time loop (two valid periods of one frame)
   rgb        one RGB channel made of the first three components (needs >= 3 components)
   u8         8-bit pixels (the 16-bit values shifted right by 4, low byte kept)
   lvzip      the metadata chunks in the compressed lite variant (type 76: zlib inside)
@@ -177,15 +178,23 @@ def text(n, s):
     return item(8, n, (s + "\0").encode("utf-16-le"))
 
 
-def experiment(time_outer):
-    """XY(3 points, the 2nd invalid) > T(2) > Z(3), or T(2) > XY > Z when `time_outer`."""
+def time_period(count, period):
+    return [u32("uiCount", count), f64("dStart", 0.0), f64("dPeriod", period), f64("dDuration", 0.0)]
+
+
+def experiment(time_outer, netime):
+    """XY(3 points, the 2nd invalid) > T(2) > Z(3), or T(2) > XY > Z when `time_outer`; with
+    `netime` the time loop is an ND time loop of periods 1 + (5, invalid) + 1."""
     points = [level("", [f64("dPosX", 10.0 * i), f64("dPosY", -5.0 * i), f64("dPosZ", 1.0),
                          text("dPosName", f"well {name}")]) for i, name in enumerate("ABC")]
     z = [u32("eType", 4), level("uLoopPars", [
         u32("uiCount", 3), f64("dZStep", 2.5), f64("dZLow", 0.0), f64("dZHigh", 5.0),
         f64("dZHome", 2.5), item(1, "bZInverted", b"\0"), item(2, "iType", struct.pack("<i", 0))])]
-    t = [u32("eType", 1), level("uLoopPars", [
-        u32("uiCount", 2), f64("dStart", 0.0), f64("dPeriod", 1500.0), f64("dDuration", 0.0)])]
+    t = [u32("eType", 1), level("uLoopPars", time_period(2, 1500.0))]
+    if netime:
+        periods = [level("", time_period(n, 100.0 * n)) for n in (1, 5, 1)]
+        t = [u32("eType", 8), level("uLoopPars", [
+            level("pPeriod", periods), item(9, "pPeriodValid", struct.pack("<Q", 3) + bytes([1, 0, 1]))])]
     xy = [u32("eType", 2), level("uLoopPars", [level("Points", points)]),
           item(9, "pItemValid", struct.pack("<Q", 3) + bytes([1, 0, 1]))]
     outer, middle = (t, xy) if time_outer else (xy, t)
@@ -222,7 +231,7 @@ def main(src, out, kinds):
         elif name == b"ImageMetadataSeqLV|0!" and "rgb" in kinds:
             payload = rgb_picture(payload)
         elif name == b"ImageMetadataLV!" and "positions" in kinds:
-            payload = experiment("time_outer" in kinds)
+            payload = experiment("time_outer" in kinds, "netime" in kinds)
         elif name.startswith(b"ImageDataSeq|"):
             index = int(name[13:-1])
             if "positions" in kinds and index >= 12:
