@@ -138,7 +138,7 @@ fn zlib_padded_rgb_u8_xml_and_multi_position_rewrites_match_the_nd2_package() {
         matches_reference(&v);
     }
     // (With XML metadata the nd2 package drops the invalid flag of the ND time loop, so its
-    // T spans 6 frames of which only 2 are stored: the other planes read as zeros.)
+    // T spans 6 time points of which only the first 2 are stored: the rest read as zeros.)
     let multichannel = real("arcadia_example-multichannel.nd2");
     for kinds in [
         "zlib,padded",

@@ -1,7 +1,8 @@
-//! Nikon ND2 (NIS-Elements v3+): a chunk map at the end of the file names every chunk; each
-//! acquisition frame is one `ImageDataSeq|N!` chunk holding all channels of one (T, P, Z)
-//! point, interleaved per pixel; metadata is in the binary "lite variant" encoding. XY
-//! positions are series. Layout after the `nd2` Python package (BSD-3).
+//! Nikon ND2 (container versions 2 and 3): a chunk map at the end of the file names every
+//! chunk; each acquisition frame is one `ImageDataSeq|N!` chunk holding all channels of one
+//! (T, P, Z) point, interleaved per pixel; metadata is in the binary "lite variant" encoding
+//! (version 3) or in XML (version 2, and some version 3 chunks). XY positions are series.
+//! Layout after the `nd2` Python package (BSD-3). The JPEG 2000 kind is refused by `detect`.
 
 mod chunks;
 mod describe;
@@ -118,7 +119,15 @@ impl Nd2Source {
             "SLxImageTextInfo",
         )?;
 
-        let bad = |what: String| FormatError::unsupported(path, what);
+        // The layout checks say "not supported" for what a valid file may hold but this
+        // reader does not read; anything else is metadata that contradicts itself.
+        let bad = |what: String| {
+            if what.contains("not supported") {
+                FormatError::unsupported(path, what)
+            } else {
+                FormatError::metadata(path, what)
+            }
+        };
         let frame = layout::frame(&attrs).map_err(bad)?;
         // A raw frame must fit in the file, a zlib one within zlib's largest ratio (1032:1):
         // this bounds the one-frame buffer a compressed plane is inflated into.
