@@ -32,7 +32,7 @@ impl Format {
             Format::Hdf5 => "HDF5/Imaris (no HDF5 reader in this build yet)".into(),
             Format::Czi => "Zeiss CZI".into(),
             Format::Lif => "Leica LIF".into(),
-            Format::Nd2 => "Nikon ND2 (no ND2 reader yet; export to OME-TIFF)".into(),
+            Format::Nd2 => "Nikon ND2".into(),
             Format::Nd2Jpeg2000 => {
                 "Nikon ND2 of the legacy JPEG 2000 kind (not read; export to OME-TIFF from NIS-Elements)"
                     .into()
