@@ -101,7 +101,10 @@ pub(super) fn read(file: &File, path: &Path) -> Result<Layout, FormatError> {
     let info_dir = directory(file, "DataSetInfoDirectoryName", "DataSetInfo");
     let level0_path = format!("{ds_dir}/ResolutionLevel 0");
     let dataset = child_group(file, &ds_dir);
-    let Some(level0) = dataset.as_ref().and_then(|g| child_group(g, "ResolutionLevel 0")) else {
+    let Some(level0) = dataset
+        .as_ref()
+        .and_then(|g| child_group(g, "ResolutionLevel 0"))
+    else {
         return Err(not_imaris(
             path,
             format!(
@@ -180,9 +183,13 @@ fn image_size(
     what: &str,
 ) -> Result<[usize; 3], FormatError> {
     let mut size = [0usize; 3];
-    for (i, (own, info)) in [("ImageSizeZ", "Z"), ("ImageSizeY", "Y"), ("ImageSizeX", "X")]
-        .into_iter()
-        .enumerate()
+    for (i, (own, info)) in [
+        ("ImageSizeZ", "Z"),
+        ("ImageSizeY", "Y"),
+        ("ImageSizeX", "X"),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let stored_n = stored.get(i).copied().unwrap_or(0) as u64;
         let n = attrs::integer(channel, own)
@@ -228,7 +235,7 @@ fn element_type(data: &Dataset, path: &Path, what: &str) -> Result<DType, Format
         other => {
             return Err(FormatError::unsupported(
                 path,
-                format!("{what}: pixel type {other:?}"),
+                format!("{what}: pixel type {other}"),
             ));
         }
     })
@@ -247,6 +254,7 @@ fn check_filters(data: &Dataset, path: &Path, what: &str) -> Result<Vec<String>,
             4 => "szip".to_owned(),
             5 => "nbit".to_owned(),
             6 => "scaleoffset".to_owned(),
+            32000 => "lzf".to_owned(),
             32001 => "blosc".to_owned(),
             32004 => "lz4".to_owned(),
             32008 => "bitshuffle".to_owned(),
@@ -285,9 +293,7 @@ fn check_data(
             ),
         ));
     }
-    let data = file
-        .dataset(&what)
-        .map_err(|e| h5_error(path, &what, &e))?;
+    let data = file.dataset(&what).map_err(|e| h5_error(path, &what, &e))?;
     let dtype = element_type(&data, path, &what)?;
     if dtype != layout.dtype {
         return Err(FormatError::unsupported(

@@ -98,11 +98,17 @@ pub(super) fn build(file: &File, layout: &Layout) -> ImageMeta {
         })
         .take(64)
         .collect();
-    if per_channel.iter().any(|v| v.as_object().is_some_and(|m| !m.is_empty())) {
+    if per_channel
+        .iter()
+        .any(|v| v.as_object().is_some_and(|m| !m.is_empty()))
+    {
         metadata.insert("channels".into(), Value::Array(per_channel));
     }
 
-    let instrument = instrument(image.as_deref(), channels.first().and_then(|g| g.as_deref()));
+    let instrument = instrument(
+        image.as_deref(),
+        channels.first().and_then(|g| g.as_deref()),
+    );
     let axes_string = scopeflow_core::axes_string(&axes);
     ImageMeta {
         format: "imaris".into(),
@@ -212,9 +218,13 @@ pub(super) fn rfc3339(s: &str) -> Option<String> {
 }
 
 fn naive(s: &str) -> Option<NaiveDateTime> {
-    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S"]
-        .iter()
-        .find_map(|fmt| NaiveDateTime::parse_from_str(s.trim(), fmt).ok())
+    [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S",
+    ]
+    .iter()
+    .find_map(|fmt| NaiveDateTime::parse_from_str(s.trim(), fmt).ok())
 }
 
 /// Mean interval between `TimePoint1` and `TimePoint{n}` of `DataSetInfo/TimeInfo`, seconds.

@@ -39,9 +39,9 @@ fn chunk_cache(layout: &Layout) -> (usize, usize) {
     let Some(chunk) = layout.chunk.as_ref().filter(|c| c.len() == 3) else {
         return (521, MIN_CACHE as usize);
     };
-    let chunk_bytes = chunk
-        .iter()
-        .fold(layout.dtype.size() as u64, |acc, &n| acc.saturating_mul(n as u64));
+    let chunk_bytes = chunk.iter().fold(layout.dtype.size() as u64, |acc, &n| {
+        acc.saturating_mul(n as u64)
+    });
     let across = layout
         .stored
         .get(2)
@@ -49,7 +49,11 @@ fn chunk_cache(layout: &Layout) -> (usize, usize) {
     let bytes = chunk_bytes
         .saturating_mul(across.saturating_mul(2))
         .clamp(MIN_CACHE, MAX_CACHE);
-    let slots = across.saturating_mul(2).saturating_mul(50).clamp(521, 1 << 20) | 1;
+    let slots = across
+        .saturating_mul(2)
+        .saturating_mul(50)
+        .clamp(521, 1 << 20)
+        | 1;
     (slots as usize, bytes as usize)
 }
 
