@@ -16,9 +16,8 @@ const MAX_FIXED: usize = 1024;
 /// Text of attribute `name` on `loc`, `None` when the attribute is absent, too large or of a
 /// type that is not text or a number.
 pub(super) fn text(loc: &Location, name: &str) -> Option<String> {
-    if !loc.attr_names().ok()?.iter().any(|n| n == name) {
-        return None;
-    }
+    // Opened by name rather than looked up in `attr_names()`: HDF5 1.10's attribute
+    // iteration crashes on some corrupt attribute tables that a by-name open reports.
     decode(&loc.attr(name).ok()?)
 }
 

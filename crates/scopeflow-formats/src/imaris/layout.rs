@@ -5,6 +5,7 @@
 
 use std::path::Path;
 
+use hdf5::dataset::Layout as Storage;
 use hdf5::types::{FloatSize, IntSize, TypeDescriptor};
 use hdf5::{Dataset, File, Group, Location};
 use scopeflow_core::DType;
@@ -145,6 +146,7 @@ pub(super) fn read(file: &File, path: &Path) -> Result<Layout, FormatError> {
             ),
         ));
     }
+    check_storage(&data0, &stored, dtype, path, &data0_path)?;
     let info = child_group(file, &info_dir).map(|_| info_dir.clone());
     let image = info
         .as_ref()
@@ -241,6 +243,49 @@ fn element_type(data: &Dataset, path: &Path, what: &str) -> Result<DType, Format
     })
 }
 
+/// Largest chunk accepted (HDF5's own limit is 4 GiB; Imaris chunks are a few MB at most).
+const MAX_CHUNK_BYTES: u64 = 1 << 30;
+
+/// Checks the storage description HDF5 would otherwise trust: HDF5 1.10 reads out of bounds
+/// (and crashes) on chunk shapes larger than a fixed-size array and on some compact layouts,
+/// and a virtual dataset would read other files. Imaris writes none of these.
+fn check_storage(
+    data: &Dataset,
+    stored: &[usize],
+    dtype: DType,
+    path: &Path,
+    what: &str,
+) -> Result<(), FormatError> {
+    match data.layout() {
+        Storage::Chunked => {
+            let chunk = data.chunk().unwrap_or_default();
+            let bytes = chunk
+                .iter()
+                .fold(dtype.size() as u64, |acc, &n| acc.saturating_mul(n as u64));
+            let fixed = !data.is_resizable();
+            let fits = chunk.len() == stored.len()
+                && chunk
+                    .iter()
+                    .zip(stored)
+                    .all(|(&c, &n)| c >= 1 && (!fixed || c <= n));
+            if !fits || bytes > MAX_CHUNK_BYTES {
+                return Err(FormatError::corrupt(
+                    path,
+                    format!("{what}: chunk shape {chunk:?} does not fit the array {stored:?}"),
+                ));
+            }
+        }
+        Storage::Contiguous => {}
+        other => {
+            return Err(FormatError::unsupported(
+                path,
+                format!("{what}: {other:?} storage (Imaris writes chunked or contiguous data)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Refuses data whose compression filter this HDF5 library cannot decode, up front and
 /// with the remedy, instead of failing on the first pixel read.
 fn check_filters(data: &Dataset, path: &Path, what: &str) -> Result<Vec<String>, FormatError> {
@@ -315,6 +360,7 @@ fn check_data(
             format!("{what} has {} dimensions, not 3 (Z, Y, X)", stored.len()),
         ));
     }
+    check_storage(&data, &stored, dtype, path, &what)?;
     let size = image_size(&channel, None, &stored, path, &what)?;
     // A channel without its own ImageSize attributes takes the stored shape above; it only
     // has to hold the image.
