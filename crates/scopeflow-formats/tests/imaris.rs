@@ -80,6 +80,29 @@ fn check_pixels(path: &Path, src: &dyn ImageSource, expect: &Value, planes: &[u8
             path.display()
         );
     }
+    // Planes in reverse order, two readers alive at once (the source keeps the last dataset
+    // open between readers: switching channels and time points must not mix them up).
+    let plane_bytes = meta.height() * meta.width() * meta.dtype.size();
+    let n = plane_count(meta);
+    for p in (0..n).rev() {
+        let other = plane_index(meta, (p + 1) % n);
+        let mut keep = src.plane_reader(&other).unwrap();
+        let mut buf = vec![0u8; plane_bytes];
+        src.read_rows(&plane_index(meta, p), 0, meta.height(), &mut buf)
+            .unwrap();
+        assert!(
+            buf[..] == planes[p * plane_bytes..(p + 1) * plane_bytes],
+            "plane {p} (reverse)"
+        );
+        let mut row = vec![0u8; plane_bytes / meta.height()];
+        keep.read_rows(0, 1, &mut row).unwrap();
+        let o = (p + 1) % n * plane_bytes;
+        assert!(
+            row[..] == planes[o..o + row.len()],
+            "plane {} row 0",
+            (p + 1) % n
+        );
+    }
     let channels = expect["channels"].as_array().unwrap();
     let stats = channel_stats(src);
     assert_eq!(stats.len(), channels.len());
