@@ -48,6 +48,7 @@ pub(super) fn build(file: &File, layout: &Layout) -> ImageMeta {
         .map(|g| {
             g.as_ref()
                 .and_then(|g| attrs::text(g, "Name"))
+                .and_then(given)
                 .unwrap_or_default()
         })
         .collect();
@@ -60,7 +61,7 @@ pub(super) fn build(file: &File, layout: &Layout) -> ImageMeta {
 
     let mut metadata = Map::new();
     let mut put = |key: &str, value: Option<String>| {
-        if let Some(v) = value.filter(|v| !v.is_empty()) {
+        if let Some(v) = value.and_then(given) {
             metadata.insert(key.into(), Value::String(cut(v)));
         }
     };
@@ -88,8 +89,10 @@ pub(super) fn build(file: &File, layout: &Layout) -> ImageMeta {
                 ("emission_wavelength", "LSMEmissionWavelength"),
                 ("description", "Description"),
             ] {
-                if let Some(v) = g.as_ref().and_then(|g| attrs::text(g, attr))
-                    && !v.is_empty()
+                if let Some(v) = g
+                    .as_ref()
+                    .and_then(|g| attrs::text(g, attr))
+                    .and_then(given)
                 {
                     m.insert(key.into(), Value::String(cut(v)));
                 }
@@ -132,6 +135,13 @@ pub(super) fn build(file: &File, layout: &Layout) -> ImageMeta {
         metadata,
         ome_xml: None,
     }
+}
+
+/// A value the file actually gives: not empty and not Imaris' placeholder
+/// (`(name not specified)`, `(description not specified)`).
+fn given(s: String) -> Option<String> {
+    let placeholder = s.starts_with('(') && s.ends_with(" not specified)");
+    (!s.is_empty() && !placeholder).then_some(s)
 }
 
 fn cut(mut s: String) -> String {
@@ -195,7 +205,7 @@ fn instrument(image: Option<&Location>, channel: Option<&Location>) -> Option<Va
         let value = image
             .and_then(|g| attrs::text(g, attr))
             .or_else(|| channel.and_then(|g| attrs::text(g, attr)));
-        if let Some(v) = value.filter(|v| !v.is_empty()) {
+        if let Some(v) = value.and_then(given) {
             m.entry(key).or_insert(Value::String(cut(v)));
         }
     }
@@ -241,7 +251,18 @@ fn time_increment(time_info: &Location, times: usize) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::{rfc3339, unit_factor};
+    use super::{given, rfc3339, unit_factor};
+
+    #[test]
+    fn imaris_placeholders_are_no_value() {
+        assert_eq!(given("(name not specified)".into()), None);
+        assert_eq!(given("(description not specified)".into()), None);
+        assert_eq!(given(String::new()), None);
+        assert_eq!(
+            given("DAPI (nuclei)".into()).as_deref(),
+            Some("DAPI (nuclei)")
+        );
+    }
 
     #[test]
     fn imaris_dates_are_utc_unless_zoned() {

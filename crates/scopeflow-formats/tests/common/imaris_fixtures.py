@@ -112,7 +112,9 @@ def dump(path):
                     phys[k] = (float(hi) - float(lo)) / n * factor
         names = [text(f[f"DataSetInfo/Channel {c}"].attrs, "Name") if f"DataSetInfo/Channel {c}" in f else None
                  for c in range(C)]
-        names = [n or "" for n in names] if any(names) else None
+        # Imaris writes "(name not specified)" for a channel without a name.
+        names = ["" if n is None or n == "(name not specified)" else n for n in names]
+        names = names if any(names) else None
         date = text(image.attrs, "RecordingDate") if image is not None else None
         when = None
         if date:
