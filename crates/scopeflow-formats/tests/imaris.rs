@@ -285,3 +285,34 @@ fn other_hdf5_files_and_broken_layouts_are_refused() {
         "rows past the end"
     );
 }
+
+#[test]
+fn a_file_still_open_for_writing_is_refused_as_locked() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    fixtures::extras(dir.path());
+    let path = dir.path().join("tiny.ims");
+    // h5py holds HDF5's exclusive lock while the file is open for writing, as Imaris does.
+    let script = "import sys, time, h5py\nf = h5py.File(sys.argv[1], 'r+')\nprint('ready', flush=True)\ntime.sleep(60)\n";
+    let mut writer = std::process::Command::new(fixtures::python())
+        .args(["-c", script])
+        .arg(&path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(writer.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    let result = scopeflow_formats::open(&path).map(|_| ());
+    writer.kill().unwrap();
+    writer.wait().unwrap();
+    let e = result.expect_err("opened while locked");
+    assert!(
+        matches!(e, FormatError::Io { .. }) && e.to_string().contains("locked by another program"),
+        "{e}"
+    );
+    assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+    scopeflow_formats::open(&path).expect("opens once the writer is gone");
+}

@@ -43,7 +43,22 @@ fn open_file(path: &Path, cache: Option<(usize, usize)>) -> Result<File, FormatE
             .with_fapl(|p| p.chunk_cache(slots, bytes, 0.75))
             .open(path),
     };
-    result.map_err(|e| h5_error(path, "HDF5 cannot open the file", &e))
+    result.map_err(|e| {
+        // A writer (Imaris, ImarisWriter, h5py) holds an exclusive lock while the file is
+        // open for writing: not corruption, the file is simply not finished.
+        if e.to_string().contains("unable to lock file") {
+            let what = format!(
+                "the file is locked by another program, probably still writing it (HDF5 file \
+                 lock; on a file system without locks set HDF5_USE_FILE_LOCKING=FALSE): {e}"
+            );
+            FormatError::io(
+                path,
+                std::io::Error::new(std::io::ErrorKind::WouldBlock, what),
+            )
+        } else {
+            h5_error(path, "HDF5 cannot open the file", &e)
+        }
+    })
 }
 
 /// Cache slots and bytes: one slab of chunks when it is small enough, else two rows of
