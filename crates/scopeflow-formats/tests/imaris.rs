@@ -232,6 +232,23 @@ fn padded_time_series_and_float_plane_match_h5py() {
     }
 }
 
+/// LZ4 (HDF5 filter 32004, the compression of recent Imaris versions) through Debian's
+/// `hdf5-filter-plugin`: the synthetic sample rewritten with LZ4 chunks reads as h5py reads
+/// the gzip original.
+#[test]
+fn lz4_compressed_data_reads_through_the_filter_plugin() {
+    let dir = tempfile::tempdir().unwrap();
+    let gzip = fixtures::synthetic(dir.path());
+    let lz4 = dir.path().join("s_lz4.ims");
+    fixtures::lz4_copy(&gzip, &lz4);
+    let (expect, planes) = fixtures::h5py_reading(&[&gzip]).remove(0);
+    let src = scopeflow_formats::open(&lz4)
+        .unwrap_or_else(|e| panic!("{e} (scripts/install-deps.sh installs hdf5-filter-plugin)"));
+    assert_eq!(src.meta().metadata["filters"], serde_json::json!(["lz4"]));
+    check_meta(&lz4, src.meta(), &expect);
+    check_pixels(&lz4, src.as_ref(), &expect, &planes);
+}
+
 fn refusal(path: &Path) -> FormatError {
     match scopeflow_formats::open(path) {
         Ok(_) => panic!("{} was opened", path.display()),

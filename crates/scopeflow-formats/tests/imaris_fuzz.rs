@@ -39,13 +39,27 @@ fn assert_names_file(path: &Path, result: Result<(), String>) {
     }
 }
 
-/// The small valid Imaris file of imaris_fixtures.py (C=2 Z=2 24x20 uint16, gzip chunks).
+/// The small valid Imaris file of imaris_fixtures.py (C=2 Z=2 24x20 uint16, gzip chunks),
+/// and the same with LZ4 chunks (decoded by Debian's hdf5-filter-plugin).
 fn tiny() -> &'static [u8] {
-    static TINY: OnceLock<Vec<u8>> = OnceLock::new();
+    &samples().0
+}
+
+fn tiny_lz4() -> &'static [u8] {
+    &samples().1
+}
+
+fn samples() -> &'static (Vec<u8>, Vec<u8>) {
+    static TINY: OnceLock<(Vec<u8>, Vec<u8>)> = OnceLock::new();
     TINY.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         fixtures::extras(dir.path());
-        std::fs::read(dir.path().join("tiny.ims")).unwrap()
+        let lz4 = dir.path().join("tiny_lz4.ims");
+        fixtures::lz4_copy(&dir.path().join("tiny.ims"), &lz4);
+        (
+            std::fs::read(dir.path().join("tiny.ims")).unwrap(),
+            std::fs::read(lz4).unwrap(),
+        )
     })
 }
 
@@ -100,8 +114,9 @@ proptest! {
     fn mutated_files_never_panic(
         edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..12),
         cut in proptest::option::of(any::<prop::sample::Index>()),
+        lz4 in any::<bool>(),
     ) {
-        let mut bytes = tiny().to_vec();
+        let mut bytes = if lz4 { tiny_lz4() } else { tiny() }.to_vec();
         for (at, value) in &edits {
             let i = at.index(bytes.len());
             bytes[i] = *value;

@@ -310,8 +310,8 @@ fn check_filters(data: &Dataset, path: &Path, what: &str) -> Result<Vec<String>,
                 path,
                 format!(
                     "{what}: compression `{name}` (HDF5 filter {id}) is not available to this \
-                     HDF5 library (install the HDF5 filter plugins, e.g. Debian's \
-                     hdf5-filter-plugin, and set HDF5_PLUGIN_PATH)"
+                     HDF5 library (install the HDF5 filter plugins: Debian's \
+                     hdf5-filter-plugin, or point HDF5_PLUGIN_PATH at them)"
                 ),
             ));
         }

@@ -71,6 +71,17 @@ pub fn extras(dir: &Path) {
         .arg("write"));
 }
 
+/// `dst`: a copy of `src` with every `Data` LZ4-compressed (HDF5 filter 32004).
+pub fn lz4_copy(src: &Path, dst: &Path) {
+    run(Command::new(python())
+        .arg(fixtures_script())
+        .arg(dst.parent().expect("folder"))
+        .arg(tools())
+        .arg("lz4")
+        .arg(src)
+        .arg(dst));
+}
+
 /// What h5py reads from `files`: one `(expect.json, planes bytes)` per file.
 pub fn h5py_reading(files: &[&Path]) -> Vec<(Value, Vec<u8>)> {
     let dir = files[0].parent().expect("file in a folder");

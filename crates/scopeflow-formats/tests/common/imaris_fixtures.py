@@ -2,6 +2,7 @@
 
   imaris_fixtures.py OUT TOOLS_DIR write   # the extra .ims / .h5 files (h5py)
   imaris_fixtures.py OUT TOOLS_DIR dump F… # F.expect.json + F.planes for each Imaris file F
+  imaris_fixtures.py OUT TOOLS_DIR lz4 SRC DST  # DST = SRC with every Data LZ4-compressed
 
 `dump` reads only through h5py and the published layout: the image size from ImageSizeZ/Y/X
 (else the Data shape), physical size (ExtMax - ExtMin) / size in micrometres, channel names,
@@ -57,6 +58,56 @@ def write():
     # A small valid file for the byte-mutation property test.
     mfs.write_ims(os.path.join(OUT, "tiny.ims"), small[0, :, :, :24, :20], "CZYX", {"x": 0.3, "y": 0.3, "z": 1.0},
                   "um", ["a", "b"], "2024-01-01 00:00:00.000", levels=1, chunk=(2, 16, 16))
+
+
+def lz4_literals(raw):
+    """One LZ4 block holding `raw` as literals only (valid LZ4, no matches)."""
+    n = len(raw)
+    if n < 15:
+        return bytes([n << 4]) + raw
+    extra, rest = bytearray(), n - 15
+    while rest >= 255:
+        extra.append(255)
+        rest -= 255
+    extra.append(rest)
+    return bytes([0xF0]) + bytes(extra) + raw
+
+
+def lz4_chunk(raw, block=4096):
+    """A chunk in the format of HDF5's LZ4 filter (id 32004): total size (u64 BE), block size
+    (u32 BE), then per block its compressed size (u32 BE) and bytes. Odd blocks are stored raw
+    (compressed size == block size), even ones as literal-only LZ4 blocks."""
+    out = bytearray(len(raw).to_bytes(8, "big") + block.to_bytes(4, "big"))
+    for i, at in enumerate(range(0, len(raw), block)):
+        part = raw[at:at + block]
+        body = part if i % 2 else lz4_literals(part)
+        out += len(body).to_bytes(4, "big") + body
+    return bytes(out)
+
+
+def lz4(src, dst):
+    """Copies `src` to `dst` with every Data array rewritten LZ4-compressed (chunks written
+    directly: h5py's own HDF5 has no LZ4 filter)."""
+    import shutil
+    shutil.copyfile(src, dst)
+    with h5py.File(dst, "a") as f:
+        names = []
+        f["DataSet"].visititems(lambda n, o: names.append("DataSet/" + n) if n.endswith("/Data") else None)
+        for name in names:
+            data, chunks = f[name][...], f[name].chunks
+            del f[name]
+            dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+            dcpl.set_chunk(chunks)
+            dcpl.set_filter(32004, h5py.h5z.FLAG_OPTIONAL, (4096,))
+            space = h5py.h5s.create_simple(data.shape)
+            tid = h5py.h5t.py_create(data.dtype)
+            ds = h5py.h5d.create(f.id, name.encode(), tid, space, dcpl=dcpl)
+            for idx in np.ndindex(*[-(-n // k) for n, k in zip(data.shape, chunks)]):
+                at = tuple(i * k for i, k in zip(idx, chunks))
+                block = np.zeros(chunks, dtype=data.dtype)
+                part = data[tuple(slice(a, a + k) for a, k in zip(at, chunks))]
+                block[tuple(slice(0, n) for n in part.shape)] = part
+                ds.write_direct_chunk(at, lz4_chunk(block.astype(data.dtype.newbyteorder("<")).tobytes()))
 
 
 def replace(f, group, compression=None, dtype=None, shape2d=False):
@@ -150,6 +201,8 @@ def dump(path):
 
 if sys.argv[3] == "write":
     write()
+elif sys.argv[3] == "lz4":
+    lz4(sys.argv[4], sys.argv[5])
 else:
     for p in sys.argv[4:]:
         dump(p)
