@@ -22,6 +22,11 @@ want_package openssh-server test -x /usr/sbin/sshd
 want_package openssh-client sh -c 'command -v ssh-keygen'
 want_package postgresql sh -c 'ls /usr/lib/postgresql/*/bin/initdb'
 want_package chromium sh -c 'command -v chromium'
+# The Imaris (.ims) reader links the C HDF5 library; its build finds it through pkg-config.
+want_package pkg-config sh -c 'command -v pkg-config'
+want_package libhdf5-dev pkg-config --exists hdf5
+# LZ4/bitshuffle filters for Imaris files of recent versions (found by Debian's libhdf5 itself).
+want_package hdf5-filter-plugin sh -c 'ls /usr/lib/*/hdf5/serial/plugins/libh5lz4.so'
 if [ "${1:-}" = --windows ]; then
   # Cross compilers for the Windows check (C parts of zstd, blosc, SQLite, ring, aws-lc).
   want_package gcc-mingw-w64-x86-64 x86_64-w64-mingw32-gcc --version

@@ -29,7 +29,7 @@ impl Format {
         match self {
             Format::Tiff { big: false } => "TIFF".into(),
             Format::Tiff { big: true } => "BigTIFF".into(),
-            Format::Hdf5 => "HDF5/Imaris (no HDF5 reader in this build yet)".into(),
+            Format::Hdf5 => "HDF5/Imaris".into(),
             Format::Czi => "Zeiss CZI".into(),
             Format::Lif => "Leica LIF".into(),
             Format::Nd2 => "Nikon ND2".into(),
