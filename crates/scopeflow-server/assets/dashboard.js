@@ -17,6 +17,8 @@ const view = document.getElementById("view");
   }
 })();
 
+// Every value from the API goes through esc() before it reaches innerHTML, numbers included:
+// an agent (or an old database) may hold a string where a number belongs.
 function esc(s) {
   return String(s ?? "").replace(/[&<>"']/g, c => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 }
@@ -27,7 +29,7 @@ function bytes(n) {
   while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
   return (i ? n.toFixed(1) : n) + " " + u[i];
 }
-function when(s) { return s ? esc(s.replace("T", " ").replace(/\.\d+Z$/, "Z")) : '<span class="muted">–</span>'; }
+function when(s) { return s ? esc(String(s).replace("T", " ").replace(/\.\d+Z$/, "Z")) : '<span class="muted">–</span>'; }
 function stateTag(s) { return `<span class="state state-${esc(s)}">${esc(s)}</span>`; }
 
 class AuthError extends Error {}
@@ -93,7 +95,7 @@ function trendChart(series, threshold) {
   const sats = pts.map(p => p.saturation_fraction || 0);
   const ySat = scale(0, Math.max(threshold * 2, ...sats), H - PAD.b, H / 2 + 8);
   const line = snrs.map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${ySnr(p.snr).toFixed(1)}`).join("");
-  const dots = pts.map(p => `<circle class="${p.alarm ? "alarm-dot" : "sat-dot"}" cx="${x(p.t).toFixed(1)}" cy="${ySat(p.saturation_fraction || 0).toFixed(1)}" r="${p.alarm ? 4 : 2.5}" fill="${p.alarm ? "#d23c3c" : "#8a94a6"}"><title>${esc(p.at)}: saturation ${p.saturation_fraction}</title></circle>`).join("");
+  const dots = pts.map(p => `<circle class="${p.alarm ? "alarm-dot" : "sat-dot"}" cx="${x(p.t).toFixed(1)}" cy="${ySat(p.saturation_fraction || 0).toFixed(1)}" r="${p.alarm ? 4 : 2.5}" fill="${p.alarm ? "#d23c3c" : "#8a94a6"}"><title>${esc(p.at)}: saturation ${esc(p.saturation_fraction)}</title></circle>`).join("");
   const alarms = pts.filter(p => p.alarm).length;
   return `<figure class="trend"><figcaption><b>${esc(series.instrument)}</b> · ${esc(series.channel)}
     <span class="muted">(${pts.length} files${alarms ? `, <span class="alarm">${alarms} saturation alarm${alarms > 1 ? "s" : ""}</span>` : ""})</span></figcaption>
@@ -101,9 +103,9 @@ function trendChart(series, threshold) {
     <text x="${PAD.l - 6}" y="${PAD.t + 8}" text-anchor="end">SNR ${hi.toFixed(1)}</text>
     <text x="${PAD.l - 6}" y="${H / 2 - 6}" text-anchor="end">${lo.toFixed(1)}</text>
     <path d="${line}" fill="none" stroke="#2f6fdf" stroke-width="1.5"/>
-    ${snrs.map(p => `<circle cx="${x(p.t).toFixed(1)}" cy="${ySnr(p.snr).toFixed(1)}" r="2" fill="#2f6fdf"><title>${esc(p.at)}: SNR ${p.snr}</title></circle>`).join("")}
+    ${snrs.map(p => `<circle cx="${x(p.t).toFixed(1)}" cy="${ySnr(p.snr).toFixed(1)}" r="2" fill="#2f6fdf"><title>${esc(p.at)}: SNR ${esc(p.snr)}</title></circle>`).join("")}
     <text x="${PAD.l - 6}" y="${H / 2 + 18}" text-anchor="end">saturation</text>
-    <line x1="${PAD.l}" x2="${W - PAD.r}" y1="${ySat(threshold).toFixed(1)}" y2="${ySat(threshold).toFixed(1)}" stroke="#d23c3c" stroke-dasharray="4 3"><title>alarm threshold ${threshold}</title></line>
+    <line x1="${PAD.l}" x2="${W - PAD.r}" y1="${ySat(threshold).toFixed(1)}" y2="${ySat(threshold).toFixed(1)}" stroke="#d23c3c" stroke-dasharray="4 3"><title>alarm threshold ${esc(threshold)}</title></line>
     ${dots}${axisLabels(ts, x, t => new Date(t).toISOString().slice(0, 10))}</svg></figure>`;
 }
 
@@ -111,8 +113,8 @@ function trendChart(series, threshold) {
 function fileTable(files, withError) {
   if (!files.length) return '<p class="muted">No files.</p>';
   return `<table class="files"><tr><th>path</th><th>agent</th><th>state</th><th class="num">size</th><th>acquired</th><th>instrument</th>
-    <th>${withError ? "error" : "copies"}</th></tr>${files.map(f => `<tr class="clickable" data-id="${f.id}">
-    <td>${esc(f.path)}${f.version > 1 ? ` <span class="muted">v${f.version}</span>` : ""}</td><td>${esc(f.agent)}</td><td>${stateTag(f.state)}</td>
+    <th>${withError ? "error" : "copies"}</th></tr>${files.map(f => `<tr class="clickable" data-id="${esc(f.id)}">
+    <td>${esc(f.path)}${f.version > 1 ? ` <span class="muted">v${esc(f.version)}</span>` : ""}</td><td>${esc(f.agent)}</td><td>${stateTag(f.state)}</td>
     <td class="num">${bytes(f.size)}</td><td>${when(f.acquired_at)}</td><td>${esc(f.instrument)}</td>
     <td>${withError ? `<span class="error">${esc(f.error)}</span>` : f.copies.filter(c => c.verified_at).map(c => esc(c.destination)).join(", ")}</td></tr>`).join("")}</table>`;
 }
@@ -136,11 +138,11 @@ const pages = {
     const states = Object.entries(o.states);
     view.innerHTML = `<section class="card"><h2>Agents</h2>${o.agents.length ? `<table class="agents"><tr><th>agent</th><th>host</th><th>last seen</th>
       <th class="num">queue</th><th class="num">files</th><th class="num">failed</th><th class="num">quarantined</th><th class="num">bytes</th></tr>
-      ${o.agents.map(a => `<tr><td>${esc(a.name)}</td><td>${esc(a.host)}</td><td>${when(a.last_seen)}</td><td class="num">${a.queue ?? "–"}</td>
-      <td class="num">${a.files}</td><td class="num ${a.failed ? "error" : ""}">${a.failed}</td><td class="num ${a.quarantined ? "alarm" : ""}">${a.quarantined}</td>
+      ${o.agents.map(a => `<tr><td>${esc(a.name)}</td><td>${esc(a.host)}</td><td>${when(a.last_seen)}</td><td class="num">${esc(a.queue ?? "–")}</td>
+      <td class="num">${esc(a.files)}</td><td class="num ${a.failed ? "error" : ""}">${esc(a.failed)}</td><td class="num ${a.quarantined ? "alarm" : ""}">${esc(a.quarantined)}</td>
       <td class="num">${bytes(a.bytes)}</td></tr>`).join("")}</table>` : '<p class="muted">No agent has reported yet.</p>'}</section>
-      <section class="card"><h2>Files by state</h2><div class="stats">${states.map(([s, c]) => `<div class="stat">${stateTag(s)}<b>${c.files}</b><span class="muted">${bytes(c.bytes)}</span></div>`).join("") || '<span class="muted">none</span>'}
-      <div class="stat"><span class="state alarm">QC alarms</span><b>${o.qc_alarms}</b><span class="muted">saturation &gt; ${o.saturation_threshold}</span></div></div></section>
+      <section class="card"><h2>Files by state</h2><div class="stats">${states.map(([s, c]) => `<div class="stat">${stateTag(s)}<b>${esc(c.files)}</b><span class="muted">${bytes(c.bytes)}</span></div>`).join("") || '<span class="muted">none</span>'}
+      <div class="stat"><span class="state alarm">QC alarms</span><b>${esc(o.qc_alarms)}</b><span class="muted">saturation &gt; ${esc(o.saturation_threshold)}</span></div></div></section>
       <section class="card"><h2>Throughput, last 7 days (per day, UTC)</h2><div class="charts">
       ${barChart("files verified", labels, vals.map(v => v.files), String, "#2c9a55")}
       ${barChart("bytes verified", labels, vals.map(v => v.bytes), bytes, "#2f6fdf")}
@@ -155,7 +157,7 @@ const pages = {
       <input name="agent" placeholder="agent" value="${f("agent")}"><input name="instrument" placeholder="instrument" value="${f("instrument")}">
       <select name="state"><option value="">any state</option>${["discovered", "stable", "processed", "transferred", "verified", "purged", "failed", "quarantined"].map(s => `<option ${p.get("state") === s ? "selected" : ""}>${s}</option>`).join("")}</select>
       <input name="from" placeholder="from YYYY-MM-DD" value="${f("from")}"><input name="to" placeholder="to YYYY-MM-DD" value="${f("to")}"><button>Search</button></form>
-      ${fileTable(res.files, false)}<p class="muted">${res.files.length} shown from ${res.offset}.</p></section>`;
+      ${fileTable(res.files, false)}<p class="muted">${res.files.length} shown from ${esc(res.offset)}.</p></section>`;
     document.getElementById("filters").onsubmit = ev => {
       ev.preventDefault();
       const q = new URLSearchParams([...new FormData(ev.target)].filter(([, v]) => v));
@@ -171,16 +173,16 @@ const pages = {
       <tr><th>size</th><td>${bytes(f.size)}</td></tr><tr><th>acquired</th><td>${when(f.acquired_at)}</td></tr>
       <tr><th>instrument</th><td>${esc(f.instrument)}</td></tr><tr><th>error</th><td class="error">${esc(f.error)}</td></tr></table></section>
       <section class="card"><h2>QC</h2><table class="qc"><tr><th>channel</th><th class="num">SNR</th><th class="num">saturation</th></tr>
-      ${ch.map(c => `<tr><td>${esc(c.name ?? c.index)}</td><td class="num">${c.snr == null ? "–" : Number(c.snr).toFixed(2)}</td><td class="num">${c.saturation_fraction}</td></tr>`).join("")}</table></section>
+      ${ch.map(c => `<tr><td>${esc(c.name ?? c.index)}</td><td class="num">${c.snr == null ? "–" : Number(c.snr).toFixed(2)}</td><td class="num">${esc(c.saturation_fraction)}</td></tr>`).join("")}</table></section>
       <section class="card"><h2>Copies</h2><table>${f.copies.map(c => `<tr><td>${esc(c.destination)}</td><td>${when(c.verified_at)}</td><td class="error">${esc(c.error)}</td></tr>`).join("")}</table></section>
       <section class="card"><h2>Events</h2><table>${f.events.map(e => `<tr><td>${when(e.at)}</td><td>${esc(e.kind)}</td></tr>`).join("")}</table></section>
       <section class="card"><h2>Metadata</h2><pre>${esc(JSON.stringify(f.inspect, null, 2))}</pre></section>`;
   },
   async qc() {
     const t = await api("/api/qc/trends");
-    view.innerHTML = `<section class="card"><h2>Saturation alarms (saturation fraction &gt; ${t.threshold})</h2>
+    view.innerHTML = `<section class="card"><h2>Saturation alarms (saturation fraction &gt; ${esc(t.threshold)})</h2>
       ${t.alarms.length ? `<table class="alarms"><tr><th>acquired</th><th>instrument</th><th>channel</th><th class="num">saturation</th></tr>
-      ${t.alarms.map(a => `<tr class="alarm clickable" data-id="${a.file_id}"><td>${when(a.at)}</td><td>${esc(a.instrument)}</td><td>${esc(a.channel)}</td><td class="num">${a.saturation_fraction}</td></tr>`).join("")}</table>` : '<p class="muted">None.</p>'}</section>
+      ${t.alarms.map(a => `<tr class="alarm clickable" data-id="${esc(a.file_id)}"><td>${when(a.at)}</td><td>${esc(a.instrument)}</td><td>${esc(a.channel)}</td><td class="num">${esc(a.saturation_fraction)}</td></tr>`).join("")}</table>` : '<p class="muted">None.</p>'}</section>
       <section class="card"><h2>SNR and saturation over time, per instrument and channel</h2><div class="charts">
       ${t.series.map(s => trendChart(s, t.threshold)).join("") || '<p class="muted">No QC yet.</p>'}</div></section>`;
     clickableRows();
@@ -188,11 +190,11 @@ const pages = {
   async retention() {
     const r = await api("/api/retention");
     view.innerHTML = `<section class="card"><h2>Retention</h2><div class="stats">
-      <div class="stat">reclaimable<b id="reclaimable">${bytes(r.reclaimable_bytes)}</b><span class="muted">${r.reclaimable_files} verified files not purged</span></div>
-      <div class="stat">purged<b>${r.purged_files}</b><span class="muted">${bytes(r.purged_bytes)}</span></div></div>
+      <div class="stat">reclaimable<b id="reclaimable">${bytes(r.reclaimable_bytes)}</b><span class="muted">${esc(r.reclaimable_files)} verified files not purged</span></div>
+      <div class="stat">purged<b>${esc(r.purged_files)}</b><span class="muted">${bytes(r.purged_bytes)}</span></div></div>
       <div class="charts">${barChart("bytes", ["reclaimable", "purged"], [r.reclaimable_bytes, r.purged_bytes], bytes, "#2c9a55")}</div></section>
       <section class="card"><h2>Kept by the retention robot</h2>${r.kept.length ? `<table class="kept"><tr><th>path</th><th>agent</th><th>reason</th><th>when</th></tr>
-      ${r.kept.map(k => `<tr class="clickable" data-id="${k.id}"><td>${esc(k.path)}</td><td>${esc(k.agent)}</td><td>${esc(k.reason)}</td><td>${when(k.at)}</td></tr>`).join("")}</table>` : '<p class="muted">None.</p>'}</section>`;
+      ${r.kept.map(k => `<tr class="clickable" data-id="${esc(k.id)}"><td>${esc(k.path)}</td><td>${esc(k.agent)}</td><td>${esc(k.reason)}</td><td>${when(k.at)}</td></tr>`).join("")}</table>` : '<p class="muted">None.</p>'}</section>`;
     clickableRows();
   },
   async failures() {

@@ -49,7 +49,9 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/api/qc/trends", get(crate::reports::trends))
         .route("/api/retention", get(crate::reports::retention))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(crate::validate::query_guard))
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(crate::headers::security_headers))
         .with_state(state)
 }
 

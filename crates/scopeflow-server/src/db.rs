@@ -26,6 +26,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0002_search_trigrams.sql"),
         include_str!("../migrations/postgres/0002_search_trigrams.sql"),
     ),
+    (
+        3,
+        include_str!("../migrations/sqlite/0003_poison_inputs.sql"),
+        include_str!("../migrations/postgres/0003_poison_inputs.sql"),
+    ),
 ];
 
 #[derive(Clone, Debug)]

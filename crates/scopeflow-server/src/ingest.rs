@@ -11,6 +11,7 @@ use crate::api::AppState;
 use crate::catalog::{self, FileRow, QcChannel};
 use crate::error::ApiError;
 use crate::store::{self, EventRecord, Key, Tx};
+use crate::totals;
 
 pub async fn ingest(
     state: &AppState,
@@ -26,30 +27,15 @@ pub async fn ingest(
             ),
         ));
     }
-    let mut times = Vec::with_capacity(batch.events.len());
-    for ev in &batch.events {
-        if ev.id.is_empty() {
-            return Err(ApiError::bad_request("an event has an empty id"));
-        }
-        if ev.file.path.is_empty() {
-            return Err(ApiError::bad_request(format!(
-                "event {}: empty file path",
-                ev.id
-            )));
-        }
-        let at = crate::time::normalize(&ev.at).ok_or_else(|| {
-            ApiError::bad_request(format!("event {}: at {:?} is not RFC 3339", ev.id, ev.at))
-        })?;
-        times.push(at);
-    }
+    let times = crate::validate::batch(&batch)?;
     let _writer = state.write_lock.lock().await;
     let mut tx = state.db.pool.begin().await?;
     let now = crate::time::now();
 
     // Which events are new (the write lock makes this check-then-insert safe); an id repeated
-    // inside the batch counts once.
+    // inside the batch counts once. Ids are the agent's own: another agent's ids never match.
     let ids: Vec<&str> = batch.events.iter().map(|e| e.id.as_str()).collect();
-    let mut seen = store::known_events(&mut tx, &ids).await?;
+    let mut seen = store::known_events(&mut tx, agent, &ids).await?;
     let fresh: Vec<usize> = (0..batch.events.len())
         .filter(|&i| seen.insert(batch.events[i].id.clone()))
         .collect();
@@ -81,9 +67,7 @@ pub async fn ingest(
             qc.insert(key, channels);
         }
         if let Some(hour) = fx.verified_hour {
-            let e = verified_hours.entry(hour).or_default();
-            e.0 += 1;
-            e.1 += row.size;
+            totals::add(verified_hours.entry(hour).or_default(), 1, row.size)?;
         }
     }
     let mut touched: Vec<&mut FileRow> = rows.values_mut().collect();
@@ -133,23 +117,18 @@ pub async fn ingest(
     let mut found_hours: HashMap<String, (i64, i64)> = HashMap::new();
     for (key, row) in &rows {
         match original.get(key) {
-            Some((s, size)) => {
-                let e = counts.entry(s.clone()).or_default();
-                e.0 -= 1;
-                e.1 -= size;
-            }
-            None => {
-                let e = found_hours
+            Some((s, size)) => totals::sub(counts.entry(s.clone()).or_default(), 1, *size)?,
+            None => totals::add(
+                found_hours
                     .entry(crate::time::hour(&row.found_at))
-                    .or_default();
-                e.0 += 1;
-                e.1 += row.size;
-            }
+                    .or_default(),
+                1,
+                row.size,
+            )?,
         }
-        let e = counts.entry(row.state.clone()).or_default();
-        e.0 += 1;
-        e.1 += row.size;
+        totals::add(counts.entry(row.state.clone()).or_default(), 1, row.size)?;
     }
+    totals::check(&mut tx, agent, &counts, &found_hours, &verified_hours).await?;
     for (state_name, (files, bytes)) in counts {
         if files == 0 && bytes == 0 {
             continue;

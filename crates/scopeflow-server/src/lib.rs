@@ -10,11 +10,14 @@ mod dashboard;
 mod db;
 mod error;
 mod files;
+mod headers;
 mod ingest;
 mod metrics;
 mod reports;
 mod store;
 mod time;
+mod totals;
+mod validate;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -28,10 +28,10 @@ pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, 
         let files: i64 = r.try_get("files")?;
         let bytes: i64 = r.try_get("bytes")?;
         if let Some(i) = STATES.iter().position(|x| *x == s) {
-            by_state[i] += files;
+            by_state[i] = by_state[i].saturating_add(files);
         }
         if matches!(s.as_str(), "transferred" | "verified" | "purged") {
-            transferred += bytes;
+            transferred = transferred.saturating_add(bytes);
         }
         let a = escape(&agent);
         let _ = writeln!(

@@ -13,6 +13,7 @@ use sqlx::{AssertSqlSafe, Row};
 use crate::api::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
+use crate::totals::saturating_sum;
 
 pub async fn agents(
     State(state): State<AppState>,
@@ -51,10 +52,10 @@ async fn agent_list(state: &AppState) -> Result<Vec<Value>, ApiError> {
         out.push(json!({
             "name": name,
             "last_seen": r.try_get::<String, _>("last_seen")?,
-            "files": by_state.values().map(|c| c.0).sum::<i64>(),
+            "files": saturating_sum(by_state.values().map(|c| c.0)),
             "failed": n("failed"),
             "quarantined": n("quarantined"),
-            "bytes": by_state.values().map(|c| c.1).sum::<i64>(),
+            "bytes": saturating_sum(by_state.values().map(|c| c.1)),
             "host": r.try_get::<Option<String>, _>("host")?,
             "queue": r.try_get::<Option<i64>, _>("queue")?,
             "states": by_state.iter().map(|(s, c)| (s.clone(), json!(c.0))).collect::<serde_json::Map<_, _>>(),
@@ -82,29 +83,40 @@ pub async fn overview(
     for by_state in state_counts(&state).await?.values() {
         for (s, (n, b)) in by_state {
             let t = totals.entry(s.clone()).or_default();
-            t.0 += n;
-            t.1 += b;
+            t.0 = t.0.saturating_add(*n);
+            t.1 = t.1.saturating_add(*b);
         }
     }
-    let throughput = sqlx::query(
-        "SELECT hour, CAST(SUM(found) AS BIGINT) AS found, CAST(SUM(found_bytes) AS BIGINT) AS found_bytes, \
-         CAST(SUM(verified) AS BIGINT) AS verified, CAST(SUM(verified_bytes) AS BIGINT) AS verified_bytes \
-         FROM hourly WHERE hour >= $1 GROUP BY hour ORDER BY hour",
+    // Summed here rather than by SQL's SUM, which fails (SQLite) or errs on the cast
+    // (PostgreSQL) when the agents' totals together pass i64::MAX.
+    let mut hours: BTreeMap<String, [i64; 4]> = BTreeMap::new();
+    for r in sqlx::query(
+        "SELECT hour, found, found_bytes, verified, verified_bytes FROM hourly WHERE hour >= $1",
     )
     .bind(since)
     .fetch_all(&state.db.pool)
     .await?
-    .iter()
-    .map(|r| {
-        Ok(json!({
-            "hour": r.try_get::<String, _>("hour")?,
-            "found": r.try_get::<i64, _>("found")?,
-            "found_bytes": r.try_get::<i64, _>("found_bytes")?,
-            "verified": r.try_get::<i64, _>("verified")?,
-            "verified_bytes": r.try_get::<i64, _>("verified_bytes")?,
-        }))
-    })
-    .collect::<Result<Vec<Value>, sqlx::Error>>()?;
+    {
+        let h = hours.entry(r.try_get("hour")?).or_default();
+        for (i, col) in ["found", "found_bytes", "verified", "verified_bytes"]
+            .into_iter()
+            .enumerate()
+        {
+            h[i] = h[i].saturating_add(r.try_get::<i64, _>(col)?);
+        }
+    }
+    let throughput: Vec<Value> = hours
+        .into_iter()
+        .map(|(hour, [found, found_bytes, verified, verified_bytes])| {
+            json!({
+                "hour": hour,
+                "found": found,
+                "found_bytes": found_bytes,
+                "verified": verified,
+                "verified_bytes": verified_bytes,
+            })
+        })
+        .collect();
     Ok(Json(json!({
         "agents": agent_list(&state).await?,
         "states": totals.iter().map(|(s, (n, b))| (s.clone(), json!({"files": n, "bytes": b}))).collect::<serde_json::Map<_, _>>(),
@@ -214,8 +226,8 @@ pub async fn retention(
     State(state): State<AppState>,
     _who: Principal,
 ) -> Result<Json<Value>, ApiError> {
-    let mut verified = (0, 0);
-    let mut purged = (0, 0);
+    let mut verified = (0i64, 0i64);
+    let mut purged = (0i64, 0i64);
     for by_state in state_counts(&state).await?.values() {
         for (s, (n, b)) in by_state {
             let t = match s.as_str() {
@@ -223,8 +235,8 @@ pub async fn retention(
                 "purged" => &mut purged,
                 _ => continue,
             };
-            t.0 += n;
-            t.1 += b;
+            t.0 = t.0.saturating_add(*n);
+            t.1 = t.1.saturating_add(*b);
         }
     }
     let kept = sqlx::query(

@@ -72,16 +72,20 @@ fn placeholders(rows: usize, cols: usize) -> String {
     s
 }
 
-/// The event ids among `ids` that are already stored.
-pub async fn known_events(tx: &mut Tx, ids: &[&str]) -> Result<HashSet<String>, ApiError> {
+/// The event ids among `ids` that `agent` already sent (ids are scoped per agent).
+pub async fn known_events(
+    tx: &mut Tx,
+    agent: &str,
+    ids: &[&str],
+) -> Result<HashSet<String>, ApiError> {
     let mut known = HashSet::new();
-    for chunk in ids.chunks(CHUNK) {
-        let list = (1..=chunk.len())
+    for chunk in ids.chunks(CHUNK - 1) {
+        let list = (2..=chunk.len() + 1)
             .map(|i| format!("${i}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let sql = format!("SELECT id FROM events WHERE id IN ({list})");
-        let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql));
+        let sql = format!("SELECT id FROM events WHERE agent = $1 AND id IN ({list})");
+        let mut q = sqlx::query_scalar::<_, String>(AssertSqlSafe(sql)).bind(agent);
         for id in chunk {
             q = q.bind(*id);
         }
@@ -224,7 +228,7 @@ pub async fn insert_events(
 ) -> Result<(), ApiError> {
     for chunk in events.chunks(rows_per_statement(7)) {
         let sql = format!(
-            "INSERT INTO events (id, agent, file_id, kind, at, data, received_at) VALUES {} ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO events (id, agent, file_id, kind, at, data, received_at) VALUES {} ON CONFLICT (agent, id) DO NOTHING",
             placeholders(chunk.len(), 7)
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));

@@ -168,3 +168,127 @@ async fn pages_render_the_data_in_chromium() {
     assert!(dom.contains("token create --viewer"), "{dom}");
     assert_eq!(console_lines(&log), Vec::<&str>::new());
 }
+
+/// Issue 20: values from agents (and from databases written before values were typed) never
+/// become elements. Every text field the server accepts carries markup, the QC document of one
+/// file is replaced in the database by one whose numbers are markup, and every page is checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_values_never_become_elements_in_chromium() {
+    let Some(browser) = chromium() else {
+        if std::env::var("SCOPEFLOW_SKIP_CHROMIUM").as_deref() == Ok("1") {
+            return;
+        }
+        panic!("Chromium not found: see pages_render_the_data_in_chromium");
+    };
+    // A real element serialises its attributes quoted (`<img src="x"`); the text of a value,
+    // escaped in content or kept in an attribute, never does.
+    const IMG: &str = "<img src=x onerror=alert(1)>";
+    const SVG: &str = "<svg onload=alert(2)>";
+    let mut env = Env::new(Backend::Sqlite).await;
+    let agent = format!("scope{IMG}");
+    env.agent = env.token(&agent).await;
+    let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let at = |h: u32| format!("{day}T{h:02}:00:00Z");
+    let path = format!("alice/{IMG}{SVG}.tif");
+    let gfp = format!("GFP {SVG}");
+    let mut doc = common::qc_doc(&format!("LSM {IMG}"), &at(8), &[(gfp.as_str(), 5.0, 0.02)]);
+    doc["inspect"]["metadata"] = json!({ "user": IMG, "note": SVG });
+    let events = vec![
+        ev("h1", &at(9), &path, 10, "found", json!({})),
+        ev("h2", &at(10), &path, 10, "processed", json!({ "qc": doc })),
+        ev(
+            "h3",
+            &at(11),
+            &path,
+            10,
+            "copy_verified",
+            json!({"destination": format!("nas{IMG}"), "verified_at": at(11)}),
+        ),
+        ev("h4", &at(12), &path, 10, "verified", json!({})),
+        ev("h5", &at(13), &path, 10, "kept", json!({ "reason": IMG })),
+        ev(
+            "h6",
+            &at(9),
+            &format!("b/{SVG}.tif"),
+            10,
+            "failed",
+            json!({"error": IMG, "attempts": 1}),
+        ),
+        ev(
+            "h7",
+            &at(9),
+            "c/q.tif",
+            10,
+            "quarantined",
+            json!({ "error": SVG }),
+        ),
+        ev(
+            "h8",
+            &at(9),
+            "c/q.tif",
+            10,
+            "copy_invalid",
+            json!({"destination": "nas", "error": IMG}),
+        ),
+    ];
+    let mut b = batch(&agent, events);
+    b["host"] = json!(format!("pc{IMG}"));
+    env.ingest(&b).await;
+    let files = env
+        .get(&format!("/api/files?agent={}", urlencode(&agent)))
+        .await;
+    let id = files["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == path.as_str())
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    // A QC document the old server accepted: strings where numbers belong.
+    let poisoned =
+        json!({"channels": [{"index": IMG, "name": null, "snr": SVG, "saturation_fraction": IMG}]});
+    let pool = sqlx::AnyPool::connect(&env.db).await.unwrap();
+    sqlx::query("UPDATE file_docs SET qc = $1 WHERE file_id = $2")
+        .bind(poisoned.to_string())
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    env.restart().await;
+
+    let page = |hash: &str| format!("{}/?token={}#{hash}", env.base, env.viewer);
+    let file = format!("file/{id}");
+    for hash in [
+        "overview",
+        "files",
+        "qc",
+        "retention",
+        "failures",
+        file.as_str(),
+    ] {
+        let (dom, log) = render(&browser, &page(hash)).await;
+        assert!(
+            dom.contains("data-state=\"ready\""),
+            "#{hash}:\n{dom}\n{log}"
+        );
+        assert!(
+            dom.contains("&lt;img src=x onerror=alert(1)&gt;"),
+            "#{hash} shows the value as text:\n{dom}"
+        );
+        for element in ["<img src=\"x\"", "<svg onload=\""] {
+            assert!(!dom.contains(element), "#{hash} created {element}:\n{dom}");
+        }
+        assert_eq!(console_lines(&log), Vec::<&str>::new(), "#{hash}: console");
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

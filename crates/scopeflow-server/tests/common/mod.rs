@@ -61,6 +61,11 @@ impl Env {
     /// A server on a fresh database with an agent token for `scope-1` and a viewer token.
     pub async fn new(backend: Backend) -> Env {
         let (db, dir) = fresh_db(backend).await;
+        Env::on(db, dir).await
+    }
+
+    /// The same on an existing database (`dir` keeps a SQLite file's folder alive).
+    pub async fn on(db: String, dir: Option<tempfile::TempDir>) -> Env {
         let agent = scopeflow_server::create_token(Some(&db), Some("scope-1"), false)
             .await
             .unwrap();
