@@ -10,8 +10,8 @@ use scopeflow_pipeline::Pipeline;
 use scopeflow_transfer::Destination;
 
 use crate::deliver::{DeliverError, deliver};
-use crate::naming::outputs;
 use crate::process::{ProcessError, Processed, process};
+use scopeflow_destinations::outputs;
 
 pub struct Ctx {
     pub pipeline: Pipeline,
@@ -147,7 +147,7 @@ pub async fn run(ctx: Arc<Ctx>, row: FileRow) {
         Ok(id) => id.unwrap_or(row.id),
         Err(e) => return tracing::error!(error = %e, "journal read failed"),
     };
-    for sibling in crate::naming::stem_siblings(&row.rel) {
+    for sibling in scopeflow_destinations::stem_siblings(&row.rel) {
         match ctx.journal.first_id(&row.watch, &sibling).await {
             Ok(Some(other)) if other < mine => shares_stem = true,
             Ok(_) => {}

@@ -14,9 +14,7 @@
 //!   later without counting an attempt.
 
 mod deliver;
-pub mod destinations;
 mod job;
-mod naming;
 mod process;
 mod report;
 mod run;
@@ -24,5 +22,4 @@ mod scan;
 mod settle;
 mod watch;
 
-pub use naming::{OutputNames, outputs, split_stem};
 pub use run::{AgentError, Outcome, run};

@@ -68,7 +68,9 @@ pub async fn run(
         .parent()
         .map_or_else(|| PathBuf::from("work"), |p| p.join("work"));
     crate::process::clean_work(&work_root);
-    let destinations = crate::destinations::build(&pipeline).await?;
+    let destinations = scopeflow_destinations::build(&pipeline)
+        .await
+        .map_err(|e| AgentError::Config(e.0))?;
     let reporter = match &pipeline.server {
         Some(server) => Some(Arc::new(
             crate::report::Reporter::new(journal.clone(), server.clone(), pipeline.name.clone())

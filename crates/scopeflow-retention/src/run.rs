@@ -57,8 +57,7 @@ pub async fn run(p: &Pipeline, now: DateTime<Utc>) -> Result<Report, RetentionEr
         return Ok(Report::default());
     };
     let _lock = lock(&setup.state_dir)?;
-    let destinations = scopeflow_agent::destinations::open(p)
-        .await
+    let destinations = scopeflow_destinations::open(p)
         .map_err(|e| RetentionError::Config(e.to_string()))?
         .into_iter()
         .map(|d| (d.name().to_string(), d))

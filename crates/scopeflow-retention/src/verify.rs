@@ -63,7 +63,7 @@ pub(crate) fn copy_path(c: &FileStatus, destination: &str) -> String {
         .iter()
         .find(|k| k.destination == destination)
         .and_then(|k| k.path.clone())
-        .unwrap_or_else(|| scopeflow_agent::outputs(&c.file.rel, c.file.version, false).raw)
+        .unwrap_or_else(|| scopeflow_destinations::outputs(&c.file.rel, c.file.version, false).raw)
 }
 
 /// Destinations found unreachable during this run, with the error: the rest of the run does

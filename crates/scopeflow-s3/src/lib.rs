@@ -150,13 +150,6 @@ impl S3Destination {
         self.inner.stats.snapshot()
     }
 
-    /// Aborts multipart uploads that a crash left unfinished more than [`STALE_UPLOAD`] ago
-    /// (and removes their markers); returns how many. Younger ones are kept: the next put of
-    /// the same file resumes them. Never touches a published object.
-    pub async fn clean_temporaries(&self) -> Result<usize, TransferError> {
-        self.clean_temporaries_older_than(STALE_UPLOAD).await
-    }
-
     /// [`S3Destination::clean_temporaries`] with another age (`Duration::ZERO`: all).
     pub async fn clean_temporaries_older_than(
         &self,
@@ -187,12 +180,6 @@ impl S3Destination {
         }
         Ok(stale.len())
     }
-
-    /// Cuts a partial last line from the manifest (another tool's, or damage); `true` if one
-    /// was cut. Every `record` does the same first.
-    pub async fn repair_manifest(&self) -> Result<bool, TransferError> {
-        manifest::repair(&self.inner).await
-    }
 }
 
 #[async_trait]
@@ -201,6 +188,18 @@ impl Destination for S3Destination {
         &self.inner.store.name
     }
 
+    /// Aborts multipart uploads that a crash left unfinished more than [`STALE_UPLOAD`] ago
+    /// (and removes their markers); returns how many. Younger ones are kept: the next put of
+    /// the same file resumes them. Never touches a published object.
+    async fn clean_temporaries(&self) -> Result<usize, TransferError> {
+        self.clean_temporaries_older_than(STALE_UPLOAD).await
+    }
+
+    /// Cuts a partial last line from the manifest (another tool's, or damage); `true` if one
+    /// was cut. Every `record` does the same first.
+    async fn repair_manifest(&self) -> Result<bool, TransferError> {
+        manifest::repair(&self.inner).await
+    }
     async fn put(&self, local: &Path, rel: &RelPath) -> Result<Receipt, TransferError> {
         put::put(&self.inner, local, rel).await
     }

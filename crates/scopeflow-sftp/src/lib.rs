@@ -88,13 +88,6 @@ impl SftpDestination {
         }
     }
 
-    /// Removes temporaries (`.NAME.scopeflow-tmp-…`) under the root untouched for
-    /// [`KEEP_RESUMABLE`], and returns how many. Younger ones are kept so the puts that made
-    /// them resume; a put whose kept part turns out wrong removes its temporary itself.
-    pub async fn clean_temporaries(&self) -> Result<usize, TransferError> {
-        temporary::clean(&self.inner, KEEP_RESUMABLE).await
-    }
-
     /// [`Self::clean_temporaries`] with another age limit (`Duration::ZERO` removes them all;
     /// a put in progress then fails without publishing, and is retried).
     pub async fn clean_temporaries_older_than(
@@ -102,11 +95,6 @@ impl SftpDestination {
         age: Duration,
     ) -> Result<usize, TransferError> {
         temporary::clean(&self.inner, age).await
-    }
-
-    /// Cuts a partial last line a crash left in `manifest-sha256.txt`; `true` if one was cut.
-    pub async fn repair_manifest(&self) -> Result<bool, TransferError> {
-        manifest::repair(&self.inner).await
     }
 
     pub fn sent(&self) -> Sent {
@@ -129,6 +117,18 @@ impl Inner {
 impl Destination for SftpDestination {
     fn name(&self) -> &str {
         self.inner.ctx.name()
+    }
+
+    /// Removes temporaries (`.NAME.scopeflow-tmp-…`) under the root untouched for
+    /// [`KEEP_RESUMABLE`], and returns how many. Younger ones are kept so the puts that made
+    /// them resume; a put whose kept part turns out wrong removes its temporary itself.
+    async fn clean_temporaries(&self) -> Result<usize, TransferError> {
+        temporary::clean(&self.inner, KEEP_RESUMABLE).await
+    }
+
+    /// Cuts a partial last line a crash left in `manifest-sha256.txt`; `true` if one was cut.
+    async fn repair_manifest(&self) -> Result<bool, TransferError> {
+        manifest::repair(&self.inner).await
     }
 
     async fn put(&self, local: &Path, rel: &RelPath) -> Result<Receipt, TransferError> {

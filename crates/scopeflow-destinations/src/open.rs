@@ -12,19 +12,23 @@ use scopeflow_s3::{S3Config, S3Destination};
 use scopeflow_sftp::{SftpConfig, SftpDestination};
 use scopeflow_transfer::{Destination, LocalDestination};
 
-use crate::run::AgentError;
+/// A destination that can never work as configured: an unset secret variable, a bad URL.
+/// The message names the pipeline file and the destination, never a secret's value.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
 
 /// Builds the destinations and clears what an interrupted run left in them (temporaries, a
 /// torn last manifest line). A destination that is not reachable now is retried per file.
 ///
 /// # Errors
-/// [`AgentError::Config`] for what no retry can fix: an unset secret variable, a bad URL.
-pub async fn build(p: &Pipeline) -> Result<Vec<Arc<dyn Destination>>, AgentError> {
-    let built = make(p)?;
-    for b in &built {
-        b.tidy().await;
+/// [`ConfigError`] for what no retry can fix: an unset secret variable, a bad URL.
+pub async fn build(p: &Pipeline) -> Result<Vec<Arc<dyn Destination>>, ConfigError> {
+    let built = open(p)?;
+    for d in &built {
+        d.tidy().await;
     }
-    Ok(built.into_iter().map(Built::into_dyn).collect())
+    Ok(built)
 }
 
 /// The destinations without start-up tidying, for readers such as the retention robot: they
@@ -32,67 +36,18 @@ pub async fn build(p: &Pipeline) -> Result<Vec<Arc<dyn Destination>>, AgentError
 ///
 /// # Errors
 /// As [`build`].
-pub async fn open(p: &Pipeline) -> Result<Vec<Arc<dyn Destination>>, AgentError> {
-    Ok(make(p)?.into_iter().map(Built::into_dyn).collect())
-}
-
-/// A destination as built, before start-up tidying (which each kind offers on its own type).
-enum Built {
-    Local(LocalDestination),
-    Sftp(SftpDestination),
-    S3(S3Destination),
-}
-
-impl Built {
-    /// Best effort: an unreachable destination is tidied at the next start, and every
-    /// `record` repairs the manifest first anyway.
-    async fn tidy(&self) {
-        let (name, cleaned, repaired) = match self {
-            Built::Local(d) => (
-                d.name(),
-                d.clean_temporaries().await,
-                d.repair_manifest().await,
-            ),
-            Built::Sftp(d) => (
-                d.name(),
-                d.clean_temporaries().await,
-                d.repair_manifest().await,
-            ),
-            Built::S3(d) => (
-                d.name(),
-                d.clean_temporaries().await,
-                d.repair_manifest().await,
-            ),
-        };
-        if let Err(e) = cleaned {
-            tracing::warn!(destination = %name, error = %e, "cannot clean temporaries now");
-        }
-        if let Err(e) = repaired {
-            tracing::warn!(destination = %name, error = %e, "cannot check the manifest now");
-        }
-    }
-
-    fn into_dyn(self) -> Arc<dyn Destination> {
-        match self {
-            Built::Local(d) => Arc::new(d),
-            Built::Sftp(d) => Arc::new(d),
-            Built::S3(d) => Arc::new(d),
-        }
-    }
-}
-
-fn make(p: &Pipeline) -> Result<Vec<Built>, AgentError> {
+pub fn open(p: &Pipeline) -> Result<Vec<Arc<dyn Destination>>, ConfigError> {
     let mut out = Vec::new();
     for d in &p.destinations {
         let config_err = |what: String| {
-            AgentError::Config(format!(
+            ConfigError(format!(
                 "{}: destination `{}`: {what}",
                 p.file.display(),
                 d.name
             ))
         };
-        out.push(match &d.kind {
-            DestinationKind::Local { path } => Built::Local(LocalDestination::new(&d.name, path)),
+        let built: Arc<dyn Destination> = match &d.kind {
+            DestinationKind::Local { path } => Arc::new(LocalDestination::new(&d.name, path)),
             DestinationKind::Sftp {
                 url,
                 identity,
@@ -109,7 +64,7 @@ fn make(p: &Pipeline) -> Result<Vec<Built>, AgentError> {
                 let user = url.user.clone().or_else(login_name).ok_or_else(|| {
                     config_err("the URL names no user and the login name is unknown".into())
                 })?;
-                Built::Sftp(SftpDestination::new(SftpConfig {
+                Arc::new(SftpDestination::new(SftpConfig {
                     name: d.name.clone(),
                     host: url.host,
                     port: url.port,
@@ -142,9 +97,10 @@ fn make(p: &Pipeline) -> Result<Vec<Built>, AgentError> {
                 c.allow_http = *allow_http;
                 c.path_style = *path_style;
                 c.read_back = *read_back;
-                Built::S3(S3Destination::new(c).map_err(|e| config_err(e.to_string()))?)
+                Arc::new(S3Destination::new(c).map_err(|e| config_err(e.to_string()))?)
             }
-        });
+        };
+        out.push(built);
     }
     Ok(out)
 }
