@@ -5,10 +5,10 @@
 
 use std::path::Path;
 
+use scopeflow_destinations::OutputNames;
 use scopeflow_transfer::{Destination, Digest, Receipt, RelPath, TransferError};
 
 use crate::process::Processed;
-use scopeflow_destinations::OutputNames;
 
 /// Copies `processed` outputs and `raw` to `dest`; returns the raw copy's verified digest and
 /// the manifest entries of everything published, for the caller to record once the journal

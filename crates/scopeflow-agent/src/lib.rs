@@ -19,7 +19,8 @@ mod process;
 mod report;
 mod run;
 mod scan;
+mod schedule;
 mod settle;
 mod watch;
 
-pub use run::{AgentError, Outcome, run};
+pub use run::{AgentError, Summary, run};

@@ -5,16 +5,24 @@
 //! pulling each other in. `.ci/run` checks that with `cargo tree`.
 
 mod axis;
+mod convert;
+mod destination;
 mod dtype;
 mod event;
 mod meta;
 mod qc;
+mod sftp_url;
+mod state;
 
 pub use axis::{Axis, AxisKind, axes_string};
+pub use convert::{Codec, DEFAULT_CHUNK_YX, Levels, NgffVersion};
+pub use destination::{S3Settings, SftpSettings};
 pub use dtype::DType;
 pub use event::{Event, EventAck, EventBatch, EventBody, FileRef};
 pub use meta::{ImageMeta, PhysicalSizes, SeriesSummary};
 pub use qc::{ChannelQc, qc_document};
+pub use sftp_url::SftpUrl;
+pub use state::{CopyState, FileState, UnknownState};
 
 /// Version of scopeflow, recorded in every output's provenance.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

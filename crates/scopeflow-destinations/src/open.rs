@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use scopeflow_pipeline::{DestinationKind, Pipeline, SftpUrl};
+use scopeflow_pipeline::{DestinationKind, Pipeline};
 use scopeflow_s3::{S3Config, S3Destination};
 use scopeflow_sftp::{SftpConfig, SftpDestination};
 use scopeflow_transfer::{Destination, LocalDestination};
@@ -48,55 +48,32 @@ pub fn open(p: &Pipeline) -> Result<Vec<Arc<dyn Destination>>, ConfigError> {
         };
         let built: Arc<dyn Destination> = match &d.kind {
             DestinationKind::Local { path } => Arc::new(LocalDestination::new(&d.name, path)),
-            DestinationKind::Sftp {
-                url,
-                identity,
-                password_env,
-                known_hosts,
-                parallel,
-                remote_sha256,
-            } => {
-                let url = SftpUrl::parse(url).map_err(config_err)?;
-                let password = match password_env {
+            DestinationKind::Sftp(sftp) => {
+                let password = match &sftp.password_env {
                     Some(var) => Some(secret(var, "password_env").map_err(config_err)?),
                     None => None,
                 };
-                let user = url.user.clone().or_else(login_name).ok_or_else(|| {
+                let user = sftp.url.user.clone().or_else(login_name).ok_or_else(|| {
                     config_err("the URL names no user and the login name is unknown".into())
                 })?;
                 Arc::new(SftpDestination::new(SftpConfig {
                     name: d.name.clone(),
-                    host: url.host,
-                    port: url.port,
+                    host: sftp.url.host.clone(),
+                    port: sftp.url.port,
                     user,
-                    root: url.path,
-                    identity: identity.clone(),
+                    root: sftp.url.path.clone(),
+                    identity: sftp.identity.clone(),
                     password,
-                    known_hosts: known_hosts.clone(),
-                    parallel: *parallel,
-                    remote_sha256: *remote_sha256,
+                    known_hosts: sftp.known_hosts.clone(),
+                    parallel: sftp.parallel,
+                    remote_sha256: sftp.remote_sha256,
                 }))
             }
-            DestinationKind::S3 {
-                bucket,
-                prefix,
-                endpoint,
-                region,
-                access_key_env,
-                secret_key_env,
-                allow_http,
-                path_style,
-                read_back,
-            } => {
-                let access = secret(access_key_env, "access_key_env").map_err(config_err)?;
-                let secret_key = secret(secret_key_env, "secret_key_env").map_err(config_err)?;
-                let mut c = S3Config::new(&d.name, bucket, &access, &secret_key);
-                c.prefix = prefix.trim_matches('/').to_string();
-                c.endpoint = endpoint.clone();
-                c.region = region.clone();
-                c.allow_http = *allow_http;
-                c.path_style = *path_style;
-                c.read_back = *read_back;
+            DestinationKind::S3(s3) => {
+                let access = secret(&s3.access_key_env, "access_key_env").map_err(config_err)?;
+                let secret_key =
+                    secret(&s3.secret_key_env, "secret_key_env").map_err(config_err)?;
+                let c = S3Config::new(&d.name, s3.clone(), &access, &secret_key);
                 Arc::new(S3Destination::new(c).map_err(|e| config_err(e.to_string()))?)
             }
         };

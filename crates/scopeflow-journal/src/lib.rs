@@ -24,6 +24,7 @@ mod retry;
 mod time;
 
 pub use error::JournalError;
-pub use model::{CopyRow, FileRow, FileStatus, OutboxEvent, copy_state, state};
+pub use model::{CopyRow, FileRow, FileStatus, OutboxEvent};
 pub use open::Journal;
 pub use retention::{PurgeIntent, TrashEntry};
+pub use scopeflow_core::{CopyState, FileState};

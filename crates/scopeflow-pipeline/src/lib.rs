@@ -20,7 +20,6 @@ mod reader;
 mod retention;
 mod retry;
 mod server;
-mod sftp_url;
 mod steps;
 mod validate;
 mod values;
@@ -28,14 +27,14 @@ mod watch;
 
 use std::path::{Path, PathBuf};
 
-pub use destination::{Destination, DestinationKind};
+pub use destination::{DestinationConfig, DestinationKind};
 pub use duration::{format_duration, parse_duration};
 pub use error::{ConfigError, ConfigErrors};
 pub use pipeline::Pipeline;
 pub use retention::{Retention, RetentionMode};
 pub use retry::Retry;
+pub use scopeflow_core::{S3Settings, SftpSettings, SftpUrl};
 pub use server::Server;
-pub use sftp_url::SftpUrl;
 pub use steps::{ConvertStep, Step};
 pub use watch::Watch;
 

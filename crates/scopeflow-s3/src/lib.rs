@@ -138,7 +138,7 @@ impl S3Destination {
             inner: Arc::new(Inner {
                 store: Store::new(&config, s3),
                 stats: Stats::default(),
-                read_back: config.read_back,
+                read_back: config.settings.read_back,
                 parallel: config.parallel.max(1),
                 part_size,
             }),

@@ -22,8 +22,8 @@ mod manifest;
 mod pool;
 mod put;
 mod session;
-mod settle;
 mod stored;
+mod taken;
 mod temporary;
 mod transfer;
 mod tree;
@@ -40,7 +40,7 @@ use scopeflow_transfer::{Destination, Digest, Receipt, RelPath, TransferError, V
 
 pub use config::SftpConfig;
 
-use config::Ctx;
+use config::Site;
 use pool::Pool;
 use transfer::Counters;
 
@@ -55,7 +55,7 @@ pub struct SftpDestination {
 }
 
 pub(crate) struct Inner {
-    pub(crate) ctx: Arc<Ctx>,
+    pub(crate) ctx: Arc<Site>,
     pub(crate) pool: Pool,
     pub(crate) counters: Counters,
     /// One put per target at a time in this process: they would share a temporary.
@@ -76,7 +76,7 @@ impl SftpDestination {
     /// Connects lazily: nothing happens until the first call, and a server that cannot be
     /// reached then is tried again at each call.
     pub fn new(config: SftpConfig) -> SftpDestination {
-        let ctx = Arc::new(Ctx::new(config));
+        let ctx = Arc::new(Site::new(config));
         SftpDestination {
             inner: Arc::new(Inner {
                 pool: Pool::new(Arc::clone(&ctx)),

@@ -11,12 +11,12 @@ use scopeflow_transfer::{Digest, MANIFEST, Receipt, RelPath, TransferError};
 use tracing::{info, warn};
 
 use crate::Inner;
-use crate::config::{Ctx, summarise};
+use crate::config::{Site, summarise};
 use crate::fsops::{create_dir, create_dirs, lstat, remove_all, sftp_err};
 use crate::pool::{map_parallel, with_conn};
 use crate::session::Conn;
-use crate::settle::settle;
 use crate::stored::hash_stored;
+use crate::taken::resolve_taken;
 use crate::temporary::temp_path;
 use crate::transfer::upload;
 use crate::tree::{Shape, Tree, WalkError, local_shape, remote_tree};
@@ -37,7 +37,7 @@ pub(crate) async fn put(
     let target = ctx.remote(rel);
     let parent = ctx.remote_parent(rel);
     if with_conn!(&inner.pool, |c| lstat(c, ctx, &target).await)?.is_some() {
-        return settle(inner, local, rel, &source, None).await;
+        return resolve_taken(inner, local, rel, &source, None).await;
     }
     with_conn!(&inner.pool, |c| create_dirs(c, ctx, &parent).await)?;
     let temp = temp_path(&parent, rel);
@@ -97,7 +97,7 @@ pub(crate) async fn put(
     };
     if !published {
         remove_quietly(inner, &temp).await;
-        return settle(inner, local, rel, &source, Some(&sent)).await;
+        return resolve_taken(inner, local, rel, &source, Some(&sent)).await;
     }
     let files = match &source {
         Shape::File { .. } => vec![(rel.clone(), sent[0].0, sent[0].1)],
@@ -116,7 +116,7 @@ pub(crate) async fn put(
     })
 }
 
-async fn source_shape(ctx: &Ctx, local: &Path) -> Result<Shape, TransferError> {
+async fn source_shape(ctx: &Site, local: &Path) -> Result<Shape, TransferError> {
     let path = local.to_owned();
     let shape = tokio::task::spawn_blocking(move || local_shape(&path))
         .await
@@ -221,7 +221,7 @@ async fn send_tree(
     })
 }
 
-fn walk_refused(ctx: &Ctx, e: WalkError) -> TransferError {
+fn walk_refused(ctx: &Site, e: WalkError) -> TransferError {
     match e {
         WalkError::Refused { path, reason } => {
             ctx.invalid(path, format!("in a temporary: {reason}"))
@@ -232,7 +232,7 @@ fn walk_refused(ctx: &Ctx, e: WalkError) -> TransferError {
 }
 
 /// Renames the temporary into place unless the target is taken; `false` if it was.
-async fn publish(c: &Conn, ctx: &Ctx, temp: &str, target: &str) -> Result<bool, TransferError> {
+async fn publish(c: &Conn, ctx: &Site, temp: &str, target: &str) -> Result<bool, TransferError> {
     if lstat(c, ctx, target).await?.is_some() {
         return Ok(false);
     }

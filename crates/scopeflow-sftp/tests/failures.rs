@@ -9,7 +9,7 @@ use std::fs;
 use std::time::Duration;
 
 use scopeflow_sftp::SftpDestination;
-use scopeflow_testkit::{Sshd, SshdOptions as Options, Tmpfs, files_under, keygen, write_random};
+use scopeflow_testkit::{Sshd, SshdOptions as Options, Tmpfs, files_under, keygen};
 use scopeflow_transfer::conformance;
 use scopeflow_transfer::{Destination, RelPath, TransferError};
 use support::SftpSshd;

@@ -24,6 +24,7 @@ mod error;
 mod local;
 mod rel_path;
 pub mod remote;
+mod sha256sum;
 
 pub use destination::{Destination, MANIFEST, Receipt, Verified, damaged_name};
 pub use digest::{Digest, sha256_file};

@@ -6,9 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use scopeflow_transfer::conformance::{self, Harness, LocalBackdoor};
-use scopeflow_transfer::{
-    Destination, LocalDestination, MANIFEST, RelPath, TransferError, sha256_file,
-};
+use scopeflow_transfer::{Destination, LocalDestination, MANIFEST, RelPath, TransferError};
 use tempfile::TempDir;
 
 /// A destination whose root does not exist yet but whose parent does, as on a mounted share.
