@@ -13,6 +13,9 @@
 //!   quarantined after `retry.max_attempts`; an unreachable or full destination is retried
 //!   later without counting an attempt.
 
+// Only the library proper: each test target sees every dependency of the package.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 mod deliver;
 mod job;
 mod process;

@@ -4,6 +4,9 @@
 //! so that the server, the agent and the converters can all share these types without
 //! pulling each other in. `.ci/run` checks that with `cargo tree`.
 
+// Only the library proper: each test target sees every dependency of the package.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 mod axis;
 mod convert;
 mod destination;

@@ -5,6 +5,9 @@
 //! a purge) need exactly this and nothing else of each other, so it lives here: the robot does
 //! not pull in the agent's watcher, conversion or HTTP client.
 
+// Only the library proper: each test target sees every dependency of the package.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 mod naming;
 mod open;
 

@@ -8,6 +8,9 @@
 //! - Checking reads no secret and touches no network: it only looks at whether the named
 //!   folders and files exist.
 
+// Only the library proper: each test target sees every dependency of the package.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 mod compile;
 mod destination;
 mod duration;

@@ -18,6 +18,9 @@
 //!   file resumes its multipart upload from a marker object under `.uploads.scopeflow-tmp-/`.
 //! - **The manifest always checks**: rewritten whole, conditionally on its ETag.
 
+// Only the library proper: each test target sees every dependency of the package.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 mod aside;
 mod config;
 mod error;

@@ -14,6 +14,9 @@
 //!   reopened and the step retried a few times before `Unreachable` is returned.
 //! - **Secrets**: the password never appears in a log line, an error or `Debug`.
 
+// Only the library proper: each test target sees every dependency of the package.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 mod aside;
 mod config;
 mod fsops;

@@ -16,6 +16,9 @@
 //! Order for callers: `put` → (journal: transferred + receipt) → `record` → `verify` whenever a
 //! fresh proof is needed (the retention robot, before a purge).
 
+// Only the library proper: each test target sees every dependency of the package.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 mod clock;
 pub mod conformance;
 mod destination;
