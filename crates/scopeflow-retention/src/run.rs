@@ -3,7 +3,7 @@
 //! before it is deleted or moved.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,12 +13,12 @@ use scopeflow_pipeline::{Pipeline, RetentionMode};
 use scopeflow_transfer::Destination;
 use serde_json::Value;
 
-use crate::assess::{Keep, judge, keep, local};
+use crate::assess::{Eligible, Keep, judge, keep, local};
 use crate::audit::Audit;
 use crate::checks::{CopyVerdict, judge_copies, rehash};
 use crate::purge::{crash_point, trash_target};
 use crate::report::{Decision, Report};
-use crate::verify::verify_copies;
+use crate::verify::{CopyCheck, verify_copies};
 use crate::{RetentionError, Setup};
 
 /// Everything one run shares.
@@ -154,6 +154,20 @@ async fn one(ctx: &RobotRun<'_>, c: &FileStatus, capped: bool) -> Result<Verdict
             evidence,
         ));
     }
+    purge(ctx, c, &path, &el, &checks, evidence).await
+}
+
+/// Deletes the file or moves it to the trash (the journal's intent first, so a crash in
+/// between is finished by the next run), then audits the purge.
+async fn purge(
+    ctx: &RobotRun<'_>,
+    c: &FileStatus,
+    path: &Path,
+    el: &Eligible,
+    checks: &[CopyCheck],
+    evidence: Vec<Value>,
+) -> Result<Verdict, RetentionError> {
+    let (f, age) = (&c.file, Some(el.age));
     let trash = match ctx.p.retention.mode {
         RetentionMode::Delete => None,
         RetentionMode::Trash => ctx
@@ -171,11 +185,11 @@ async fn one(ctx: &RobotRun<'_>, c: &FileStatus, capped: bool) -> Result<Verdict
         .await?;
     crash_point("after-intent");
     let done = match &trash {
-        None => crate::purge::delete(&path),
-        Some(t) => crate::purge::move_to_trash(&path, t),
+        None => crate::purge::delete(path),
+        Some(t) => crate::purge::move_to_trash(path, t),
     };
     if let Err(e) = done
-        && crate::assess::stat(&path).is_some()
+        && crate::assess::stat(path).is_some()
     {
         ctx.journal.retention_abandon(f.id).await?;
         let what = target

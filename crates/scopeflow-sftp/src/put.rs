@@ -59,38 +59,7 @@ pub(crate) async fn put(
         Ok(s) => s,
         Err(e) => return Err(discard(inner, &temp, e).await),
     };
-    let stored: Vec<(String, u64)> = match &source {
-        Shape::File { size } => vec![(temp.clone(), *size)],
-        Shape::Tree(t) => t
-            .files
-            .iter()
-            .map(|(sub, n)| (format!("{temp}/{sub}"), *n))
-            .collect(),
-    };
-    let back = match hash_stored(inner, &stored).await {
-        Ok(b) => b,
-        Err(e) => return Err(discard(inner, &temp, e).await),
-    };
-    let subs: Vec<&str> = match &source {
-        Shape::File { .. } => vec![rel.as_str()],
-        Shape::Tree(t) => t.files.iter().map(|(sub, _)| sub.as_str()).collect(),
-    };
-    let mut problems = Vec::new();
-    for ((sub, sent), back) in subs.iter().zip(&sent).zip(&back) {
-        match back {
-            Some(b) if b == sent => {}
-            Some(b) => problems.push(format!(
-                "{sub}: read back sha256 {} ({} bytes), sent {} ({} bytes)",
-                b.0, b.1, sent.0, sent.1
-            )),
-            None => problems.push(format!("{sub}: vanished from the temporary")),
-        }
-    }
-    if !problems.is_empty() {
-        // The kept part of a resumed copy may be what is wrong: start afresh next time.
-        remove_quietly(inner, &temp).await;
-        return Err(ctx.mismatch(rel, summarise(&problems, subs.len()), false));
-    }
+    check_read_back(inner, rel, &temp, &source, &sent).await?;
     let published = match with_conn!(&inner.pool, |c| publish(c, ctx, &temp, &target).await) {
         Ok(p) => p,
         Err(e) => return Err(discard(inner, &temp, e).await),
@@ -114,6 +83,51 @@ pub(crate) async fn put(
         files,
         verified_at: now_rfc3339(),
     })
+}
+
+/// Reads the temporary back and compares it with what was sent; a difference removes the
+/// temporary (the kept part of a resumed copy may be what is wrong) and is a `Mismatch`.
+async fn check_read_back(
+    inner: &Inner,
+    rel: &RelPath,
+    temp: &str,
+    source: &Shape,
+    sent: &[(Digest, u64)],
+) -> Result<(), TransferError> {
+    let ctx = &inner.ctx;
+    let stored: Vec<(String, u64)> = match source {
+        Shape::File { size } => vec![(temp.to_owned(), *size)],
+        Shape::Tree(t) => t
+            .files
+            .iter()
+            .map(|(sub, n)| (format!("{temp}/{sub}"), *n))
+            .collect(),
+    };
+    let back = match hash_stored(inner, &stored).await {
+        Ok(b) => b,
+        Err(e) => return Err(discard(inner, temp, e).await),
+    };
+    let subs: Vec<&str> = match source {
+        Shape::File { .. } => vec![rel.as_str()],
+        Shape::Tree(t) => t.files.iter().map(|(sub, _)| sub.as_str()).collect(),
+    };
+    let mut problems = Vec::new();
+    for ((sub, sent), back) in subs.iter().zip(sent).zip(&back) {
+        match back {
+            Some(b) if b == sent => {}
+            Some(b) => problems.push(format!(
+                "{sub}: read back sha256 {} ({} bytes), sent {} ({} bytes)",
+                b.0, b.1, sent.0, sent.1
+            )),
+            None => problems.push(format!("{sub}: vanished from the temporary")),
+        }
+    }
+    if !problems.is_empty() {
+        // The kept part of a resumed copy may be what is wrong: start afresh next time.
+        remove_quietly(inner, temp).await;
+        return Err(ctx.mismatch(rel, summarise(&problems, subs.len()), false));
+    }
+    Ok(())
 }
 
 async fn source_shape(ctx: &Site, local: &Path) -> Result<Shape, TransferError> {

@@ -8,7 +8,7 @@
 //!   the destination; a copy that reads back wrong is never published.
 //! - **Never overwrite, never delete.** A taken path is left alone (`Conflict`, or success if it
 //!   already holds the same bytes, which makes a retried put safe). The only deletions are of
-//!   this crate's own temporaries (`LocalDestination::clean_temporaries`).
+//!   this crate's own temporaries (`Destination::clean_temporaries`).
 //! - **The manifest always checks.** `manifest-sha256.txt` at the root lists only published
 //!   files, in `sha256sum` format, and a crash can never leave it failing `sha256sum -c` once
 //!   repaired (which every `record` does first).

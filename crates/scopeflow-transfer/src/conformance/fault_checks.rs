@@ -87,23 +87,7 @@ pub async fn unreachable_is_transient(
 /// passes `sha256sum -c`.
 pub async fn full_storage_is_transient(f: &FullStorage<'_>) {
     let who = f.dest.name().to_owned();
-    let failure = |what: &str, r: Result<(), TransferError>| match r {
-        Err(e) => {
-            assert!(e.is_transient(), "destination {who}: {what}: {e:?}");
-            if f.says_full {
-                assert!(
-                    matches!(e, TransferError::Full { .. }),
-                    "destination {who}: {what}: {e:?}"
-                );
-            } else {
-                assert!(
-                    matches!(e, TransferError::Full { .. } | TransferError::Io { .. }),
-                    "destination {who}: {what}: {e:?}"
-                );
-            }
-        }
-        Ok(()) => panic!("destination {who}: {what} succeeded on a full storage"),
-    };
+    let failure = |what: &str, r| must_fail_transiently(&who, f.says_full, what, r);
 
     // A record that fits, so the manifest exists before the storage fills up.
     let small = f.scratch.join("small.bin");
@@ -165,6 +149,27 @@ pub async fn full_storage_is_transient(f: &FullStorage<'_>) {
     );
     if let Err(e) = check_manifest(f.root) {
         panic!("destination {who}: {e}");
+    }
+}
+
+/// `r` failed in a way worth retrying: `Full` when `says_full`, else `Full` or `Io`.
+fn must_fail_transiently(who: &str, says_full: bool, what: &str, r: Result<(), TransferError>) {
+    match r {
+        Err(e) => {
+            assert!(e.is_transient(), "destination {who}: {what}: {e:?}");
+            if says_full {
+                assert!(
+                    matches!(e, TransferError::Full { .. }),
+                    "destination {who}: {what}: {e:?}"
+                );
+            } else {
+                assert!(
+                    matches!(e, TransferError::Full { .. } | TransferError::Io { .. }),
+                    "destination {who}: {what}: {e:?}"
+                );
+            }
+        }
+        Ok(()) => panic!("destination {who}: {what} succeeded on a full storage"),
     }
 }
 
