@@ -1287,7 +1287,8 @@ sftest!(slow_writer, |dir: Dir| {
         if writer.as_ref().is_some_and(|w| w.is_finished()) {
             done_writing = writer.take().map(|w| w.join().expect("writer thread"));
         }
-        let quiet_until = done_writing.map(|t| t + SETTLE - Duration::from_millis(150));
+        let quiet_until =
+            done_writing.and_then(|t| (t + SETTLE).checked_sub(Duration::from_millis(150)));
         if quiet_until.is_some_and(|t| Instant::now() >= t) {
             break;
         }

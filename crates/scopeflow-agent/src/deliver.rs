@@ -5,9 +5,9 @@
 
 use std::path::Path;
 
+use scopeflow_destinations::OutputNames;
 use scopeflow_transfer::{Destination, Digest, Receipt, RelPath, TransferError};
 
-use crate::naming::OutputNames;
 use crate::process::Processed;
 
 /// Copies `processed` outputs and `raw` to `dest`; returns the raw copy's verified digest and

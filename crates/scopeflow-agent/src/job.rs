@@ -5,15 +5,17 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use scopeflow_core::{CopyState, FileState};
+use scopeflow_destinations::{OutputNames, outputs};
 use scopeflow_journal::{FileRow, Journal};
 use scopeflow_pipeline::Pipeline;
 use scopeflow_transfer::Destination;
 
 use crate::deliver::{DeliverError, deliver};
-use crate::naming::outputs;
 use crate::process::{ProcessError, Processed, process};
+use crate::run::AgentError;
 
-pub struct Ctx {
+pub struct Agent {
     pub pipeline: Pipeline,
     pub journal: Journal,
     pub destinations: Vec<Arc<dyn Destination>>,
@@ -22,7 +24,15 @@ pub struct Ctx {
     pub watch_keys: Vec<String>,
 }
 
-impl Ctx {
+impl Agent {
+    /// The journal failed: nothing can be recorded, so the agent stops.
+    pub(crate) fn journal_error(&self, e: &scopeflow_journal::JournalError) -> AgentError {
+        AgentError::Journal {
+            path: self.pipeline.state.clone(),
+            error: e.to_string(),
+        }
+    }
+
     fn raw_path(&self, row: &FileRow) -> Option<PathBuf> {
         let i = self.watch_keys.iter().position(|k| *k == row.watch)?;
         Some(self.pipeline.watch[i].path.join(&row.rel))
@@ -42,7 +52,9 @@ impl Ctx {
             .mark_failed(row.id, error, r.max_attempts, r.backoff, r.max_backoff)
             .await
         {
-            Ok(state) => tracing::warn!(file = %row.rel, state, error, "file failed"),
+            Ok(state) => {
+                tracing::warn!(file = %row.rel, state = state.as_str(), error, "file failed")
+            }
             Err(e) => {
                 tracing::error!(file = %row.rel, error = %e, "cannot record a failure in the journal")
             }
@@ -64,168 +76,28 @@ impl Ctx {
 
 /// Runs whatever `row` still needs. Failures are recorded in the journal, never returned:
 /// one bad file must not stop the others.
-pub async fn run(ctx: Arc<Ctx>, row: FileRow) {
-    let Some(raw) = ctx.raw_path(&row) else {
-        ctx.failed(
-            &row,
-            &format!("{}: its watch folder is no longer in the pipeline", row.rel),
-        )
-        .await;
+pub async fn run(ctx: Arc<Agent>, row: FileRow) {
+    let Some(raw) = unchanged_raw(&ctx, &row).await else {
         return;
     };
-    let meta = match tokio::fs::metadata(&raw).await {
-        Ok(m) => m,
-        Err(e) => {
-            ctx.failed(&row, &format!("{}: {e}", raw.display())).await;
-            return;
-        }
-    };
-    if meta.len() != row.size || crate::scan::mtime_ns(&meta) != row.mtime_ns {
-        // Written to again: the journal decides whether this is still the same version.
-        let _ = ctx
-            .journal
-            .observe(
-                &row.watch,
-                &row.rel,
-                meta.len(),
-                crate::scan::mtime_ns(&meta),
-            )
-            .await;
+    let Some(processed) = processed(&ctx, &row, &raw).await else {
         return;
-    }
-    let existing = row
-        .sha256
-        .as_deref()
-        .and_then(|sha| Processed::existing(&ctx.work_root, row.id, sha));
-    let processed = match existing {
-        Some(p) => p,
-        None => {
-            let (raw2, work, steps, id) = (
-                raw.clone(),
-                ctx.work_root.clone(),
-                ctx.pipeline.steps.clone(),
-                row.id,
-            );
-            let result =
-                tokio::task::spawn_blocking(move || process(&raw2, &work, id, &steps)).await;
-            match result {
-                Ok(Ok(p)) => {
-                    // The server gets the QC document with the `processed` event; a document
-                    // that cannot be read here only costs the server its QC figures.
-                    let qc = tokio::fs::read_to_string(&p.qc_json).await.ok();
-                    if let Err(e) = ctx
-                        .journal
-                        .mark_processed(row.id, &p.sha256, qc.as_deref())
-                        .await
-                    {
-                        tracing::error!(file = %row.rel, error = %e, "cannot record processed");
-                        return;
-                    }
-                    p
-                }
-                Ok(Err(ProcessError::Changed(_))) => {
-                    if let Ok(m) = tokio::fs::metadata(&raw).await {
-                        let _ = ctx
-                            .journal
-                            .observe(&row.watch, &row.rel, m.len(), crate::scan::mtime_ns(&m))
-                            .await;
-                    }
-                    return;
-                }
-                Ok(Err(ProcessError::Local(e))) => return ctx.deferred(&row, &e).await,
-                Ok(Err(ProcessError::Input(e))) => return ctx.failed(&row, &e).await,
-                Err(e) => {
-                    return ctx
-                        .failed(&row, &format!("{}: processing crashed: {e}", raw.display()))
-                        .await;
-                }
-            }
-        }
     };
-    let mut shares_stem = false;
-    let mine = match ctx.journal.first_id(&row.watch, &row.rel).await {
-        Ok(id) => id.unwrap_or(row.id),
-        Err(e) => return tracing::error!(error = %e, "journal read failed"),
+    let Some(names) = output_names(&ctx, &row).await else {
+        return;
     };
-    for sibling in crate::naming::stem_siblings(&row.rel) {
-        match ctx.journal.first_id(&row.watch, &sibling).await {
-            Ok(Some(other)) if other < mine => shares_stem = true,
-            Ok(_) => {}
-            Err(e) => return tracing::error!(error = %e, "journal read failed"),
-        }
-    }
-    let names = outputs(&row.rel, row.version, shares_stem);
-    let copies = match ctx.journal.copies(row.id).await {
-        Ok(c) => c,
-        Err(e) => return tracing::error!(error = %e, "journal read failed"),
-    };
-    let state_of = |name: &str| {
-        copies
-            .iter()
-            .find(|c| c.destination == name)
-            .map(|c| c.state.clone())
-    };
-    let mut failure: Option<(bool, String)> = None;
-    for dest in &ctx.destinations {
-        let before = state_of(dest.name());
-        if before.as_deref() == Some("verified") {
-            continue;
-        }
-        let resend = before.as_deref() == Some("invalid");
-        let (sha, manifest) = match deliver(dest.as_ref(), &raw, &processed, &names, resend).await {
-            Ok(v) => v,
-            Err(e) => {
-                if matches!(e, DeliverError::RawMismatch { .. }) {
-                    let _ = ctx
-                        .journal
-                        .copy_invalid(row.id, dest.name(), &e.to_string())
-                        .await;
-                }
-                // Other destinations still get their copy; the failure is recorded after.
-                failure.get_or_insert((e.is_transient(), format!("{}: {e}", dest.name())));
-                continue;
-            }
-        };
-        if let Err(e) = ctx
-            .journal
-            .copy_transferred(row.id, dest.name(), &sha, &names.raw)
-            .await
-        {
-            return tracing::error!(error = %e, "journal write failed");
-        }
-        // Resuming after a crash between the manifest append and the journal's `verified`:
-        // append only what is missing, so each file keeps one line.
-        let recorded = if before.as_deref() == Some("transferred") {
-            dest.record_missing(&manifest).await
-        } else {
-            dest.record(&manifest).await
-        };
-        if let Err(e) = recorded {
-            failure.get_or_insert((e.is_transient(), format!("{}: {e}", dest.name())));
-            continue;
-        }
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        if let Err(e) = ctx
-            .journal
-            .copy_verified(row.id, dest.name(), &sha, &now)
-            .await
-        {
-            return tracing::error!(error = %e, "journal write failed");
-        }
-    }
-    if let Some((transient, error)) = failure {
-        return if transient {
-            ctx.deferred(&row, &error).await
-        } else {
-            ctx.failed(&row, &error).await
-        };
+    match deliver_everywhere(&ctx, &row, &raw, &processed, &names).await {
+        Ok(()) => {}
+        Err(Stop::Logged) => return,
+        Err(Stop::Transient(error)) => return ctx.deferred(&row, &error).await,
+        Err(Stop::Failed(error)) => return ctx.failed(&row, &error).await,
     }
     match ctx
         .journal
         .refresh_state(row.id, &ctx.destination_names())
         .await
     {
-        Ok(state) if state == "verified" => {
+        Ok(FileState::Verified) => {
             tracing::info!(file = %row.rel, version = row.version, "verified at every destination");
             let _ = tokio::fs::remove_dir_all(&processed.dir).await;
             if ctx.pipeline.protect_raw {
@@ -235,6 +107,203 @@ pub async fn run(ctx: Arc<Ctx>, row: FileRow) {
         Ok(_) => {}
         Err(e) => tracing::error!(error = %e, "journal write failed"),
     }
+}
+
+/// Why a job stops before its file is verified everywhere.
+enum Stop {
+    /// The journal failed; already logged, nothing more can be recorded.
+    Logged,
+    /// Retry later without counting an attempt (a destination down or full).
+    Transient(String),
+    /// Counts as a failed attempt.
+    Failed(String),
+}
+
+/// The raw file, if it is still the one the journal row describes; otherwise the row is
+/// failed (file gone) or observed again (written to since: maybe a new version).
+async fn unchanged_raw(ctx: &Agent, row: &FileRow) -> Option<PathBuf> {
+    let Some(raw) = ctx.raw_path(row) else {
+        let why = format!("{}: its watch folder is no longer in the pipeline", row.rel);
+        ctx.failed(row, &why).await;
+        return None;
+    };
+    let meta = match tokio::fs::metadata(&raw).await {
+        Ok(m) => m,
+        Err(e) => {
+            ctx.failed(row, &format!("{}: {e}", raw.display())).await;
+            return None;
+        }
+    };
+    let mtime_ns = crate::scan::mtime_ns(&meta);
+    if meta.len() != row.size || mtime_ns != row.mtime_ns {
+        // Written to again: the journal decides whether this is still the same version.
+        let _ = ctx
+            .journal
+            .observe(&row.watch, &row.rel, meta.len(), mtime_ns)
+            .await;
+        return None;
+    }
+    Some(raw)
+}
+
+/// The work folder of a processed file: the one a previous run completed, or a new one
+/// (recorded `processed` in the journal). `None` when processing failed (recorded).
+async fn processed(ctx: &Agent, row: &FileRow, raw: &std::path::Path) -> Option<Processed> {
+    let existing = row
+        .sha256
+        .as_deref()
+        .and_then(|sha| Processed::existing(&ctx.work_root, row.id, sha));
+    if existing.is_some() {
+        return existing;
+    }
+    let (raw2, work, steps, id) = (
+        raw.to_owned(),
+        ctx.work_root.clone(),
+        ctx.pipeline.steps.clone(),
+        row.id,
+    );
+    match tokio::task::spawn_blocking(move || process(&raw2, &work, id, &steps)).await {
+        Ok(Ok(p)) => {
+            // The server gets the QC document with the `processed` event; a document that
+            // cannot be read here only costs the server its QC figures.
+            let qc = tokio::fs::read_to_string(&p.qc_json).await.ok();
+            if let Err(e) = ctx
+                .journal
+                .mark_processed(row.id, &p.sha256, qc.as_deref())
+                .await
+            {
+                tracing::error!(file = %row.rel, error = %e, "cannot record processed");
+                return None;
+            }
+            Some(p)
+        }
+        Ok(Err(ProcessError::Changed(_))) => {
+            if let Ok(m) = tokio::fs::metadata(raw).await {
+                let _ = ctx
+                    .journal
+                    .observe(&row.watch, &row.rel, m.len(), crate::scan::mtime_ns(&m))
+                    .await;
+            }
+            None
+        }
+        Ok(Err(ProcessError::Local(e))) => {
+            ctx.deferred(row, &e).await;
+            None
+        }
+        Ok(Err(ProcessError::Input(e))) => {
+            ctx.failed(row, &e).await;
+            None
+        }
+        Err(e) => {
+            let why = format!("{}: processing crashed: {e}", raw.display());
+            ctx.failed(row, &why).await;
+            None
+        }
+    }
+}
+
+/// The names of the file's outputs, which keep the extension in the derived names when
+/// another raw file the journal saw first has the same stem.
+async fn output_names(ctx: &Agent, row: &FileRow) -> Option<OutputNames> {
+    let read_failed = |e: scopeflow_journal::JournalError| {
+        tracing::error!(error = %e, "journal read failed");
+    };
+    let mine = match ctx.journal.first_id(&row.watch, &row.rel).await {
+        Ok(id) => id.unwrap_or(row.id),
+        Err(e) => {
+            read_failed(e);
+            return None;
+        }
+    };
+    let mut shares_stem = false;
+    for sibling in scopeflow_destinations::stem_siblings(&row.rel) {
+        match ctx.journal.first_id(&row.watch, &sibling).await {
+            Ok(Some(other)) if other < mine => shares_stem = true,
+            Ok(_) => {}
+            Err(e) => {
+                read_failed(e);
+                return None;
+            }
+        }
+    }
+    Some(outputs(&row.rel, row.version, shares_stem))
+}
+
+/// Sends, checks and records the copies every destination still lacks. Every destination is
+/// tried even when one fails; the first failure is returned.
+async fn deliver_everywhere(
+    ctx: &Agent,
+    row: &FileRow,
+    raw: &std::path::Path,
+    processed: &Processed,
+    names: &OutputNames,
+) -> Result<(), Stop> {
+    let journal_failed = |e: scopeflow_journal::JournalError, what: &str| {
+        tracing::error!(error = %e, "journal {what} failed");
+        Stop::Logged
+    };
+    let copies = ctx
+        .journal
+        .copies(row.id)
+        .await
+        .map_err(|e| journal_failed(e, "read"))?;
+    let state_of = |name: &str| {
+        copies
+            .iter()
+            .find(|c| c.destination == name)
+            .map(|c| c.state)
+    };
+    let mut failure: Option<Stop> = None;
+    let failed = |e: &dyn std::fmt::Display, transient: bool, dest: &dyn Destination| {
+        let error = format!("{}: {e}", dest.name());
+        if transient {
+            Stop::Transient(error)
+        } else {
+            Stop::Failed(error)
+        }
+    };
+    for dest in &ctx.destinations {
+        let before = state_of(dest.name());
+        if before == Some(CopyState::Verified) {
+            continue;
+        }
+        let resend = before == Some(CopyState::Invalid);
+        let (sha, manifest) = match deliver(dest.as_ref(), raw, processed, names, resend).await {
+            Ok(v) => v,
+            Err(e) => {
+                if matches!(e, DeliverError::RawMismatch { .. }) {
+                    let _ = ctx
+                        .journal
+                        .copy_invalid(row.id, dest.name(), &e.to_string())
+                        .await;
+                }
+                // Other destinations still get their copy; the failure is recorded after.
+                failure.get_or_insert(failed(&e, e.is_transient(), dest.as_ref()));
+                continue;
+            }
+        };
+        ctx.journal
+            .copy_transferred(row.id, dest.name(), &sha, &names.raw)
+            .await
+            .map_err(|e| journal_failed(e, "write"))?;
+        // Resuming after a crash between the manifest append and the journal's `verified`:
+        // append only what is missing, so each file keeps one line.
+        let recorded = if before == Some(CopyState::Transferred) {
+            dest.record_missing(&manifest).await
+        } else {
+            dest.record(&manifest).await
+        };
+        if let Err(e) = recorded {
+            failure.get_or_insert(failed(&e, e.is_transient(), dest.as_ref()));
+            continue;
+        }
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        ctx.journal
+            .copy_verified(row.id, dest.name(), &sha, &now)
+            .await
+            .map_err(|e| journal_failed(e, "write"))?;
+    }
+    failure.map_or(Ok(()), Err)
 }
 
 /// Removes write permission from an ingested raw file (Unix: every w bit; Windows: the

@@ -13,16 +13,17 @@
 //!   quarantined after `retry.max_attempts`; an unreachable or full destination is retried
 //!   later without counting an attempt.
 
+// Only the library proper: each test target sees every dependency of the package.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 mod deliver;
-pub mod destinations;
 mod job;
-mod naming;
 mod process;
 mod report;
 mod run;
 mod scan;
+mod schedule;
 mod settle;
 mod watch;
 
-pub use naming::{OutputNames, outputs, split_stem};
-pub use run::{AgentError, Outcome, run};
+pub use run::{AgentError, Summary, run};

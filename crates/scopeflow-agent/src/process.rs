@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use scopeflow_ngff::{Codec, ConvertOptions, Levels, NgffVersion};
+use scopeflow_ngff::ConvertOptions;
 use scopeflow_pipeline::{ConvertStep, Step};
 use serde_json::json;
 
@@ -47,20 +47,12 @@ impl Processed {
 
 fn options(step: &ConvertStep) -> ConvertOptions {
     ConvertOptions {
-        ngff: if step.ngff == "0.4" {
-            NgffVersion::V04
-        } else {
-            NgffVersion::V05
-        },
+        ngff: step.ngff,
         chunk_yx: step.chunk_yx,
         shard_yx: step.shard_yx,
-        codec: match step.codec.as_str() {
-            "blosc" => Codec::Blosc,
-            "none" => Codec::None,
-            _ => Codec::Zstd,
-        },
+        codec: step.codec,
         level: step.level,
-        levels: step.levels.map_or(Levels::Auto, Levels::Count),
+        levels: step.levels,
         overwrite: false,
     }
 }

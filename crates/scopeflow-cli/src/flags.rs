@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Parser, Subcommand};
+use scopeflow_core::{Codec, NgffVersion};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -166,36 +168,21 @@ pub(crate) enum PipelineCommand {
     Check { file: PathBuf },
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub(crate) enum Ngff {
-    #[value(name = "0.5")]
-    V05,
-    #[value(name = "0.4")]
-    V04,
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub(crate) enum CodecArg {
-    Zstd,
-    Blosc,
-    None,
-}
-
 #[derive(clap::Args, Debug)]
 pub(crate) struct ConvertArgs {
     pub input: PathBuf,
     pub output: PathBuf,
     /// NGFF version: 0.5 (Zarr v3) or 0.4 (Zarr v2).
-    #[arg(long, value_enum, default_value = "0.5")]
-    pub ngff: Ngff,
+    #[arg(long, default_value = "0.5", value_parser = named::<NgffVersion>(&["0.5", "0.4"]))]
+    pub ngff: NgffVersion,
     /// Chunk height and width in pixels (even).
     #[arg(long, default_value_t = scopeflow_ngff_default_chunk())]
     pub chunk_yx: usize,
     /// Shard height and width (a multiple of --chunk-yx; NGFF 0.5 only).
     #[arg(long)]
     pub shard_yx: Option<usize>,
-    #[arg(long, value_enum, default_value = "zstd")]
-    pub codec: CodecArg,
+    #[arg(long, default_value = "zstd", value_parser = named::<Codec>(&["zstd", "blosc", "none"]))]
+    pub codec: Codec,
     /// Compression level (zstd default 1, blosc default 5).
     #[arg(long, allow_negative_numbers = true)]
     pub level: Option<i32>,
@@ -214,7 +201,16 @@ pub(crate) struct ConvertArgs {
 }
 
 fn scopeflow_ngff_default_chunk() -> usize {
-    scopeflow_ngff::ConvertOptions::default().chunk_yx
+    scopeflow_core::DEFAULT_CHUNK_YX
+}
+
+/// One of `names`, as the core type that parses it: clap lists the names in `--help` and in
+/// its error, and the type's own parser is the only place that maps text to a value.
+fn named<T>(names: &'static [&'static str]) -> impl TypedValueParser<Value = T>
+where
+    T: std::str::FromStr<Err = String> + Clone + Send + Sync + 'static,
+{
+    PossibleValuesParser::new(names).try_map(|s| s.parse::<T>())
 }
 
 fn parse_levels(s: &str) -> Result<scopeflow_ngff::Levels, String> {

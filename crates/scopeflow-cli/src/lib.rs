@@ -2,6 +2,9 @@
 //! libraries, and maps outcomes to the exit codes of the CLI contract (0 ok, 1 the work
 //! failed, 2 bad usage or configuration). No pipeline logic lives here.
 
+// Only the library proper: each test target sees every dependency of the package.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 mod commands;
 mod flags;
 mod progress;

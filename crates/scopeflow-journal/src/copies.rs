@@ -2,16 +2,18 @@
 
 use crate::error::JournalError;
 use crate::files::{check_sha256, require};
-use crate::model::{FileRow, copy_state, state};
+use scopeflow_core::{CopyState, FileState};
+
+use crate::model::FileRow;
 use crate::open::Journal;
 use crate::time;
 
 /// States in which a file has a checksum and copies may be recorded.
-const COPYABLE: [&str; 4] = [
-    state::PROCESSED,
-    state::TRANSFERRED,
-    state::VERIFIED,
-    state::FAILED,
+const COPYABLE: [FileState; 4] = [
+    FileState::Processed,
+    FileState::Transferred,
+    FileState::Verified,
+    FileState::Failed,
 ];
 
 /// Which copy a write is about and what the file must allow.
@@ -19,7 +21,7 @@ struct CopyWrite<'a> {
     id: i64,
     destination: &'a str,
     sha256: Option<&'a str>,
-    allowed: &'a [&'a str],
+    allowed: &'a [FileState],
     action: &'static str,
 }
 
@@ -96,11 +98,11 @@ impl Journal {
         error: &str,
     ) -> Result<(), JournalError> {
         let allowed = [
-            state::PROCESSED,
-            state::TRANSFERRED,
-            state::VERIFIED,
-            state::FAILED,
-            state::PURGED,
+            FileState::Processed,
+            FileState::Transferred,
+            FileState::Verified,
+            FileState::Failed,
+            FileState::Purged,
         ];
         self.write_copy(
             CopyWrite {
@@ -153,7 +155,7 @@ impl Journal {
         &self,
         id: i64,
         destinations: &[String],
-    ) -> Result<String, JournalError> {
+    ) -> Result<FileState, JournalError> {
         if destinations.is_empty() || destinations.iter().any(String::is_empty) {
             // With no destination every copy would be "verified", and retention could delete
             // a raw file that exists nowhere else.
@@ -190,17 +192,20 @@ impl Journal {
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| self.db(e))?;
-            all_verified &= copy == copy_state::VERIFIED;
-            all_transferred &= copy == copy_state::VERIFIED || copy == copy_state::TRANSFERRED;
+            let copy: CopyState = copy
+                .parse()
+                .map_err(|e| self.corrupt(format!("copies of file {id} at {d}: {e}")))?;
+            all_verified &= copy == CopyState::Verified;
+            all_transferred &= copy == CopyState::Verified || copy == CopyState::Transferred;
         }
         let target = if all_verified {
-            state::VERIFIED
+            FileState::Verified
         } else if all_transferred {
-            state::TRANSFERRED
+            FileState::Transferred
         } else {
-            state::PROCESSED
+            FileState::Processed
         };
-        let stays_failed = row.state == state::FAILED && target == state::PROCESSED;
+        let stays_failed = row.state == FileState::Failed && target == FileState::Processed;
         if row.state == target || stays_failed {
             tx.commit().await.map_err(|e| self.db(e))?;
             return Ok(row.state);
@@ -213,14 +218,14 @@ impl Journal {
              verified_at = CASE WHEN ?1 = 'verified' THEN ?2 ELSE NULL END, \
              updated_at = ?2 WHERE id = ?3",
         )
-        .bind(target)
+        .bind(target.as_str())
         .bind(&now)
         .bind(id)
         .execute(&mut *tx)
         .await
         .map_err(|e| self.db(e))?;
         tx.commit().await.map_err(|e| self.db(e))?;
-        Ok(target.to_string())
+        Ok(target)
     }
 }
 
@@ -228,7 +233,7 @@ fn check_copy(
     row: &FileRow,
     destination: &str,
     sha256: Option<&str>,
-    allowed: &[&str],
+    allowed: &[FileState],
     action: &'static str,
 ) -> Result<(), JournalError> {
     if destination.is_empty() {

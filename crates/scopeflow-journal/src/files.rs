@@ -4,12 +4,11 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
+use scopeflow_core::FileState;
 use sqlx::{Sqlite, Transaction};
 
 use crate::error::JournalError;
-use crate::model::{
-    COPY_COLUMNS, CopyRow, FILE_COLUMNS, FileRow, FileStatus, copy_from_row, state,
-};
+use crate::model::{COPY_COLUMNS, CopyRow, FILE_COLUMNS, FileRow, FileStatus, copy_from_row};
 use crate::open::Journal;
 use crate::time;
 
@@ -63,7 +62,7 @@ impl Journal {
         let now = time::fmt(time::now());
         let row = match current {
             Some(r) if same(&r) => return Ok(r),
-            Some(r) if r.state == state::DISCOVERED || r.state == state::STABLE => {
+            Some(r) if r.state == FileState::Discovered || r.state == FileState::Stable => {
                 let sql = format!(
                     "UPDATE files SET size = ?, mtime_ns = ?, state = 'discovered', stable_at = NULL, \
                      error = NULL, next_attempt_at = NULL, updated_at = ? WHERE id = ? RETURNING {FILE_COLUMNS}"
@@ -104,10 +103,14 @@ impl Journal {
     pub async fn mark_stable(&self, id: i64) -> Result<(), JournalError> {
         let mut tx = self.write().await?;
         let row = self.file_in(&mut tx, id).await?;
-        if row.state == state::STABLE {
+        if row.state == FileState::Stable {
             return Ok(());
         }
-        require(&row, &[state::DISCOVERED, state::FAILED], "become stable")?;
+        require(
+            &row,
+            &[FileState::Discovered, FileState::Failed],
+            "become stable",
+        )?;
         let now = time::fmt(time::now());
         sqlx::query(
             "UPDATE files SET state = 'stable', stable_at = ?, failed_from = NULL, error = NULL, \
@@ -156,11 +159,19 @@ impl Journal {
         }
         // Processing again after a crash or a lost work folder: nothing new to record, and the
         // copies already made stay valid.
-        let done = [state::PROCESSED, state::TRANSFERRED, state::VERIFIED];
-        if row.sha256.is_some() && done.contains(&row.state.as_str()) {
+        let done = [
+            FileState::Processed,
+            FileState::Transferred,
+            FileState::Verified,
+        ];
+        if row.sha256.is_some() && done.contains(&row.state) {
             return Ok(());
         }
-        require(&row, &[state::STABLE, state::FAILED], "become processed")?;
+        require(
+            &row,
+            &[FileState::Stable, FileState::Failed],
+            "become processed",
+        )?;
         let now = time::fmt(time::now());
         sqlx::query(
             "UPDATE files SET state = 'processed', sha256 = ?, qc = ?, processed_at = ?, \
@@ -192,10 +203,10 @@ impl Journal {
         id: i64,
     ) -> Result<(), JournalError> {
         let row = self.file_in(tx, id).await?;
-        if row.state == state::PURGED {
+        if row.state == FileState::Purged {
             return Ok(());
         }
-        require(&row, &[state::VERIFIED], "become purged")?;
+        require(&row, &[FileState::Verified], "become purged")?;
         let now = time::fmt(time::now());
         sqlx::query(
             "UPDATE files SET state = 'purged', purged_at = ?, updated_at = ? WHERE id = ?",
@@ -227,13 +238,23 @@ impl Journal {
     /// `processed`, `transferred` or `failed`, and not deferred or backing off past `now`;
     /// in the order they were discovered.
     pub async fn pending(&self, now: DateTime<Utc>) -> Result<Vec<FileRow>, JournalError> {
+        self.pending_due(Some(now)).await
+    }
+
+    /// [`Journal::pending`] whatever their back-off: what a fresh start retries at once.
+    pub async fn pending_all(&self) -> Result<Vec<FileRow>, JournalError> {
+        self.pending_due(None).await
+    }
+
+    async fn pending_due(&self, now: Option<DateTime<Utc>>) -> Result<Vec<FileRow>, JournalError> {
         let sql = format!(
             "SELECT {FILE_COLUMNS} FROM files \
              WHERE state IN ('discovered', 'stable', 'processed', 'transferred', 'failed') \
-             AND (next_attempt_at IS NULL OR next_attempt_at <= ?) AND {CURRENT} ORDER BY id"
+             AND (?1 IS NULL OR next_attempt_at IS NULL OR next_attempt_at <= ?1) \
+             AND {CURRENT} ORDER BY id"
         );
         sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(time::fmt(now))
+            .bind(now.map(time::fmt))
             .fetch_all(&self.pool)
             .await
             .map_err(|e| self.db(e))?
@@ -328,16 +349,16 @@ impl Journal {
 /// Refuses the move unless the row is in one of `from`.
 pub(crate) fn require(
     row: &FileRow,
-    from: &[&str],
+    from: &[FileState],
     action: &'static str,
 ) -> Result<(), JournalError> {
-    if from.contains(&row.state.as_str()) {
+    if from.contains(&row.state) {
         Ok(())
     } else {
         Err(JournalError::InvalidTransition {
             id: row.id,
             rel: row.rel.clone(),
-            from: row.state.clone(),
+            from: row.state.to_string(),
             action,
         })
     }

@@ -13,6 +13,9 @@
 //! Several processes may open the same journal (agent, `status`, retention robot): WAL lets
 //! readers run beside the one writer and `busy_timeout` makes writers queue instead of failing.
 
+// Only the library proper: each test target sees every dependency of the package.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 mod copies;
 mod error;
 mod files;
@@ -24,6 +27,7 @@ mod retry;
 mod time;
 
 pub use error::JournalError;
-pub use model::{CopyRow, FileRow, FileStatus, OutboxEvent, copy_state, state};
+pub use model::{CopyRow, FileRow, FileStatus, OutboxEvent};
 pub use open::Journal;
 pub use retention::{PurgeIntent, TrashEntry};
+pub use scopeflow_core::{CopyState, FileState};

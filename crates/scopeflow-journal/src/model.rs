@@ -1,57 +1,32 @@
-//! Rows as the callers see them, and how they are read from SQLite.
+//! Rows as the callers see them, and how they are read from SQLite (`sqlx::FromRow`; a value
+//! this version never writes, such as an unknown state, is a decoding error naming the column).
 
+use scopeflow_core::{CopyState, FileState};
 use serde_json::{Value, json};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
-
-/// File states, as stored and as printed by `scopeflow status` (CLI.md).
-pub mod state {
-    pub const DISCOVERED: &str = "discovered";
-    pub const STABLE: &str = "stable";
-    pub const PROCESSED: &str = "processed";
-    pub const TRANSFERRED: &str = "transferred";
-    pub const VERIFIED: &str = "verified";
-    pub const PURGED: &str = "purged";
-    pub const FAILED: &str = "failed";
-    pub const QUARANTINED: &str = "quarantined";
-    /// Every state, in the order a file moves through them (the two off-path states last).
-    pub const ALL: [&str; 8] = [
-        DISCOVERED,
-        STABLE,
-        PROCESSED,
-        TRANSFERRED,
-        VERIFIED,
-        PURGED,
-        FAILED,
-        QUARANTINED,
-    ];
-}
-
-/// Copy states: `invalid` means a check found the copy bad and it must be sent again.
-pub mod copy_state {
-    pub const PENDING: &str = "pending";
-    pub const TRANSFERRED: &str = "transferred";
-    pub const VERIFIED: &str = "verified";
-    pub const INVALID: &str = "invalid";
-}
+use sqlx::sqlite::{Sqlite, SqliteRow, SqliteTypeInfo, SqliteValueRef};
+use sqlx::{Decode, FromRow, Type};
 
 /// One version of one raw file. Timestamps are RFC 3339 UTC with milliseconds.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
 pub struct FileRow {
     pub id: i64,
     pub watch: String,
     pub rel: String,
     pub version: i64,
+    #[sqlx(try_from = "i64")]
     pub size: u64,
     pub mtime_ns: i64,
     pub sha256: Option<String>,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: FileState,
     /// For `failed`/`quarantined` rows: the state the file was in when its step failed, so a
     /// retry (or an operator) knows which step it was.
-    pub failed_from: Option<String>,
+    #[sqlx(try_from = "NullableState")]
+    pub failed_from: Option<FileState>,
     pub error: Option<String>,
     /// Failures of this version so far; never reset, so a file that keeps failing at any step
     /// is quarantined after `max_attempts` instead of looping.
+    #[sqlx(try_from = "i64")]
     pub attempts: u32,
     pub next_attempt_at: Option<String>,
     pub discovered_at: String,
@@ -64,11 +39,12 @@ pub struct FileRow {
 }
 
 /// One file version's copy at one destination.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
 pub struct CopyRow {
     pub file_id: i64,
     pub destination: String,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: CopyState,
     pub sha256: Option<String>,
     pub transferred_at: Option<String>,
     pub verified_at: Option<String>,
@@ -86,7 +62,7 @@ pub struct FileStatus {
 }
 
 /// An event waiting in (or sent from) the outbox. `payload` is JSON text.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
 pub struct OutboxEvent {
     pub id: String,
     pub kind: String,
@@ -152,55 +128,41 @@ pub(crate) const COPY_COLUMNS: &str =
 
 /// Decodes a `files` row; `Err` names the column holding a value this version never writes.
 pub(crate) fn file_from_row(r: &SqliteRow) -> Result<FileRow, String> {
-    let get = |e: sqlx::Error| e.to_string();
-    let size: i64 = r.try_get("size").map_err(get)?;
-    let attempts: i64 = r.try_get("attempts").map_err(get)?;
-    Ok(FileRow {
-        id: r.try_get("id").map_err(get)?,
-        watch: r.try_get("watch").map_err(get)?,
-        rel: r.try_get("rel").map_err(get)?,
-        version: r.try_get("version").map_err(get)?,
-        size: u64::try_from(size).map_err(|_| format!("files.size {size} is negative"))?,
-        mtime_ns: r.try_get("mtime_ns").map_err(get)?,
-        sha256: r.try_get("sha256").map_err(get)?,
-        state: r.try_get("state").map_err(get)?,
-        failed_from: r.try_get("failed_from").map_err(get)?,
-        error: r.try_get("error").map_err(get)?,
-        attempts: u32::try_from(attempts)
-            .map_err(|_| format!("files.attempts {attempts} is out of range"))?,
-        next_attempt_at: r.try_get("next_attempt_at").map_err(get)?,
-        discovered_at: r.try_get("discovered_at").map_err(get)?,
-        stable_at: r.try_get("stable_at").map_err(get)?,
-        processed_at: r.try_get("processed_at").map_err(get)?,
-        transferred_at: r.try_get("transferred_at").map_err(get)?,
-        verified_at: r.try_get("verified_at").map_err(get)?,
-        purged_at: r.try_get("purged_at").map_err(get)?,
-        updated_at: r.try_get("updated_at").map_err(get)?,
-    })
+    FileRow::from_row(r).map_err(|e| e.to_string())
 }
 
 pub(crate) fn copy_from_row(r: &SqliteRow) -> Result<CopyRow, String> {
-    let get = |e: sqlx::Error| e.to_string();
-    Ok(CopyRow {
-        file_id: r.try_get("file_id").map_err(get)?,
-        destination: r.try_get("destination").map_err(get)?,
-        state: r.try_get("state").map_err(get)?,
-        sha256: r.try_get("sha256").map_err(get)?,
-        transferred_at: r.try_get("transferred_at").map_err(get)?,
-        verified_at: r.try_get("verified_at").map_err(get)?,
-        error: r.try_get("error").map_err(get)?,
-        updated_at: r.try_get("updated_at").map_err(get)?,
-        path: r.try_get("path").map_err(get)?,
-    })
+    CopyRow::from_row(r).map_err(|e| e.to_string())
 }
 
 pub(crate) fn outbox_from_row(r: &SqliteRow) -> Result<OutboxEvent, String> {
-    let get = |e: sqlx::Error| e.to_string();
-    Ok(OutboxEvent {
-        id: r.try_get("id").map_err(get)?,
-        kind: r.try_get("kind").map_err(get)?,
-        payload: r.try_get("payload").map_err(get)?,
-        created_at: r.try_get("created_at").map_err(get)?,
-        sent_at: r.try_get("sent_at").map_err(get)?,
-    })
+    OutboxEvent::from_row(r).map_err(|e| e.to_string())
+}
+
+/// A nullable state column (`failed_from`) as SQLite holds it, text or NULL, on its way to
+/// `Option<FileState>`.
+pub(crate) struct NullableState(Option<String>);
+
+impl Type<Sqlite> for NullableState {
+    fn type_info() -> SqliteTypeInfo {
+        <String as Type<Sqlite>>::type_info()
+    }
+
+    fn compatible(ty: &SqliteTypeInfo) -> bool {
+        <String as Type<Sqlite>>::compatible(ty)
+    }
+}
+
+impl<'r> Decode<'r, Sqlite> for NullableState {
+    fn decode(value: SqliteValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        <Option<String> as Decode<'r, Sqlite>>::decode(value).map(NullableState)
+    }
+}
+
+impl TryFrom<NullableState> for Option<FileState> {
+    type Error = scopeflow_core::UnknownState;
+
+    fn try_from(s: NullableState) -> Result<Self, Self::Error> {
+        s.0.map(FileState::try_from).transpose()
+    }
 }

@@ -7,11 +7,12 @@
 
 use std::collections::HashMap;
 
+use scopeflow_core::FileState;
 use serde_json::Value;
 use sqlx::Row;
 
 use crate::error::JournalError;
-use crate::model::{COPY_COLUMNS, CopyRow, FILE_COLUMNS, FileStatus, copy_from_row, state};
+use crate::model::{COPY_COLUMNS, CopyRow, FILE_COLUMNS, FileStatus, copy_from_row};
 use crate::open::Journal;
 use crate::time;
 
@@ -120,7 +121,7 @@ impl Journal {
         }
         let mut tx = self.write().await?;
         let row = self.file_in(&mut tx, id).await?;
-        crate::files::require(&row, &[state::VERIFIED], "be purged")?;
+        crate::files::require(&row, &[FileState::Verified], "be purged")?;
         sqlx::query(
             "INSERT INTO retention_intents (file_id, mode, source, target, created_at) \
              VALUES (?, ?, ?, ?, ?) ON CONFLICT (file_id) DO UPDATE SET mode = excluded.mode, \

@@ -2,19 +2,20 @@
 
 use std::time::Duration;
 
+use scopeflow_core::FileState;
+
 use crate::error::JournalError;
 use crate::files::require;
-use crate::model::state;
 use crate::open::Journal;
 use crate::time;
 
 /// States a file can fail or be deferred in: those the agent works on.
-const WORKABLE: [&str; 5] = [
-    state::DISCOVERED,
-    state::STABLE,
-    state::PROCESSED,
-    state::TRANSFERRED,
-    state::FAILED,
+const WORKABLE: [FileState; 5] = [
+    FileState::Discovered,
+    FileState::Stable,
+    FileState::Processed,
+    FileState::Transferred,
+    FileState::Failed,
 ];
 
 impl Journal {
@@ -28,29 +29,29 @@ impl Journal {
         max_attempts: u32,
         backoff: Duration,
         max_backoff: Duration,
-    ) -> Result<String, JournalError> {
+    ) -> Result<FileState, JournalError> {
         let mut tx = self.write().await?;
         let row = self.file_in(&mut tx, id).await?;
         require(&row, &WORKABLE, "fail")?;
         let attempts = row.attempts.saturating_add(1);
-        let failed_from = if row.state == state::FAILED {
-            row.failed_from.unwrap_or_else(|| state::FAILED.to_string())
+        let failed_from = if row.state == FileState::Failed {
+            row.failed_from.unwrap_or(FileState::Failed)
         } else {
             row.state
         };
         let now = time::now();
         let (to, next) = if attempts >= max_attempts {
-            (state::QUARANTINED, None)
+            (FileState::Quarantined, None)
         } else {
             let delay = backoff_delay(attempts, backoff, max_backoff);
-            (state::FAILED, Some(time::fmt(time::after(now, delay))))
+            (FileState::Failed, Some(time::fmt(time::after(now, delay))))
         };
         sqlx::query(
             "UPDATE files SET state = ?, failed_from = ?, error = ?, attempts = ?, next_attempt_at = ?, \
              updated_at = ? WHERE id = ?",
         )
-        .bind(to)
-        .bind(failed_from)
+        .bind(to.as_str())
+        .bind(failed_from.as_str())
         .bind(error)
         .bind(i64::from(attempts))
         .bind(next)
@@ -60,7 +61,7 @@ impl Journal {
         .await
         .map_err(|e| self.db(e))?;
         tx.commit().await.map_err(|e| self.db(e))?;
-        Ok(to.to_string())
+        Ok(to)
     }
 
     /// A failure that says nothing about the file (destination unreachable or full, local

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::{journal, processed, sha};
-use scopeflow_journal::{FileRow, JournalError};
+use scopeflow_journal::{FileRow, FileState, JournalError};
 
 fn at(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -38,7 +38,7 @@ async fn failures_back_off_exponentially_capped_then_quarantine() {
         assert_eq!(row.attempts, n);
         assert_eq!(row.error, Some(format!("boom {n}")));
         assert_eq!(
-            row.failed_from.as_deref(),
+            row.failed_from.map(FileState::as_str),
             Some("processed"),
             "the step that failed is kept"
         );
@@ -195,7 +195,11 @@ async fn failure_before_processing_cannot_record_copies() {
     let again = j.mark_failed(row.id, "unreadable", 3, s, s).await.unwrap();
     assert_eq!(again, "failed");
     assert_eq!(
-        j.get(row.id).await.unwrap().failed_from.as_deref(),
+        j.get(row.id)
+            .await
+            .unwrap()
+            .failed_from
+            .map(FileState::as_str),
         Some("discovered")
     );
 }

@@ -6,6 +6,9 @@
 //! file is hashed by a sequential reader alongside. The output is written under a temporary
 //! name beside OUTPUT and renamed into place only when complete; on failure nothing is left.
 
+// Only the library proper: each test target sees every dependency of the package.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 mod error;
 mod fsstore;
 mod hash;

@@ -1,55 +1,6 @@
 use serde_json::{Value, json};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NgffVersion {
-    /// Zarr v2 layout, for viewers not yet on Zarr v3.
-    V04,
-    V05,
-}
-
-impl NgffVersion {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NgffVersion::V04 => "0.4",
-            NgffVersion::V05 => "0.5",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Codec {
-    Zstd,
-    /// Blosc with LZ4 and byte shuffle: faster to decode, larger than zstd.
-    Blosc,
-    None,
-}
-
-impl Codec {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Codec::Zstd => "zstd",
-            Codec::Blosc => "blosc",
-            Codec::None => "none",
-        }
-    }
-
-    /// Compression level when the user gives none: zstd 1 is what keeps conversion faster
-    /// than the disk on 2 cores; blosc's customary 5.
-    pub fn default_level(self) -> i32 {
-        match self {
-            Codec::Zstd => 1,
-            Codec::Blosc => 5,
-            Codec::None => 0,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Levels {
-    /// Halve Y/X until both fit in one chunk.
-    Auto,
-    Count(usize),
-}
+pub use scopeflow_core::{Codec, DEFAULT_CHUNK_YX, Levels, NgffVersion};
 
 #[derive(Clone, Debug)]
 pub struct ConvertOptions {
@@ -75,10 +26,6 @@ impl Default for ConvertOptions {
         }
     }
 }
-
-/// Chosen by benchmark (see BENCHMARKS.md): 512 keeps viewers responsive and chunk files
-/// around 0.5 MiB for 16-bit data, with no measurable cost in conversion speed.
-pub const DEFAULT_CHUNK_YX: usize = 512;
 
 impl ConvertOptions {
     pub fn effective_level(&self) -> i32 {

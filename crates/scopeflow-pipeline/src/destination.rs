@@ -3,14 +3,17 @@
 
 use std::path::PathBuf;
 
+use scopeflow_core::{S3Settings, SftpSettings, SftpUrl};
+
 use crate::fields::Fields;
 use crate::node::{Node, Pos, Value};
 use crate::reader::{Expect, Reader};
-use crate::sftp_url::SftpUrl;
 use crate::values;
 
+/// One entry of `destinations:`, as written; `scopeflow-destinations` opens it as a live
+/// `scopeflow_transfer::Destination`.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Destination {
+pub struct DestinationConfig {
     /// Unique within the pipeline; what `retention.require_verified` refers to.
     pub name: String,
     pub kind: DestinationKind,
@@ -20,49 +23,19 @@ pub struct Destination {
 pub enum DestinationKind {
     /// A folder on this machine or a mounted share. It may be missing at check time (share
     /// not mounted yet): the agent then retries later.
-    Local { path: PathBuf },
-    Sftp {
-        /// `sftp://user@host:port/path`; see [`SftpUrl::parse`].
-        url: String,
-        /// Private key file.
-        identity: Option<PathBuf>,
-        /// Environment variable holding the password.
-        password_env: Option<String>,
-        /// Host keys the server must present: an unknown or changed key is refused.
-        known_hosts: PathBuf,
-        /// Files sent at once; default 4.
-        parallel: usize,
-        /// Verify by running `sha256sum` on the server instead of reading the copy back;
-        /// default false.
-        remote_sha256: bool,
+    Local {
+        path: PathBuf,
     },
-    S3 {
-        bucket: String,
-        /// Key prefix inside the bucket, without a leading `/`; default empty.
-        prefix: String,
-        /// `None` for AWS itself.
-        endpoint: Option<String>,
-        /// Default `us-east-1`.
-        region: String,
-        access_key_env: String,
-        secret_key_env: String,
-        /// Allow a plain-http `endpoint` (a test server); default false.
-        allow_http: bool,
-        /// Path-style requests (`endpoint/bucket/key`), which MinIO and most on-premise
-        /// stores want; default false.
-        path_style: bool,
-        /// Verify by downloading the object and hashing it; default true. False trusts the
-        /// store's own SHA-256 checksum of the upload instead.
-        read_back: bool,
-    },
+    Sftp(SftpSettings),
+    S3(S3Settings),
 }
 
 impl DestinationKind {
     pub fn name(&self) -> &'static str {
         match self {
             DestinationKind::Local { .. } => "local",
-            DestinationKind::Sftp { .. } => "sftp",
-            DestinationKind::S3 { .. } => "s3",
+            DestinationKind::Sftp(_) => "sftp",
+            DestinationKind::S3(_) => "s3",
         }
     }
 }
@@ -93,7 +66,7 @@ const S3_KEYS: &[&str] = &[
     "read_back",
 ];
 
-pub(crate) fn read_destinations(node: &Node, pos: Pos, r: &mut Reader) -> Vec<Destination> {
+pub(crate) fn read_destinations(node: &Node, pos: Pos, r: &mut Reader) -> Vec<DestinationConfig> {
     let Some(items) = values::list(node, pos, "destinations", r) else {
         return Vec::new();
     };
@@ -110,7 +83,7 @@ pub(crate) fn read_destinations(node: &Node, pos: Pos, r: &mut Reader) -> Vec<De
         .collect()
 }
 
-fn read_destination(node: &Node, key: &str, r: &mut Reader) -> Option<Destination> {
+fn read_destination(node: &Node, key: &str, r: &mut Reader) -> Option<DestinationConfig> {
     let f = Fields::read(node, key, r)?;
     let name = f.require("name", r).and_then(|(n, pos)| {
         let name = values::name(n, pos, &f.key_path("name"), r)?;
@@ -152,7 +125,7 @@ fn read_destination(node: &Node, key: &str, r: &mut Reader) -> Option<Destinatio
             None
         }
     };
-    Some(Destination {
+    Some(DestinationConfig {
         name: name?,
         kind: kind?,
     })
@@ -176,7 +149,7 @@ fn read_sftp(f: &Fields, r: &mut Reader) -> Option<DestinationKind> {
     let url = f.required_string("url", r).and_then(|url| {
         let (_, pos) = f.get("url")?;
         match SftpUrl::parse(&url) {
-            Ok(_) => Some(url),
+            Ok(url) => Some(url),
             Err(e) => {
                 r.error(pos, format!("{}: {e}", f.key_path("url")));
                 None
@@ -201,16 +174,18 @@ fn read_sftp(f: &Fields, r: &mut Reader) -> Option<DestinationKind> {
         r.expect_on_disk(&path, &f.key_path("known_hosts"), pos, Expect::File);
         path
     });
-    let parallel = f.whole::<usize>("parallel", 1, r).unwrap_or(4);
+    let parallel = f
+        .whole::<usize>("parallel", 1, r)
+        .unwrap_or(SftpSettings::DEFAULT_PARALLEL);
     let remote_sha256 = f.boolean("remote_sha256", r).unwrap_or(false);
-    Some(DestinationKind::Sftp {
+    Some(DestinationKind::Sftp(SftpSettings {
         url: url?,
         identity,
         password_env,
         known_hosts: known_hosts?,
         parallel,
         remote_sha256,
-    })
+    }))
 }
 
 fn read_s3(f: &Fields, r: &mut Reader) -> Option<DestinationKind> {
@@ -222,8 +197,9 @@ fn read_s3(f: &Fields, r: &mut Reader) -> Option<DestinationKind> {
         }
         problem.is_none()
     });
-    let prefix = f.string("prefix", r).unwrap_or_default();
-    if prefix.starts_with('/')
+    let prefix = f.string("prefix", r);
+    if let Some(prefix) = &prefix
+        && prefix.starts_with('/')
         && let Some((_, pos)) = f.get("prefix")
     {
         r.error(
@@ -234,12 +210,12 @@ fn read_s3(f: &Fields, r: &mut Reader) -> Option<DestinationKind> {
             ),
         );
     }
-    let allow_http = f.boolean("allow_http", r).unwrap_or(false);
+    let allow_http = f.boolean("allow_http", r);
     let endpoint = f.string("endpoint", r);
     if let (Some(endpoint), Some((_, pos))) = (&endpoint, f.get("endpoint")) {
         let key = f.key_path("endpoint");
         if endpoint.starts_with("http://") {
-            if !allow_http {
+            if allow_http != Some(true) {
                 r.error(pos, format!("{key}: plain http sends data unencrypted; use https, or set allow_http: true for a test server"));
             }
         } else if !endpoint.starts_with("https://") {
@@ -249,24 +225,22 @@ fn read_s3(f: &Fields, r: &mut Reader) -> Option<DestinationKind> {
             );
         }
     }
-    let region = f
-        .string("region", r)
-        .unwrap_or_else(|| "us-east-1".to_owned());
+    let region = f.string("region", r);
     let access_key_env = f.required_env_name("access_key_env", r);
     let secret_key_env = f.required_env_name("secret_key_env", r);
-    let path_style = f.boolean("path_style", r).unwrap_or(false);
-    let read_back = f.boolean("read_back", r).unwrap_or(true);
-    Some(DestinationKind::S3 {
-        bucket: bucket?,
-        prefix,
-        endpoint,
-        region,
-        access_key_env: access_key_env?,
-        secret_key_env: secret_key_env?,
-        allow_http,
-        path_style,
-        read_back,
-    })
+    let path_style = f.boolean("path_style", r);
+    let read_back = f.boolean("read_back", r);
+    // The defaults are `S3Settings::new`'s; only what the file says replaces them.
+    let mut s = S3Settings::new(&bucket?, &access_key_env?, &secret_key_env?);
+    if let Some(prefix) = prefix {
+        s.prefix = prefix.trim_matches('/').to_owned();
+    }
+    s.endpoint = endpoint;
+    s.region = region.unwrap_or(s.region);
+    s.allow_http = allow_http.unwrap_or(s.allow_http);
+    s.path_style = path_style.unwrap_or(s.path_style);
+    s.read_back = read_back.unwrap_or(s.read_back);
+    Some(DestinationKind::S3(s))
 }
 
 /// The rules S3, MinIO and Ceph share, so a typo fails the check rather than the first upload.

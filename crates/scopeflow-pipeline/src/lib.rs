@@ -8,6 +8,9 @@
 //! - Checking reads no secret and touches no network: it only looks at whether the named
 //!   folders and files exist.
 
+// Only the library proper: each test target sees every dependency of the package.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 mod compile;
 mod destination;
 mod duration;
@@ -20,7 +23,6 @@ mod reader;
 mod retention;
 mod retry;
 mod server;
-mod sftp_url;
 mod steps;
 mod validate;
 mod values;
@@ -28,14 +30,14 @@ mod watch;
 
 use std::path::{Path, PathBuf};
 
-pub use destination::{Destination, DestinationKind};
+pub use destination::{DestinationConfig, DestinationKind};
 pub use duration::{format_duration, parse_duration};
 pub use error::{ConfigError, ConfigErrors};
 pub use pipeline::Pipeline;
 pub use retention::{Retention, RetentionMode};
 pub use retry::Retry;
+pub use scopeflow_core::{S3Settings, SftpSettings, SftpUrl};
 pub use server::Server;
-pub use sftp_url::SftpUrl;
 pub use steps::{ConvertStep, Step};
 pub use watch::Watch;
 

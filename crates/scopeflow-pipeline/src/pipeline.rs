@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::destination::{Destination, read_destinations};
+use crate::destination::{DestinationConfig, read_destinations};
 use crate::fields::Fields;
 use crate::node::Node;
 use crate::reader::Reader;
@@ -31,7 +31,7 @@ pub struct Pipeline {
     /// In order; default metadata, qc, convert.
     pub steps: Vec<Step>,
     /// At least one; names unique.
-    pub destinations: Vec<Destination>,
+    pub destinations: Vec<DestinationConfig>,
     pub retention: Retention,
     pub server: Option<Server>,
     pub retry: Retry,

@@ -19,6 +19,9 @@
 //!
 //! Comparisons with the reference (`tests/fixtures/`) are to 1e-9 relative.
 
+// Only the library proper: each test target sees every dependency of the package.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 mod accumulator;
 mod count_map;
 mod dense;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use scopeflow_journal::{FileStatus, copy_state, state};
+use scopeflow_journal::{CopyState, FileState, FileStatus};
 use scopeflow_pipeline::{Retention, format_duration};
 
 /// A file that stays, and why: `code` for machines, `reason` for people.
@@ -39,7 +39,7 @@ pub(crate) fn judge(
     now: DateTime<Utc>,
 ) -> Result<Eligible, Keep> {
     let f = &c.file;
-    if f.state != state::VERIFIED {
+    if f.state != FileState::Verified {
         let why = f
             .error
             .as_deref()
@@ -79,9 +79,7 @@ pub(crate) fn judge(
     let sha = f.sha256.as_deref().unwrap_or_default();
     let good = |d: &str| {
         c.copies.iter().find(|k| {
-            k.destination == d
-                && k.state == copy_state::VERIFIED
-                && k.sha256.as_deref() == Some(sha)
+            k.destination == d && k.state == CopyState::Verified && k.sha256.as_deref() == Some(sha)
         })
     };
     let mut verified_at = Vec::new();

@@ -16,7 +16,7 @@ fn file(state: &str, copies: &[(&str, &str)]) -> FileStatus {
             size: 10,
             mtime_ns: 5,
             sha256: Some(SHA.into()),
-            state: state.into(),
+            state: state.parse().unwrap(),
             failed_from: None,
             error: None,
             attempts: 0,
@@ -34,7 +34,7 @@ fn file(state: &str, copies: &[(&str, &str)]) -> FileStatus {
             .map(|(d, s)| CopyRow {
                 file_id: 1,
                 destination: (*d).into(),
-                state: (*s).into(),
+                state: s.parse().unwrap(),
                 sha256: Some(SHA.into()),
                 transferred_at: None,
                 verified_at: Some(t.clone()),

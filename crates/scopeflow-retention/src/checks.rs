@@ -7,8 +7,8 @@ use scopeflow_journal::FileStatus;
 
 use crate::RetentionError;
 use crate::assess::{Keep, keep};
-use crate::run::Ctx;
-use crate::verify::{CopyCheck, Outcome};
+use crate::run::RobotRun;
+use crate::verify::{CopyCheck, Finding};
 
 pub(crate) enum CopyVerdict {
     Safe,
@@ -19,14 +19,14 @@ pub(crate) enum CopyVerdict {
 /// `processed`, so the agent sends it again) and raises an alarm; then every required
 /// destination must have verified now, and `min_copies` copies in all.
 pub(crate) async fn judge_copies(
-    ctx: &Ctx<'_>,
+    ctx: &RobotRun<'_>,
     c: &FileStatus,
     checks: &[CopyCheck],
 ) -> Result<CopyVerdict, RetentionError> {
     let f = &c.file;
     let mut damaged = Vec::new();
     for k in checks {
-        if let Outcome::Mismatch(e) = &k.outcome {
+        if let Finding::Mismatch(e) = &k.outcome {
             tracing::error!(
                 file = %f.rel, version = f.version, destination = %k.destination, path = %k.path,
                 error = %e, "ALARM retention: a verified copy no longer matches; marked invalid"
@@ -53,14 +53,14 @@ pub(crate) async fn judge_copies(
             )));
         };
         match &k.outcome {
-            Outcome::Good(_) | Outcome::Mismatch(_) => {}
-            Outcome::Unreachable(e) => {
+            Finding::Good(_) | Finding::Mismatch(_) => {}
+            Finding::Unreachable(e) => {
                 return Ok(CopyVerdict::Keep(keep(
                     "unreachable",
                     format!("destination unreachable: {e}"),
                 )));
             }
-            Outcome::Failed(e) => {
+            Finding::Failed(e) => {
                 return Ok(CopyVerdict::Keep(keep(
                     "verify_failed",
                     format!("not verified now: {name}: {e}"),
@@ -75,7 +75,7 @@ pub(crate) async fn judge_copies(
         let why: Vec<String> = checks
             .iter()
             .filter_map(|k| match &k.outcome {
-                Outcome::Unreachable(e) | Outcome::Failed(e) => Some(e.clone()),
+                Finding::Unreachable(e) | Finding::Failed(e) => Some(e.clone()),
                 _ => None,
             })
             .collect();

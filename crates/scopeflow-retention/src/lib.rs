@@ -18,6 +18,9 @@
 //! contacted and nothing is hashed or written, so it stays fast on 100,000 files; what it
 //! lists under `purge` is re-verified by `run` before anything is deleted.
 
+// Only the library proper: each test target sees every dependency of the package.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 mod assess;
 mod audit;
 mod checks;

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 /// with `~vN` before the extension from version 2 on (as at the destinations), so two
 /// versions of one path never collide.
 pub(crate) fn trash_target(trash_root: &Path, rel: &str, version: i64) -> PathBuf {
-    let named = scopeflow_agent::outputs(rel, version, false).raw;
+    let named = scopeflow_destinations::outputs(rel, version, false).raw;
     let rel = named.strip_prefix("raw/").unwrap_or(&named);
     rel.split('/')
         .fold(trash_root.to_path_buf(), |p, c| p.join(c))

@@ -5,15 +5,15 @@
 
 use std::path::Path;
 
-use scopeflow_journal::{FileStatus, JournalError, state};
+use scopeflow_journal::{CopyState, FileStatus, JournalError};
 
 use crate::RetentionError;
 use crate::assess::stat;
 use crate::report::{Decision, Report};
-use crate::run::Ctx;
-use crate::verify::{Outcome, verify_copies};
+use crate::run::RobotRun;
+use crate::verify::{Finding, verify_copies};
 
-pub(crate) async fn recover(ctx: &Ctx<'_>, report: &mut Report) -> Result<(), RetentionError> {
+pub(crate) async fn recover(ctx: &RobotRun<'_>, report: &mut Report) -> Result<(), RetentionError> {
     for intent in ctx.journal.retention_intents().await? {
         let file = match ctx.journal.get(intent.file_id).await {
             Ok(f) => f,
@@ -24,7 +24,7 @@ pub(crate) async fn recover(ctx: &Ctx<'_>, report: &mut Report) -> Result<(), Re
             Err(e) => return Err(e.into()),
         };
         let untouched = stat(Path::new(&intent.source)) == Some((file.size, file.mtime_ns));
-        if untouched || !(file.state == state::VERIFIED || file.state == state::PURGED) {
+        if untouched || !file.state.is_delivered() {
             ctx.journal.retention_abandon(file.id).await?;
             continue;
         }
@@ -35,7 +35,7 @@ pub(crate) async fn recover(ctx: &Ctx<'_>, report: &mut Report) -> Result<(), Re
         let names: Vec<(String, String)> = c
             .copies
             .iter()
-            .filter(|k| k.state == scopeflow_journal::copy_state::VERIFIED)
+            .filter(|k| k.state == CopyState::Verified)
             .map(|k| {
                 (
                     k.destination.clone(),
@@ -46,7 +46,7 @@ pub(crate) async fn recover(ctx: &Ctx<'_>, report: &mut Report) -> Result<(), Re
         let checks = verify_copies(&c, &names, &ctx.destinations, &ctx.down).await;
         let mut notes = Vec::new();
         for k in &checks {
-            if let Outcome::Mismatch(e) = &k.outcome {
+            if let Finding::Mismatch(e) = &k.outcome {
                 tracing::error!(
                     file = %f.rel, destination = %k.destination, error = %e,
                     "ALARM retention: a file purged by an interrupted run has a damaged copy"

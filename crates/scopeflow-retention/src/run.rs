@@ -3,7 +3,7 @@
 //! before it is deleted or moved.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,16 +13,16 @@ use scopeflow_pipeline::{Pipeline, RetentionMode};
 use scopeflow_transfer::Destination;
 use serde_json::Value;
 
-use crate::assess::{Keep, judge, keep, local};
+use crate::assess::{Eligible, Keep, judge, keep, local};
 use crate::audit::Audit;
 use crate::checks::{CopyVerdict, judge_copies, rehash};
 use crate::purge::{crash_point, trash_target};
 use crate::report::{Decision, Report};
-use crate::verify::verify_copies;
+use crate::verify::{CopyCheck, verify_copies};
 use crate::{RetentionError, Setup};
 
 /// Everything one run shares.
-pub(crate) struct Ctx<'a> {
+pub(crate) struct RobotRun<'a> {
     pub p: &'a Pipeline,
     pub journal: &'a Journal,
     pub destinations: HashMap<String, Arc<dyn Destination>>,
@@ -33,14 +33,14 @@ pub(crate) struct Ctx<'a> {
     pub down: crate::verify::Down,
 }
 
-impl Ctx<'_> {
+impl RobotRun<'_> {
     /// Every destination of the pipeline: the set a file's state is computed from.
     pub fn all_names(&self) -> Vec<String> {
         self.p.destinations.iter().map(|d| d.name.clone()).collect()
     }
 }
 
-enum Outcome {
+enum Verdict {
     Purged(Decision),
     Kept(Keep, Option<Duration>, Vec<Value>),
 }
@@ -57,13 +57,12 @@ pub async fn run(p: &Pipeline, now: DateTime<Utc>) -> Result<Report, RetentionEr
         return Ok(Report::default());
     };
     let _lock = lock(&setup.state_dir)?;
-    let destinations = scopeflow_agent::destinations::open(p)
-        .await
+    let destinations = scopeflow_destinations::open(p)
         .map_err(|e| RetentionError::Config(e.to_string()))?
         .into_iter()
         .map(|d| (d.name().to_string(), d))
         .collect();
-    let ctx = Ctx {
+    let ctx = RobotRun {
         p,
         journal,
         destinations,
@@ -84,8 +83,8 @@ pub async fn run(p: &Pipeline, now: DateTime<Utc>) -> Result<Report, RetentionEr
     let mut records = Vec::new();
     for c in journal.retention_candidates().await? {
         match one(&ctx, &c, report.purge.len() >= cap).await? {
-            Outcome::Purged(d) => report.purge.push(d),
-            Outcome::Kept(k, age, evidence) => {
+            Verdict::Purged(d) => report.purge.push(d),
+            Verdict::Kept(k, age, evidence) => {
                 let repeat = last
                     .get(&c.file.id)
                     .is_some_and(|(d, code)| d == "kept" && code == k.code);
@@ -110,17 +109,17 @@ pub async fn run(p: &Pipeline, now: DateTime<Utc>) -> Result<Report, RetentionEr
     Ok(report)
 }
 
-async fn one(ctx: &Ctx<'_>, c: &FileStatus, capped: bool) -> Result<Outcome, RetentionError> {
+async fn one(ctx: &RobotRun<'_>, c: &FileStatus, capped: bool) -> Result<Verdict, RetentionError> {
     let f = &c.file;
     let el = match judge(c, &ctx.p.retention, ctx.now) {
         Ok(el) => el,
-        Err(k) => return Ok(Outcome::Kept(k, None, Vec::new())),
+        Err(k) => return Ok(Verdict::Kept(k, None, Vec::new())),
     };
     let age = Some(el.age);
     let path = match local(c, ctx.watches) {
         Ok(path) => path,
         Err((k, changed)) => {
-            return Ok(Outcome::Kept(
+            return Ok(Verdict::Kept(
                 modified(ctx, c, k, changed).await?,
                 age,
                 Vec::new(),
@@ -129,7 +128,7 @@ async fn one(ctx: &Ctx<'_>, c: &FileStatus, capped: bool) -> Result<Outcome, Ret
     };
     if capped {
         let cap = ctx.p.retention.max_per_run.unwrap_or(usize::MAX);
-        return Ok(Outcome::Kept(
+        return Ok(Verdict::Kept(
             keep(
                 "max_per_run",
                 format!("max_per_run: {cap} file(s) already purged in this run"),
@@ -143,18 +142,32 @@ async fn one(ctx: &Ctx<'_>, c: &FileStatus, capped: bool) -> Result<Outcome, Ret
     let evidence: Vec<Value> = checks.iter().map(|k| k.evidence(&sha)).collect();
     let verdict = judge_copies(ctx, c, &checks).await?;
     if let CopyVerdict::Keep(k) = verdict {
-        return Ok(Outcome::Kept(k, age, evidence));
+        return Ok(Verdict::Kept(k, age, evidence));
     }
     if let Err(k) = rehash(c, &path).await {
-        return Ok(Outcome::Kept(k, age, evidence));
+        return Ok(Verdict::Kept(k, age, evidence));
     }
     if let Err((k, changed)) = local(c, ctx.watches) {
-        return Ok(Outcome::Kept(
+        return Ok(Verdict::Kept(
             modified(ctx, c, k, changed).await?,
             age,
             evidence,
         ));
     }
+    purge(ctx, c, &path, &el, &checks, evidence).await
+}
+
+/// Deletes the file or moves it to the trash (the journal's intent first, so a crash in
+/// between is finished by the next run), then audits the purge.
+async fn purge(
+    ctx: &RobotRun<'_>,
+    c: &FileStatus,
+    path: &Path,
+    el: &Eligible,
+    checks: &[CopyCheck],
+    evidence: Vec<Value>,
+) -> Result<Verdict, RetentionError> {
+    let (f, age) = (&c.file, Some(el.age));
     let trash = match ctx.p.retention.mode {
         RetentionMode::Delete => None,
         RetentionMode::Trash => ctx
@@ -172,18 +185,18 @@ async fn one(ctx: &Ctx<'_>, c: &FileStatus, capped: bool) -> Result<Outcome, Ret
         .await?;
     crash_point("after-intent");
     let done = match &trash {
-        None => crate::purge::delete(&path),
-        Some(t) => crate::purge::move_to_trash(&path, t),
+        None => crate::purge::delete(path),
+        Some(t) => crate::purge::move_to_trash(path, t),
     };
     if let Err(e) = done
-        && crate::assess::stat(&path).is_some()
+        && crate::assess::stat(path).is_some()
     {
         ctx.journal.retention_abandon(f.id).await?;
         let what = target
             .as_deref()
             .map_or_else(|| "delete it".to_string(), |t| format!("move it to {t}"));
         tracing::error!(file = %path.display(), error = %e, "retention: cannot {what}");
-        return Ok(Outcome::Kept(
+        return Ok(Verdict::Kept(
             keep("failed", format!("purge failed: cannot {what}: {e}")),
             age,
             evidence,
@@ -225,7 +238,7 @@ async fn one(ctx: &Ctx<'_>, c: &FileStatus, capped: bool) -> Result<Outcome, Ret
         .await?;
     crate::trash::remove_work(ctx, f.id).await;
     tracing::info!(file = %path.display(), decision, "retention: purged");
-    Ok(Outcome::Purged(Decision {
+    Ok(Verdict::Purged(Decision {
         watch: f.watch.clone(),
         path: f.rel.clone(),
         code: decision,
@@ -236,7 +249,7 @@ async fn one(ctx: &Ctx<'_>, c: &FileStatus, capped: bool) -> Result<Outcome, Ret
 /// A file found changed since ingest: the journal is told (a new version, which the agent
 /// ingests like any file), and the reason says which version it became.
 async fn modified(
-    ctx: &Ctx<'_>,
+    ctx: &RobotRun<'_>,
     c: &FileStatus,
     mut k: Keep,
     changed: Option<(u64, i64)>,

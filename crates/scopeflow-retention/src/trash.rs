@@ -4,15 +4,14 @@
 use std::path::Path;
 
 use chrono::SecondsFormat;
-use scopeflow_journal::state;
 
 use crate::RetentionError;
 use crate::report::Report;
-use crate::run::Ctx;
+use crate::run::RobotRun;
 
 /// Deletes raw files that have been in the trash for `trash_keep` (by the run's clock). Only
 /// files the robot put there are listed; a file already gone is simply recorded as deleted.
-pub(crate) async fn expire(ctx: &Ctx<'_>, report: &mut Report) -> Result<(), RetentionError> {
+pub(crate) async fn expire(ctx: &RobotRun<'_>, report: &mut Report) -> Result<(), RetentionError> {
     let keep =
         chrono::TimeDelta::from_std(ctx.p.retention.trash_keep).unwrap_or(chrono::TimeDelta::MAX);
     let Some(cutoff) = ctx.now.checked_sub_signed(keep) else {
@@ -53,7 +52,7 @@ pub(crate) async fn expire(ctx: &Ctx<'_>, report: &mut Report) -> Result<(), Ret
 
 /// Removes the agent's work folder of file `id`, beside the journal (its conversion outputs,
 /// already delivered).
-pub(crate) async fn remove_work(ctx: &Ctx<'_>, id: i64) {
+pub(crate) async fn remove_work(ctx: &RobotRun<'_>, id: i64) {
     let dir = ctx.work_root.join(id.to_string());
     match tokio::fs::remove_dir_all(&dir).await {
         Ok(()) => tracing::info!(folder = %dir.display(), "retention: removed a work folder"),
@@ -67,7 +66,7 @@ pub(crate) async fn remove_work(ctx: &Ctx<'_>, id: i64) {
 /// Work folders left behind for files that are verified or purged (the agent removes them
 /// itself once verified, unless it was stopped in between). Folders of files still in
 /// progress, and anything not named by a file id, are left alone.
-pub(crate) async fn clean_work(ctx: &Ctx<'_>) {
+pub(crate) async fn clean_work(ctx: &RobotRun<'_>) {
     let Ok(entries) = std::fs::read_dir(&ctx.work_root) else {
         return;
     };
@@ -81,7 +80,7 @@ pub(crate) async fn clean_work(ctx: &Ctx<'_>) {
             continue;
         };
         if let Ok(f) = ctx.journal.get(id).await
-            && (f.state == state::VERIFIED || f.state == state::PURGED)
+            && f.state.is_delivered()
         {
             remove_work(ctx, id).await;
         }

@@ -14,10 +14,10 @@ pub(crate) struct CopyCheck {
     pub path: String,
     /// When the journal last recorded it verified.
     pub recorded: String,
-    pub outcome: Outcome,
+    pub outcome: Finding,
 }
 
-pub(crate) enum Outcome {
+pub(crate) enum Finding {
     Good(Verified),
     /// The stored copy differs from the raw file or is gone: marked invalid, alarm raised.
     Mismatch(String),
@@ -29,7 +29,7 @@ pub(crate) enum Outcome {
 
 impl CopyCheck {
     pub fn good(&self) -> bool {
-        matches!(self.outcome, Outcome::Good(_))
+        matches!(self.outcome, Finding::Good(_))
     }
 
     /// The audit's evidence for this copy.
@@ -40,13 +40,13 @@ impl CopyCheck {
             "recorded_verified_at": self.recorded,
         });
         let (k, extra) = match &self.outcome {
-            Outcome::Good(ok) => (
+            Finding::Good(ok) => (
                 "verified",
                 json!({"verified_at": ok.at, "sha256": sha256, "bytes": ok.bytes}),
             ),
-            Outcome::Mismatch(e) => ("mismatch", json!({"error": e})),
-            Outcome::Unreachable(e) => ("unreachable", json!({"error": e})),
-            Outcome::Failed(e) => ("failed", json!({"error": e})),
+            Finding::Mismatch(e) => ("mismatch", json!({"error": e})),
+            Finding::Unreachable(e) => ("unreachable", json!({"error": e})),
+            Finding::Failed(e) => ("failed", json!({"error": e})),
         };
         v["result"] = json!(k);
         if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
@@ -63,7 +63,7 @@ pub(crate) fn copy_path(c: &FileStatus, destination: &str) -> String {
         .iter()
         .find(|k| k.destination == destination)
         .and_then(|k| k.path.clone())
-        .unwrap_or_else(|| scopeflow_agent::outputs(&c.file.rel, c.file.version, false).raw)
+        .unwrap_or_else(|| scopeflow_destinations::outputs(&c.file.rel, c.file.version, false).raw)
 }
 
 /// Destinations found unreachable during this run, with the error: the rest of the run does
@@ -84,13 +84,13 @@ pub(crate) async fn verify_copies(
         let path = copy_path(c, name);
         let known_down = down.lock().ok().and_then(|d| d.get(name).cloned());
         let outcome = match (destinations.get(name), known_down) {
-            (None, _) => Outcome::Failed(format!(
+            (None, _) => Finding::Failed(format!(
                 "destination {name} is not in the pipeline any more"
             )),
-            (Some(_), Some(e)) => Outcome::Unreachable(format!("{e} (earlier in this run)")),
+            (Some(_), Some(e)) => Finding::Unreachable(format!("{e} (earlier in this run)")),
             (Some(d), None) => {
                 let o = check(d.as_ref(), &path, c).await;
-                if let (Outcome::Unreachable(e), Ok(mut d)) = (&o, down.lock()) {
+                if let (Finding::Unreachable(e), Ok(mut d)) = (&o, down.lock()) {
                     d.insert(name.clone(), e.clone());
                 }
                 o
@@ -106,22 +106,22 @@ pub(crate) async fn verify_copies(
     out
 }
 
-async fn check(d: &dyn Destination, path: &str, c: &FileStatus) -> Outcome {
+async fn check(d: &dyn Destination, path: &str, c: &FileStatus) -> Finding {
     let sha = c.file.sha256.as_deref().unwrap_or_default();
     let expected = match (RelPath::new(path), Digest::from_hex(sha)) {
         (Ok(p), Ok(s)) => (p, s, c.file.size),
-        (Err(e), _) | (_, Err(e)) => return Outcome::Failed(e.to_string()),
+        (Err(e), _) | (_, Err(e)) => return Finding::Failed(e.to_string()),
     };
     let rel = expected.0.clone();
     match d.verify(&rel, &[expected]).await {
-        Ok(v) => Outcome::Good(v),
+        Ok(v) => Finding::Good(v),
         Err(
             e @ TransferError::Mismatch {
                 published: true, ..
             },
-        ) => Outcome::Mismatch(e.to_string()),
-        Err(e @ TransferError::Unreachable { .. }) => Outcome::Unreachable(e.to_string()),
-        Err(e) if e.is_transient() => Outcome::Unreachable(e.to_string()),
-        Err(e) => Outcome::Failed(e.to_string()),
+        ) => Finding::Mismatch(e.to_string()),
+        Err(e @ TransferError::Unreachable { .. }) => Finding::Unreachable(e.to_string()),
+        Err(e) if e.is_transient() => Finding::Unreachable(e.to_string()),
+        Err(e) => Finding::Failed(e.to_string()),
     }
 }

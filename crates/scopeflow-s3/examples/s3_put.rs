@@ -12,6 +12,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use scopeflow_core::S3Settings;
 use scopeflow_s3::{S3Config, S3Destination};
 use scopeflow_transfer::{Destination, RelPath};
 
@@ -42,21 +43,26 @@ fn run() -> Result<(), String> {
     let [source, rel] = positional.as_slice() else {
         return Err("usage: s3_put [flags] SOURCE REL".into());
     };
+    let mut settings = S3Settings::new(
+        &flag("bucket")?,
+        &flag("access-key-env")?,
+        &flag("secret-key-env")?,
+    );
+    settings.endpoint = Some(flag("endpoint")?);
+    settings.prefix = flags.get("prefix").cloned().unwrap_or_default();
+    settings.allow_http = true;
+    settings.path_style = true;
+    settings.read_back = flags.get("read-back").is_none_or(|v| v == "true");
     let mut config = S3Config::new(
         "bench",
-        &flag("bucket")?,
+        settings,
         &env("access-key-env")?,
         &env("secret-key-env")?,
     );
-    config.endpoint = Some(flag("endpoint")?);
-    config.prefix = flags.get("prefix").cloned().unwrap_or_default();
-    config.allow_http = true;
-    config.path_style = true;
-    config.read_back = flags.get("read-back").is_none_or(|v| v == "true");
     if let Some(p) = flags.get("parallel") {
         config.parallel = p.parse().map_err(|e| format!("--parallel: {e}"))?;
     }
-    let (read_back, parallel) = (config.read_back, config.parallel);
+    let (read_back, parallel) = (config.settings.read_back, config.parallel);
     let dest = S3Destination::new(config).map_err(|e| e.to_string())?;
     let rel = RelPath::new(rel).map_err(|e| e.to_string())?;
     let runtime = tokio::runtime::Runtime::new().map_err(|e| e.to_string())?;

@@ -5,58 +5,39 @@ use std::time::Duration;
 
 use object_store::aws::{AmazonS3, AmazonS3Builder, Checksum, S3ConditionalPut};
 use object_store::{BackoffConfig, Certificate, ClientOptions, RetryConfig};
+use scopeflow_core::S3Settings;
 use scopeflow_transfer::TransferError;
 use tracing::warn;
 
-/// Everything an S3 destination needs, as plain values: the agent resolves the environment
-/// variables named in the pipeline file and passes the secrets here, so this crate never
-/// reads the environment for credentials.
+/// Everything an S3 destination needs: the pipeline's settings as it checked them, and the
+/// secrets the agent read from the environment variables they name (this crate never reads
+/// the environment for credentials).
 #[derive(Clone)]
 pub struct S3Config {
     /// The destination's name in the pipeline, used in every error and log line.
     pub name: String,
-    pub bucket: String,
-    /// Key prefix inside the bucket (the destination root), without leading or trailing '/';
-    /// empty for the bucket root.
-    pub prefix: String,
-    /// `None` for AWS itself, else e.g. `https://s3.example.org` or `http://127.0.0.1:9000`.
-    pub endpoint: Option<String>,
-    pub region: String,
+    pub settings: S3Settings,
     pub access_key: String,
     pub secret_key: String,
-    /// Permits a plain-http endpoint (a test server on loopback).
-    pub allow_http: bool,
-    /// `endpoint/bucket/key` rather than `bucket.endpoint/key`.
-    pub path_style: bool,
-    /// Downloads and hashes every object after upload and in `verify`; `false` trusts the
-    /// SHA-256 the store checked on upload and the size it reports.
-    pub read_back: bool,
     /// Objects (files of a folder, or parts of one large file) in flight at once.
     pub parallel: usize,
 }
 
 impl S3Config {
-    /// Defaults for everything but the location and the credentials.
-    pub fn new(name: &str, bucket: &str, access_key: &str, secret_key: &str) -> S3Config {
+    pub fn new(name: &str, settings: S3Settings, access_key: &str, secret_key: &str) -> S3Config {
         S3Config {
             name: name.to_owned(),
-            bucket: bucket.to_owned(),
-            prefix: String::new(),
-            endpoint: None,
-            region: "us-east-1".to_owned(),
+            settings,
             access_key: access_key.to_owned(),
             secret_key: secret_key.to_owned(),
-            allow_http: false,
-            path_style: false,
-            read_back: true,
             parallel: 8,
         }
     }
 
     /// Where requests go, for error messages: endpoint and bucket, never credentials.
     pub(crate) fn location(&self) -> String {
-        let endpoint = self.endpoint.as_deref().unwrap_or("AWS S3");
-        format!("bucket {:?} at {endpoint}", self.bucket)
+        let endpoint = self.settings.endpoint.as_deref().unwrap_or("AWS S3");
+        format!("bucket {:?} at {endpoint}", self.settings.bucket)
     }
 }
 
@@ -65,15 +46,9 @@ impl fmt::Debug for S3Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("S3Config")
             .field("name", &self.name)
-            .field("bucket", &self.bucket)
-            .field("prefix", &self.prefix)
-            .field("endpoint", &self.endpoint)
-            .field("region", &self.region)
+            .field("settings", &self.settings)
             .field("access_key", &"<redacted>")
             .field("secret_key", &"<redacted>")
-            .field("allow_http", &self.allow_http)
-            .field("path_style", &self.path_style)
-            .field("read_back", &self.read_back)
             .field("parallel", &self.parallel)
             .finish()
     }
@@ -81,16 +56,17 @@ impl fmt::Debug for S3Config {
 
 /// Builds the client without touching the network, so an unreachable server at start-up
 /// only fails the puts (which the agent retries), not the agent.
-pub(crate) fn build(c: &S3Config) -> Result<AmazonS3, TransferError> {
+pub(crate) fn build(config: &S3Config) -> Result<AmazonS3, TransferError> {
     let invalid = |reason: String| TransferError::Invalid {
-        dest: c.name.clone(),
-        path: c.location(),
+        dest: config.name.clone(),
+        path: config.location(),
         reason,
     };
+    let c = &config.settings;
     if c.bucket.is_empty() {
         return Err(invalid("the bucket name is empty".into()));
     }
-    if c.access_key.is_empty() || c.secret_key.is_empty() {
+    if config.access_key.is_empty() || config.secret_key.is_empty() {
         return Err(invalid(
             "the access key or the secret key is empty (check access_key_env/secret_key_env)"
                 .into(),
@@ -105,12 +81,12 @@ pub(crate) fn build(c: &S3Config) -> Result<AmazonS3, TransferError> {
     let mut b = AmazonS3Builder::new()
         .with_bucket_name(&c.bucket)
         .with_region(&c.region)
-        .with_access_key_id(&c.access_key)
-        .with_secret_access_key(&c.secret_key)
+        .with_access_key_id(&config.access_key)
+        .with_secret_access_key(&config.secret_key)
         .with_checksum_algorithm(Checksum::SHA256)
         .with_conditional_put(S3ConditionalPut::ETagMatch)
         .with_virtual_hosted_style_request(!c.path_style)
-        .with_client_options(client_options(c))
+        .with_client_options(client_options(config))
         .with_retry(RetryConfig {
             backoff: BackoffConfig::default(),
             // Few quick retries: the agent retries transient failures itself, with back-off,
@@ -146,7 +122,7 @@ fn virtual_hosted(endpoint: &str, bucket: &str) -> Result<String, String> {
 
 fn client_options(c: &S3Config) -> ClientOptions {
     let mut o = ClientOptions::new()
-        .with_allow_http(c.allow_http)
+        .with_allow_http(c.settings.allow_http)
         .with_connect_timeout(Duration::from_secs(10))
         // No limit on a whole request (a 1 GiB read-back takes as long as it takes), but a
         // stalled connection fails after a minute.
@@ -183,11 +159,11 @@ mod tests {
     use super::*;
 
     fn config() -> S3Config {
-        let mut c = S3Config::new("objects", "imaging", "AKIDEXAMPLE", "very-secret");
-        c.endpoint = Some("http://127.0.0.1:9".into());
-        c.allow_http = true;
-        c.path_style = true;
-        c
+        let mut s = S3Settings::new("imaging", "S3_ACCESS_KEY", "S3_SECRET_KEY");
+        s.endpoint = Some("http://127.0.0.1:9".into());
+        s.allow_http = true;
+        s.path_style = true;
+        S3Config::new("objects", s, "AKIDEXAMPLE", "very-secret")
     }
 
     #[test]
@@ -203,14 +179,14 @@ mod tests {
     fn builds_without_network_and_refuses_bad_values() {
         assert!(build(&config()).is_ok());
         let mut c = config();
-        c.allow_http = false;
+        c.settings.allow_http = false;
         let e = build(&c).unwrap_err().to_string();
         assert!(e.contains("allow_http") && e.contains("objects"), "{e}");
         let mut c = config();
         c.secret_key.clear();
         assert!(build(&c).unwrap_err().to_string().contains("secret"));
         let mut c = config();
-        c.prefix = "/a".into();
+        c.settings.prefix = "/a".into();
         assert!(build(&c).is_err());
     }
 

@@ -100,13 +100,13 @@ pub(crate) fn chain_text(e: &dyn std::error::Error) -> String {
 }
 
 /// Names the destination and what failed where; the cause stays the error's source.
-pub(crate) struct Ctx<'a> {
+pub(crate) struct Place<'a> {
     pub dest: &'a str,
     /// "bucket … at endpoint", for errors about the store as a whole.
     pub location: &'a str,
 }
 
-impl Ctx<'_> {
+impl Place<'_> {
     pub(crate) fn map(&self, op: &'static str, key: &str, e: object_store::Error) -> TransferError {
         match kind(&e) {
             Kind::Unreachable => TransferError::Unreachable {
@@ -209,7 +209,7 @@ mod tests {
             source: "<Error><Code>SignatureDoesNotMatch</Code></Error>".into(),
         };
         assert_eq!(kind(&e), Kind::Denied);
-        let ctx = Ctx {
+        let ctx = Place {
             dest: "objects",
             location: "bucket \"b\" at http://x",
         };

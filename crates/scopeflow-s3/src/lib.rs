@@ -18,6 +18,9 @@
 //!   file resumes its multipart upload from a marker object under `.uploads.scopeflow-tmp-/`.
 //! - **The manifest always checks**: rewritten whole, conditionally on its ETag.
 
+// Only the library proper: each test target sees every dependency of the package.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 mod aside;
 mod config;
 mod error;
@@ -138,7 +141,7 @@ impl S3Destination {
             inner: Arc::new(Inner {
                 store: Store::new(&config, s3),
                 stats: Stats::default(),
-                read_back: config.read_back,
+                read_back: config.settings.read_back,
                 parallel: config.parallel.max(1),
                 part_size,
             }),
@@ -148,13 +151,6 @@ impl S3Destination {
     /// What the puts of this value (and its clones) sent and skipped so far.
     pub fn stats(&self) -> S3Stats {
         self.inner.stats.snapshot()
-    }
-
-    /// Aborts multipart uploads that a crash left unfinished more than [`STALE_UPLOAD`] ago
-    /// (and removes their markers); returns how many. Younger ones are kept: the next put of
-    /// the same file resumes them. Never touches a published object.
-    pub async fn clean_temporaries(&self) -> Result<usize, TransferError> {
-        self.clean_temporaries_older_than(STALE_UPLOAD).await
     }
 
     /// [`S3Destination::clean_temporaries`] with another age (`Duration::ZERO`: all).
@@ -187,12 +183,6 @@ impl S3Destination {
         }
         Ok(stale.len())
     }
-
-    /// Cuts a partial last line from the manifest (another tool's, or damage); `true` if one
-    /// was cut. Every `record` does the same first.
-    pub async fn repair_manifest(&self) -> Result<bool, TransferError> {
-        manifest::repair(&self.inner).await
-    }
 }
 
 #[async_trait]
@@ -201,6 +191,18 @@ impl Destination for S3Destination {
         &self.inner.store.name
     }
 
+    /// Aborts multipart uploads that a crash left unfinished more than [`STALE_UPLOAD`] ago
+    /// (and removes their markers); returns how many. Younger ones are kept: the next put of
+    /// the same file resumes them. Never touches a published object.
+    async fn clean_temporaries(&self) -> Result<usize, TransferError> {
+        self.clean_temporaries_older_than(STALE_UPLOAD).await
+    }
+
+    /// Cuts a partial last line from the manifest (another tool's, or damage); `true` if one
+    /// was cut. Every `record` does the same first.
+    async fn repair_manifest(&self) -> Result<bool, TransferError> {
+        manifest::repair(&self.inner).await
+    }
     async fn put(&self, local: &Path, rel: &RelPath) -> Result<Receipt, TransferError> {
         put::put(&self.inner, local, rel).await
     }

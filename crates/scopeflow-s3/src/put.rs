@@ -28,7 +28,7 @@ pub(crate) async fn put(d: &Inner, local: &Path, rel: &RelPath) -> Result<Receip
     let (local_owned, rel_owned) = (local.to_owned(), rel.clone());
     let (name, location) = (d.store.name.clone(), d.store.location.clone());
     let source = tokio::task::spawn_blocking(move || {
-        let ctx = crate::error::Ctx {
+        let ctx = crate::error::Place {
             dest: &name,
             location: &location,
         };

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use scopeflow_transfer::{Digest, RelPath, TransferError};
 use sha2::{Digest as _, Sha256};
 
-use crate::error::Ctx;
+use crate::error::Place;
 
 pub(crate) enum Source {
     File {
@@ -19,7 +19,7 @@ pub(crate) enum Source {
 
 /// Looks at `local` without following links: a link could send data from outside the folder
 /// the caller meant (the local back-end refuses them too).
-pub(crate) fn shape(ctx: &Ctx<'_>, local: &Path, rel: &RelPath) -> Result<Source, TransferError> {
+pub(crate) fn shape(ctx: &Place<'_>, local: &Path, rel: &RelPath) -> Result<Source, TransferError> {
     let meta = fs::symlink_metadata(local).map_err(|e| ctx.local("look up", local, e))?;
     if meta.is_file() {
         return Ok(Source::File { size: meta.len() });
@@ -64,7 +64,7 @@ pub(crate) fn shape(ctx: &Ctx<'_>, local: &Path, rel: &RelPath) -> Result<Source
     Ok(Source::Tree(files))
 }
 
-fn refused(ctx: &Ctx<'_>, path: &Path, meta: &fs::Metadata) -> TransferError {
+fn refused(ctx: &Place<'_>, path: &Path, meta: &fs::Metadata) -> TransferError {
     let what = if meta.file_type().is_symlink() {
         "a symbolic link is refused: it could point outside what is meant to be sent"
     } else {

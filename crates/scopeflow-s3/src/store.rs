@@ -15,7 +15,7 @@ use scopeflow_transfer::{Digest, TransferError};
 use sha2::{Digest as _, Sha256};
 
 use crate::config::S3Config;
-use crate::error::{Ctx, Kind, kind};
+use crate::error::{Kind, Place, kind};
 
 /// The user-metadata key (`x-amz-meta-sha256`) holding the hex sha256 of the whole object.
 ///
@@ -44,7 +44,8 @@ pub(crate) struct Store {
 /// One lock per manifest (endpoint, bucket, prefix) in this process.
 fn manifest_lock(c: &S3Config) -> Arc<tokio::sync::Mutex<()>> {
     static LOCKS: OnceLock<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
-    let id = format!("{:?}|{}|{}", c.endpoint, c.bucket, c.prefix);
+    let s = &c.settings;
+    let id = format!("{:?}|{}|{}", s.endpoint, s.bucket, s.prefix);
     let mut locks = LOCKS
         .get_or_init(Mutex::default)
         .lock()
@@ -54,10 +55,10 @@ fn manifest_lock(c: &S3Config) -> Arc<tokio::sync::Mutex<()>> {
 
 impl Store {
     pub(crate) fn new(c: &S3Config, s3: AmazonS3) -> Store {
-        let prefix = if c.prefix.is_empty() {
+        let prefix = if c.settings.prefix.is_empty() {
             String::new()
         } else {
-            format!("{}/", c.prefix)
+            format!("{}/", c.settings.prefix)
         };
         Store {
             s3,
@@ -68,8 +69,8 @@ impl Store {
         }
     }
 
-    pub(crate) fn ctx(&self) -> Ctx<'_> {
-        Ctx {
+    pub(crate) fn ctx(&self) -> Place<'_> {
+        Place {
             dest: &self.name,
             location: &self.location,
         }

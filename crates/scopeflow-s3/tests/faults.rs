@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use scopeflow_s3::{MIN_PART_SIZE, S3Destination};
 use scopeflow_testkit::{S3Server, files_under, write_random};
+use scopeflow_transfer::conformance;
 use scopeflow_transfer::{Destination, RelPath, TransferError, sha256_file};
 use support::S3Test;
 
@@ -198,32 +199,9 @@ async fn a_server_that_is_down_is_unreachable() {
     // Building needs no network: an agent starts while the store is down.
     let dest = server.destination("site");
     let scratch = tempfile::tempdir().unwrap();
-    let src = scratch.path().join("a.bin");
-    write_random(&src, 1000, 1);
-    let (digest, size) = sha256_file(&src).await.unwrap();
-    let a = rel("raw/a.bin");
-    let err = dest.put(&src, &a).await.unwrap_err();
-    assert!(matches!(err, TransferError::Unreachable { .. }), "{err:?}");
-    assert!(err.is_transient());
-    assert!(
-        err.to_string().contains("objects") && err.to_string().contains(&server.endpoint()),
-        "{err}"
-    );
-    let verify = dest.verify(&a, &[(a.clone(), digest, size)]).await;
-    assert!(
-        matches!(verify, Err(TransferError::Unreachable { .. })),
-        "{verify:?}"
-    );
-    let record = dest.record(&[(a.clone(), digest)]).await;
-    assert!(
-        matches!(record, Err(TransferError::Unreachable { .. })),
-        "{record:?}"
-    );
-    let clean = dest.clean_temporaries().await;
-    assert!(
-        matches!(clean, Err(TransferError::Unreachable { .. })),
-        "{clean:?}"
-    );
+    let endpoint = server.endpoint();
+    let (src, a) =
+        conformance::unreachable_is_transient(&dest, scratch.path(), &[endpoint.as_str()]).await;
 
     // Back up: the same destination value works.
     server.run();

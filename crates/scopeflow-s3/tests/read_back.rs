@@ -62,7 +62,7 @@ async fn without_read_back_verify_trusts_size_and_stored_checksum() {
         return;
     };
     let mut config = server.config("objects", "site");
-    config.read_back = false;
+    config.settings.read_back = false;
     let dest = S3Destination::new(config).unwrap();
     let backdoor = server.backdoor("site");
     let scratch = tempfile::tempdir().unwrap();

@@ -5,29 +5,22 @@
 //! through), so progress only moves forward by rank — an older `processed` never undoes a
 //! `verified` — and `failed`/`quarantined` show only while they are newer than the last progress.
 
-use scopeflow_core::{Event, EventBody};
+use scopeflow_core::{Event, EventBody, FileState};
 use serde_json::Value;
 
-/// Progress states in order; `failed` and `quarantined` stand beside them.
-pub const PROGRESS: [&str; 6] = [
-    "discovered",
-    "stable",
-    "processed",
-    "transferred",
-    "verified",
-    "purged",
-];
-pub const STATES: [&str; 8] = [
-    "discovered",
-    "stable",
-    "processed",
-    "transferred",
-    "verified",
-    "purged",
-    "failed",
-    "quarantined",
-];
-const VERIFIED: i64 = 4;
+/// Ranks on the progress path, as the `progress` column holds them.
+const FOUND: i64 = rank(FileState::Discovered);
+const PROCESSED: i64 = rank(FileState::Processed);
+const TRANSFERRED: i64 = rank(FileState::Transferred);
+const VERIFIED: i64 = rank(FileState::Verified);
+const PURGED: i64 = rank(FileState::Purged);
+
+const fn rank(s: FileState) -> i64 {
+    match s.rank() {
+        Some(r) => r as i64,
+        None => -1,
+    }
+}
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FileRow {
@@ -36,10 +29,10 @@ pub struct FileRow {
     pub watch: String,
     pub path: String,
     pub version: i64,
-    pub state: String,
+    pub state: FileState,
     pub progress: i64,
     pub progress_at: String,
-    pub fail_state: Option<String>,
+    pub fail_state: Option<FileState>,
     pub fail_at: Option<String>,
     pub error: Option<String>,
     pub sha256: Option<String>,
@@ -114,26 +107,26 @@ impl FileRow {
         }
         let before = self.progress;
         match &ev.body {
-            EventBody::Found {} => self.advance(0, at),
+            EventBody::Found {} => self.advance(FOUND, at),
             EventBody::Processed { qc } => {
-                self.advance(2, at);
+                self.advance(PROCESSED, at);
                 if let Some(doc) = qc {
                     fx.qc = Some(self.take_qc(doc));
                 }
             }
-            EventBody::CopyVerified { .. } => self.advance(3, at),
+            EventBody::CopyVerified { .. } => self.advance(TRANSFERRED, at),
             EventBody::CopyInvalid { .. } => {
                 // The copy will be sent again: no longer "every destination verified".
                 if self.progress == VERIFIED && at > self.progress_at.as_str() {
-                    self.progress = 3;
+                    self.progress = TRANSFERRED;
                     self.progress_at = at.to_string();
                 }
             }
             EventBody::Verified {} => self.advance(VERIFIED, at),
-            EventBody::Failed { error, .. } => self.fail("failed", error, at),
-            EventBody::Quarantined { error } => self.fail("quarantined", error, at),
+            EventBody::Failed { error, .. } => self.fail(FileState::Failed, error, at),
+            EventBody::Quarantined { error } => self.fail(FileState::Quarantined, error, at),
             EventBody::Purged { mode } => {
-                self.advance(5, at);
+                self.advance(PURGED, at);
                 if self.purged_at.as_deref().is_none_or(|p| at > p) {
                     self.purged_at = Some(at.to_string());
                     self.purge_mode.clone_from(mode);
@@ -162,9 +155,9 @@ impl FileRow {
         }
     }
 
-    fn fail(&mut self, state: &str, error: &str, at: &str) {
+    fn fail(&mut self, state: FileState, error: &str, at: &str) {
         if self.fail_at.as_deref().is_none_or(|f| at >= f) {
-            self.fail_state = Some(state.to_string());
+            self.fail_state = Some(state);
             self.fail_at = Some(at.to_string());
             self.error = Some(error.to_string());
         }
@@ -172,10 +165,9 @@ impl FileRow {
 
     /// Recomputes the derived columns: shown state, sort time, search text.
     fn refresh(&mut self) {
-        let progress = PROGRESS[usize::try_from(self.progress.clamp(0, 5)).unwrap_or(0)];
-        self.state = match (&self.fail_state, &self.fail_at) {
-            (Some(s), Some(at)) if at.as_str() >= self.progress_at.as_str() => s.clone(),
-            _ => progress.to_string(),
+        self.state = match (self.fail_state, &self.fail_at) {
+            (Some(s), Some(at)) if at.as_str() >= self.progress_at.as_str() => s,
+            _ => FileState::of_rank(self.progress),
         };
         self.sort_at = self
             .acquired_at

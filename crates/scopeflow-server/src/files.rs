@@ -5,13 +5,14 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use scopeflow_core::FileState;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Row};
 
 use crate::api::AppState;
 use crate::auth::Principal;
-use crate::catalog::{FileRow, STATES};
+use crate::catalog::FileRow;
 use crate::error::ApiError;
 use crate::store::{FILE_COLUMNS, read_row};
 
@@ -47,10 +48,11 @@ pub async fn list(
         add("agent = ?", a);
     }
     if let Some(s) = fq.state.filter(|s| !s.is_empty()) {
-        if !STATES.contains(&s.as_str()) {
+        if s.parse::<FileState>().is_err() {
+            let names: Vec<&str> = FileState::ALL.iter().map(|s| s.as_str()).collect();
             return Err(ApiError::bad_request(format!(
                 "state={s}: expected one of {}",
-                STATES.join(", ")
+                names.join(", ")
             )));
         }
         add("state = ?", s);

@@ -5,7 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use axum::http::StatusCode;
-use scopeflow_core::{Event, EventAck, EventBatch, EventBody};
+use scopeflow_core::{Event, EventAck, EventBatch, EventBody, FileState};
 
 use crate::api::AppState;
 use crate::catalog::{self, FileRow, QcChannel};
@@ -39,19 +39,11 @@ pub async fn ingest(
     let fresh: Vec<usize> = (0..batch.events.len())
         .filter(|&i| seen.insert(batch.events[i].id.clone()))
         .collect();
-    let key_of = |ev: &Event| -> Key {
-        (
-            ev.file.watch.clone(),
-            ev.file.path.clone(),
-            i64::from(ev.file.version),
-        )
-    };
-
     let keys: HashSet<Key> = fresh.iter().map(|&i| key_of(&batch.events[i])).collect();
     let mut rows = store::load_rows(&mut tx, agent, &keys).await?;
-    let original: HashMap<Key, (String, i64)> = rows
+    let original: HashMap<Key, (FileState, i64)> = rows
         .iter()
-        .map(|(k, r)| (k.clone(), (r.state.clone(), r.size)))
+        .map(|(k, r)| (k.clone(), (r.state, r.size)))
         .collect();
 
     let mut qc: HashMap<Key, Vec<QcChannel>> = HashMap::new();
@@ -73,95 +65,11 @@ pub async fn ingest(
     let mut touched: Vec<&mut FileRow> = rows.values_mut().collect();
     store::upsert_rows(&mut tx, &mut touched).await?;
 
-    let records: Vec<EventRecord> = fresh
-        .iter()
-        .map(|&i| {
-            let ev = &batch.events[i];
-            let data = match &ev.body {
-                // The QC document is kept once, in `file_docs`.
-                EventBody::Processed { .. } => "{}".to_string(),
-                body => serde_json::to_value(body)
-                    .map(|v| v["data"].to_string())
-                    .unwrap_or_default(),
-            };
-            (
-                ev.id.as_str(),
-                rows[&key_of(ev)].id,
-                ev.body.kind(),
-                times[i].as_str(),
-                data,
-            )
-        })
-        .collect();
-    store::insert_events(&mut tx, agent, &now, &records).await?;
-    for &i in &fresh {
-        let ev = &batch.events[i];
-        write_copy(&mut tx, rows[&key_of(ev)].id, ev, &times[i]).await?;
-    }
-    let qc_rows: Vec<(i64, String, String, Vec<QcChannel>)> = qc
-        .into_iter()
-        .map(|(key, channels)| {
-            let r = &rows[&key];
-            let instrument = catalog::instrument_or_unknown(r.instrument.as_deref()).to_string();
-            (r.id, instrument, r.sort_at.clone(), channels)
-        })
-        .collect();
-    store::replace_qc(&mut tx, &qc_rows).await?;
-    let docs: Vec<&FileRow> = rows
-        .values()
-        .filter(|r| r.inspect.is_some() || r.qc.is_some())
-        .collect();
-    store::upsert_docs(&mut tx, &docs).await?;
+    record_events(&mut tx, &batch, &fresh, &times, &rows, &now).await?;
+    write_docs(&mut tx, &rows, qc).await?;
 
-    let mut counts: HashMap<String, (i64, i64)> = HashMap::new();
-    let mut found_hours: HashMap<String, (i64, i64)> = HashMap::new();
-    for (key, row) in &rows {
-        match original.get(key) {
-            Some((s, size)) => totals::sub(counts.entry(s.clone()).or_default(), 1, *size)?,
-            None => totals::add(
-                found_hours
-                    .entry(crate::time::hour(&row.found_at))
-                    .or_default(),
-                1,
-                row.size,
-            )?,
-        }
-        totals::add(counts.entry(row.state.clone()).or_default(), 1, row.size)?;
-    }
-    totals::check(&mut tx, agent, &counts, &found_hours, &verified_hours).await?;
-    for (state_name, (files, bytes)) in counts {
-        if files == 0 && bytes == 0 {
-            continue;
-        }
-        sqlx::query(
-            "INSERT INTO state_counts (agent, state, files, bytes) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (agent, state) DO UPDATE SET files = state_counts.files + excluded.files, \
-             bytes = state_counts.bytes + excluded.bytes",
-        )
-        .bind(agent)
-        .bind(state_name)
-        .bind(files)
-        .bind(bytes)
-        .execute(&mut *tx)
-        .await?;
-    }
-    for (hour, (n, bytes)) in found_hours {
-        bump_hour(&mut tx, &hour, agent, (n, bytes, 0, 0)).await?;
-    }
-    for (hour, (n, bytes)) in verified_hours {
-        bump_hour(&mut tx, &hour, agent, (0, 0, n, bytes)).await?;
-    }
-    sqlx::query(
-        "INSERT INTO agents (name, host, queue, last_seen) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (name) DO UPDATE SET host = COALESCE(excluded.host, agents.host), \
-         queue = COALESCE(excluded.queue, agents.queue), last_seen = excluded.last_seen",
-    )
-    .bind(agent)
-    .bind(batch.host.as_deref())
-    .bind(batch.queue.map(|q| i64::try_from(q).unwrap_or(i64::MAX)))
-    .bind(&now)
-    .execute(&mut *tx)
-    .await?;
+    update_aggregates(&mut tx, agent, &rows, &original, verified_hours).await?;
+    touch_agent(&mut tx, &batch, &now).await?;
     tx.commit().await?;
     Ok(EventAck {
         accepted: batch.events.iter().map(|e| e.id.clone()).collect(),
@@ -229,5 +137,144 @@ async fn bump_hour(
     .bind(verified_bytes)
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+/// The QC channels of the files whose QC changed, and the documents kept once per file.
+async fn write_docs(
+    tx: &mut Tx,
+    rows: &HashMap<Key, FileRow>,
+    qc: HashMap<Key, Vec<QcChannel>>,
+) -> Result<(), ApiError> {
+    let qc_rows: Vec<(i64, String, String, Vec<QcChannel>)> = qc
+        .into_iter()
+        .map(|(key, channels)| {
+            let r = &rows[&key];
+            let instrument = catalog::instrument_or_unknown(r.instrument.as_deref()).to_string();
+            (r.id, instrument, r.sort_at.clone(), channels)
+        })
+        .collect();
+    store::replace_qc(tx, &qc_rows).await?;
+    let docs: Vec<&FileRow> = rows
+        .values()
+        .filter(|r| r.inspect.is_some() || r.qc.is_some())
+        .collect();
+    store::upsert_docs(tx, &docs).await
+}
+
+/// The counts per state and per hour that the overview and `/metrics` read: each touched row
+/// moves from its `original` state (if it existed) to its new one.
+async fn update_aggregates(
+    tx: &mut Tx,
+    agent: &str,
+    rows: &HashMap<Key, FileRow>,
+    original: &HashMap<Key, (FileState, i64)>,
+    verified_hours: HashMap<String, (i64, i64)>,
+) -> Result<(), ApiError> {
+    let mut counts: HashMap<String, (i64, i64)> = HashMap::new();
+    let mut found_hours: HashMap<String, (i64, i64)> = HashMap::new();
+    for (key, row) in rows {
+        match original.get(key) {
+            Some((s, size)) => {
+                totals::sub(counts.entry(s.as_str().to_string()).or_default(), 1, *size)?;
+            }
+            None => totals::add(
+                found_hours
+                    .entry(crate::time::hour(&row.found_at))
+                    .or_default(),
+                1,
+                row.size,
+            )?,
+        }
+        totals::add(
+            counts.entry(row.state.as_str().to_string()).or_default(),
+            1,
+            row.size,
+        )?;
+    }
+    totals::check(tx, agent, &counts, &found_hours, &verified_hours).await?;
+    for (state, (files, bytes)) in counts {
+        if files == 0 && bytes == 0 {
+            continue;
+        }
+        sqlx::query(
+            "INSERT INTO state_counts (agent, state, files, bytes) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (agent, state) DO UPDATE SET files = state_counts.files + excluded.files, \
+             bytes = state_counts.bytes + excluded.bytes",
+        )
+        .bind(agent)
+        .bind(state)
+        .bind(files)
+        .bind(bytes)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for (hour, (n, bytes)) in found_hours {
+        bump_hour(tx, &hour, agent, (n, bytes, 0, 0)).await?;
+    }
+    for (hour, (n, bytes)) in verified_hours {
+        bump_hour(tx, &hour, agent, (0, 0, n, bytes)).await?;
+    }
+    Ok(())
+}
+
+/// The agent was heard from now; its host and queue length as it reports them.
+async fn touch_agent(tx: &mut Tx, batch: &EventBatch, now: &str) -> Result<(), ApiError> {
+    sqlx::query(
+        "INSERT INTO agents (name, host, queue, last_seen) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (name) DO UPDATE SET host = COALESCE(excluded.host, agents.host), \
+         queue = COALESCE(excluded.queue, agents.queue), last_seen = excluded.last_seen",
+    )
+    .bind(&batch.agent)
+    .bind(batch.host.as_deref())
+    .bind(batch.queue.map(|q| i64::try_from(q).unwrap_or(i64::MAX)))
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn key_of(ev: &Event) -> Key {
+    (
+        ev.file.watch.clone(),
+        ev.file.path.clone(),
+        i64::from(ev.file.version),
+    )
+}
+
+/// Stores the new events (`fresh`: their indexes in the batch) and the copy states they carry.
+async fn record_events(
+    tx: &mut Tx,
+    batch: &EventBatch,
+    fresh: &[usize],
+    times: &[String],
+    rows: &HashMap<Key, FileRow>,
+    now: &str,
+) -> Result<(), ApiError> {
+    let records: Vec<EventRecord> = fresh
+        .iter()
+        .map(|&i| {
+            let ev = &batch.events[i];
+            let data = match &ev.body {
+                // The QC document is kept once, in `file_docs`.
+                EventBody::Processed { .. } => "{}".to_string(),
+                body => serde_json::to_value(body)
+                    .map(|v| v["data"].to_string())
+                    .unwrap_or_default(),
+            };
+            (
+                ev.id.as_str(),
+                rows[&key_of(ev)].id,
+                ev.body.kind(),
+                times[i].as_str(),
+                data,
+            )
+        })
+        .collect();
+    store::insert_events(tx, &batch.agent, now, &records).await?;
+    for &i in fresh {
+        let ev = &batch.events[i];
+        write_copy(tx, rows[&key_of(ev)].id, ev, &times[i]).await?;
+    }
     Ok(())
 }

@@ -3,6 +3,9 @@
 //! dashboard pages and as Prometheus metrics. SQLite by default, PostgreSQL for a facility; both
 //! through sqlx's `Any` driver so one set of queries serves both.
 
+// Only the library proper: each test target sees every dependency of the package.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 mod api;
 mod auth;
 mod catalog;

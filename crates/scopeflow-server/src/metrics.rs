@@ -6,10 +6,10 @@ use std::fmt::Write;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
+use scopeflow_core::FileState;
 use sqlx::Row;
 
 use crate::api::AppState;
-use crate::catalog::STATES;
 use crate::error::ApiError;
 
 pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
@@ -18,7 +18,7 @@ pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, 
         sqlx::query("SELECT agent, state, files, bytes FROM state_counts ORDER BY agent, state")
             .fetch_all(&state.db.pool)
             .await?;
-    let mut by_state = [0i64; STATES.len()];
+    let mut by_state = [0i64; FileState::ALL.len()];
     let mut transferred = 0i64;
     out.push_str("# HELP scopeflow_files File versions in the catalog, by agent and state.\n# TYPE scopeflow_files gauge\n");
     let mut bytes_lines = String::new();
@@ -27,10 +27,10 @@ pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, 
         let s: String = r.try_get("state")?;
         let files: i64 = r.try_get("files")?;
         let bytes: i64 = r.try_get("bytes")?;
-        if let Some(i) = STATES.iter().position(|x| *x == s) {
+        if let Some(i) = FileState::ALL.iter().position(|x| x.as_str() == s) {
             by_state[i] = by_state[i].saturating_add(files);
         }
-        if matches!(s.as_str(), "transferred" | "verified" | "purged") {
+        if let Ok(FileState::Transferred | FileState::Verified | FileState::Purged) = s.parse() {
             transferred = transferred.saturating_add(bytes);
         }
         let a = escape(&agent);
@@ -46,7 +46,7 @@ pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, 
     out.push_str("# HELP scopeflow_file_bytes Raw bytes of the file versions, by agent and state.\n# TYPE scopeflow_file_bytes gauge\n");
     out.push_str(&bytes_lines);
     out.push_str("# HELP scopeflow_files_by_state File versions in each state, all agents.\n# TYPE scopeflow_files_by_state gauge\n");
-    for (s, n) in STATES.iter().zip(by_state) {
+    for (s, n) in FileState::ALL.iter().zip(by_state) {
         let _ = writeln!(out, "scopeflow_files_by_state{{state=\"{s}\"}} {n}");
     }
     out.push_str("# HELP scopeflow_bytes_transferred Raw bytes with at least one verified copy.\n# TYPE scopeflow_bytes_transferred gauge\n");

@@ -6,6 +6,8 @@ use std::collections::{HashMap, HashSet};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AssertSqlSafe, Row, Transaction};
 
+use scopeflow_core::FileState;
+
 use crate::catalog::{FileRow, QcChannel};
 use crate::error::ApiError;
 
@@ -154,10 +156,10 @@ pub async fn upsert_rows(tx: &mut Tx, rows: &mut [&mut FileRow]) -> Result<(), A
                 .bind(r.watch.clone())
                 .bind(r.path.clone())
                 .bind(r.version)
-                .bind(r.state.clone())
+                .bind(r.state.as_str())
                 .bind(r.progress)
                 .bind(r.progress_at.clone())
-                .bind(r.fail_state.clone())
+                .bind(r.fail_state.map(FileState::as_str))
                 .bind(r.fail_at.clone())
                 .bind(r.error.clone())
                 .bind(r.sha256.clone())
@@ -301,10 +303,13 @@ pub fn read_row(r: &AnyRow) -> Result<FileRow, sqlx::Error> {
         watch: r.try_get("watch")?,
         path: r.try_get("path")?,
         version: r.try_get("version")?,
-        state: r.try_get("state")?,
+        state: state(r.try_get("state")?)?,
         progress: r.try_get("progress")?,
         progress_at: r.try_get("progress_at")?,
-        fail_state: r.try_get("fail_state")?,
+        fail_state: r
+            .try_get::<Option<String>, _>("fail_state")?
+            .map(state)
+            .transpose()?,
         fail_at: r.try_get("fail_at")?,
         error: r.try_get("error")?,
         sha256: r.try_get("sha256")?,
@@ -326,4 +331,9 @@ pub fn read_row(r: &AnyRow) -> Result<FileRow, sqlx::Error> {
         purge_mode: r.try_get("purge_mode")?,
         search: r.try_get("search")?,
     })
+}
+
+/// A state column's text; a name this version never writes is a decoding error.
+fn state(s: String) -> Result<FileState, sqlx::Error> {
+    s.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }

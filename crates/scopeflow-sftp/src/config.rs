@@ -46,17 +46,17 @@ impl fmt::Debug for SftpConfig {
 }
 
 /// The configuration as every module needs it: remote paths, and errors that name the place.
-pub(crate) struct Ctx {
+pub(crate) struct Site {
     pub(crate) cfg: SftpConfig,
     /// The root without a trailing '/' ("" for "/").
     root: String,
 }
 
-impl Ctx {
-    pub(crate) fn new(mut cfg: SftpConfig) -> Ctx {
+impl Site {
+    pub(crate) fn new(mut cfg: SftpConfig) -> Site {
         cfg.parallel = cfg.parallel.max(1);
         let root = cfg.root.trim_end_matches('/').to_owned();
-        Ctx { cfg, root }
+        Site { cfg, root }
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -174,7 +174,7 @@ mod tests {
             remote_sha256: false,
         };
         assert!(!format!("{cfg:?}").contains("hunter2"));
-        let ctx = Ctx::new(cfg);
+        let ctx = Site::new(cfg);
         assert_eq!(ctx.cfg.parallel, 1);
         let rel = RelPath::new("raw/a.tif").unwrap();
         assert_eq!(ctx.remote(&rel), "/data/raw/a.tif");

@@ -6,12 +6,12 @@ use russh_sftp::client::error::Error as SftpError;
 use russh_sftp::client::fs::Metadata;
 use russh_sftp::protocol::StatusCode;
 
-use crate::config::Ctx;
+use crate::config::Site;
 use crate::session::Conn;
 use scopeflow_transfer::TransferError;
 
 /// Sorts an SFTP failure: the connection (→ `Unreachable`, retried on a new one) or this path.
-pub(crate) fn sftp_err(ctx: &Ctx, op: &'static str, path: &str, e: SftpError) -> TransferError {
+pub(crate) fn sftp_err(ctx: &Site, op: &'static str, path: &str, e: SftpError) -> TransferError {
     match e {
         SftpError::Status(s) => {
             let kind = match s.status_code {
@@ -33,7 +33,7 @@ pub(crate) fn sftp_err(ctx: &Ctx, op: &'static str, path: &str, e: SftpError) ->
 
 /// A failure from the SFTP file's reader or writer: the server's own status arrives as a plain
 /// message, a broken connection as the client's error inside.
-pub(crate) fn file_err(ctx: &Ctx, op: &'static str, path: &str, e: io::Error) -> TransferError {
+pub(crate) fn file_err(ctx: &Site, op: &'static str, path: &str, e: io::Error) -> TransferError {
     if e.kind() == io::ErrorKind::TimedOut {
         return lost(ctx, op, path, "no answer in time");
     }
@@ -46,7 +46,7 @@ pub(crate) fn file_err(ctx: &Ctx, op: &'static str, path: &str, e: io::Error) ->
     }
 }
 
-fn lost(ctx: &Ctx, op: &str, path: &str, why: &str) -> TransferError {
+fn lost(ctx: &Site, op: &str, path: &str, why: &str) -> TransferError {
     ctx.unreachable(
         path,
         format!(
@@ -65,7 +65,7 @@ pub(crate) fn is_not_found(e: &TransferError) -> bool {
 /// inode) remain. Also reads the words of servers that do say it.
 pub(crate) async fn full_or(
     conn: &Conn,
-    ctx: &Ctx,
+    ctx: &Site,
     dir: &str,
     needed: u64,
     e: TransferError,
@@ -102,7 +102,7 @@ pub(crate) async fn full_or(
 /// `None` when nothing is there; links are not followed.
 pub(crate) async fn lstat(
     conn: &Conn,
-    ctx: &Ctx,
+    ctx: &Site,
     path: &str,
 ) -> Result<Option<Metadata>, TransferError> {
     match conn.sftp.symlink_metadata(path).await {
@@ -113,7 +113,7 @@ pub(crate) async fn lstat(
 }
 
 /// Creates `dir` and its missing parents below the root (see [`create_root`] for the root).
-pub(crate) async fn create_dirs(conn: &Conn, ctx: &Ctx, dir: &str) -> Result<(), TransferError> {
+pub(crate) async fn create_dirs(conn: &Conn, ctx: &Site, dir: &str) -> Result<(), TransferError> {
     let root = ctx.root();
     match lstat(conn, ctx, root).await? {
         Some(m) if m.is_dir() => {}
@@ -137,7 +137,7 @@ pub(crate) async fn create_dirs(conn: &Conn, ctx: &Ctx, dir: &str) -> Result<(),
 
 /// Creates the root, but only inside an existing folder: a missing parent usually means a wrong
 /// URL or a volume not mounted on the server, and creating the whole path would hide that.
-async fn create_root(conn: &Conn, ctx: &Ctx, root: &str) -> Result<(), TransferError> {
+async fn create_root(conn: &Conn, ctx: &Site, root: &str) -> Result<(), TransferError> {
     let parent = match root.rsplit_once('/') {
         Some(("", _)) | None => "/",
         Some((p, _)) => p,
@@ -156,7 +156,7 @@ async fn create_root(conn: &Conn, ctx: &Ctx, root: &str) -> Result<(), TransferE
 }
 
 /// Creates one folder; an existing folder is fine (sftp-server reports EEXIST as "Failure").
-pub(crate) async fn create_dir(conn: &Conn, ctx: &Ctx, path: &str) -> Result<(), TransferError> {
+pub(crate) async fn create_dir(conn: &Conn, ctx: &Site, path: &str) -> Result<(), TransferError> {
     match conn.sftp.create_dir(path).await {
         Ok(()) => Ok(()),
         Err(e) => match lstat(conn, ctx, path).await? {

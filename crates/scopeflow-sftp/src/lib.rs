@@ -14,6 +14,9 @@
 //!   reopened and the step retried a few times before `Unreachable` is returned.
 //! - **Secrets**: the password never appears in a log line, an error or `Debug`.
 
+// Only the library proper: each test target sees every dependency of the package.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 mod aside;
 mod config;
 mod fsops;
@@ -22,8 +25,8 @@ mod manifest;
 mod pool;
 mod put;
 mod session;
-mod settle;
 mod stored;
+mod taken;
 mod temporary;
 mod transfer;
 mod tree;
@@ -40,7 +43,7 @@ use scopeflow_transfer::{Destination, Digest, Receipt, RelPath, TransferError, V
 
 pub use config::SftpConfig;
 
-use config::Ctx;
+use config::Site;
 use pool::Pool;
 use transfer::Counters;
 
@@ -55,7 +58,7 @@ pub struct SftpDestination {
 }
 
 pub(crate) struct Inner {
-    pub(crate) ctx: Arc<Ctx>,
+    pub(crate) ctx: Arc<Site>,
     pub(crate) pool: Pool,
     pub(crate) counters: Counters,
     /// One put per target at a time in this process: they would share a temporary.
@@ -76,7 +79,7 @@ impl SftpDestination {
     /// Connects lazily: nothing happens until the first call, and a server that cannot be
     /// reached then is tried again at each call.
     pub fn new(config: SftpConfig) -> SftpDestination {
-        let ctx = Arc::new(Ctx::new(config));
+        let ctx = Arc::new(Site::new(config));
         SftpDestination {
             inner: Arc::new(Inner {
                 pool: Pool::new(Arc::clone(&ctx)),
@@ -88,13 +91,6 @@ impl SftpDestination {
         }
     }
 
-    /// Removes temporaries (`.NAME.scopeflow-tmp-…`) under the root untouched for
-    /// [`KEEP_RESUMABLE`], and returns how many. Younger ones are kept so the puts that made
-    /// them resume; a put whose kept part turns out wrong removes its temporary itself.
-    pub async fn clean_temporaries(&self) -> Result<usize, TransferError> {
-        temporary::clean(&self.inner, KEEP_RESUMABLE).await
-    }
-
     /// [`Self::clean_temporaries`] with another age limit (`Duration::ZERO` removes them all;
     /// a put in progress then fails without publishing, and is retried).
     pub async fn clean_temporaries_older_than(
@@ -102,11 +98,6 @@ impl SftpDestination {
         age: Duration,
     ) -> Result<usize, TransferError> {
         temporary::clean(&self.inner, age).await
-    }
-
-    /// Cuts a partial last line a crash left in `manifest-sha256.txt`; `true` if one was cut.
-    pub async fn repair_manifest(&self) -> Result<bool, TransferError> {
-        manifest::repair(&self.inner).await
     }
 
     pub fn sent(&self) -> Sent {
@@ -129,6 +120,18 @@ impl Inner {
 impl Destination for SftpDestination {
     fn name(&self) -> &str {
         self.inner.ctx.name()
+    }
+
+    /// Removes temporaries (`.NAME.scopeflow-tmp-…`) under the root untouched for
+    /// [`KEEP_RESUMABLE`], and returns how many. Younger ones are kept so the puts that made
+    /// them resume; a put whose kept part turns out wrong removes its temporary itself.
+    async fn clean_temporaries(&self) -> Result<usize, TransferError> {
+        temporary::clean(&self.inner, KEEP_RESUMABLE).await
+    }
+
+    /// Cuts a partial last line a crash left in `manifest-sha256.txt`; `true` if one was cut.
+    async fn repair_manifest(&self) -> Result<bool, TransferError> {
+        manifest::repair(&self.inner).await
     }
 
     async fn put(&self, local: &Path, rel: &RelPath) -> Result<Receipt, TransferError> {

@@ -13,12 +13,12 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 use tracing::warn;
 
 use crate::Inner;
-use crate::config::Ctx;
+use crate::config::Site;
 use crate::fsops::{file_err, full_or, is_not_found, lstat, sftp_err};
 use crate::pool::{map_parallel, with_conn};
 use crate::session::Conn;
 
-fn manifest_path(ctx: &Ctx) -> String {
+fn manifest_path(ctx: &Site) -> String {
     format!("{}/{MANIFEST}", ctx.root().trim_end_matches('/'))
 }
 
@@ -105,7 +105,7 @@ pub(crate) async fn repair(inner: &Inner) -> Result<bool, TransferError> {
         .map(|(cut, _)| cut))
 }
 
-async fn append(c: &Conn, ctx: &Ctx, path: &str, bytes: &[u8]) -> Result<(), TransferError> {
+async fn append(c: &Conn, ctx: &Site, path: &str, bytes: &[u8]) -> Result<(), TransferError> {
     let (_, len) = cut_torn_line(c, ctx, path).await?;
     let parent = ctx.root();
     let needed = bytes.len() as u64;
@@ -140,7 +140,7 @@ async fn truncate(c: &Conn, path: &str, len: u64) -> Result<(), russh_sftp::clie
 }
 
 /// Cuts a partial last line; returns whether one was cut and the manifest's length after.
-async fn cut_torn_line(c: &Conn, ctx: &Ctx, path: &str) -> Result<(bool, u64), TransferError> {
+async fn cut_torn_line(c: &Conn, ctx: &Site, path: &str) -> Result<(bool, u64), TransferError> {
     let Some(meta) = lstat(c, ctx, path).await? else {
         return Ok((false, 0));
     };

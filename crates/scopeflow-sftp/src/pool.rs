@@ -6,7 +6,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tracing::warn;
 
-use crate::config::Ctx;
+use crate::config::Site;
 use crate::session::{Conn, connect};
 use scopeflow_transfer::TransferError;
 
@@ -15,7 +15,7 @@ use scopeflow_transfer::TransferError;
 const RETRIES: u32 = 3;
 
 pub(crate) struct Pool {
-    pub(crate) ctx: Arc<Ctx>,
+    pub(crate) ctx: Arc<Site>,
     idle: Mutex<Vec<Conn>>,
     permits: Semaphore,
 }
@@ -52,7 +52,7 @@ impl Drop for Lease<'_> {
 }
 
 impl Pool {
-    pub(crate) fn new(ctx: Arc<Ctx>) -> Pool {
+    pub(crate) fn new(ctx: Arc<Site>) -> Pool {
         let permits = Semaphore::new(ctx.cfg.parallel);
         Pool {
             ctx,
@@ -106,7 +106,7 @@ impl Pool {
 
 impl Lease<'_> {
     /// Drops a connection that failed as `Unreachable` instead of giving it back.
-    pub(crate) fn settle<T>(&mut self, r: &Result<T, TransferError>) {
+    pub(crate) fn discard_if_unreachable<T>(&mut self, r: &Result<T, TransferError>) {
         if matches!(r, Err(TransferError::Unreachable { .. })) {
             self.discard();
         }
@@ -129,7 +129,7 @@ macro_rules! with_conn {
                     let $c: &$crate::session::Conn = lease.conn();
                     // An async block, so that `?` and `return` in `$body` end this attempt only.
                     let r: Result<_, scopeflow_transfer::TransferError> = async { $body }.await;
-                    lease.settle(&r);
+                    lease.discard_if_unreachable(&r);
                     r
                 }
                 Err(e) => Err(e),

@@ -11,12 +11,12 @@ use scopeflow_transfer::{Digest, MANIFEST, Receipt, RelPath, TransferError};
 use tracing::{info, warn};
 
 use crate::Inner;
-use crate::config::{Ctx, summarise};
+use crate::config::{Site, summarise};
 use crate::fsops::{create_dir, create_dirs, lstat, remove_all, sftp_err};
 use crate::pool::{map_parallel, with_conn};
 use crate::session::Conn;
-use crate::settle::settle;
 use crate::stored::hash_stored;
+use crate::taken::resolve_taken;
 use crate::temporary::temp_path;
 use crate::transfer::upload;
 use crate::tree::{Shape, Tree, WalkError, local_shape, remote_tree};
@@ -37,7 +37,7 @@ pub(crate) async fn put(
     let target = ctx.remote(rel);
     let parent = ctx.remote_parent(rel);
     if with_conn!(&inner.pool, |c| lstat(c, ctx, &target).await)?.is_some() {
-        return settle(inner, local, rel, &source, None).await;
+        return resolve_taken(inner, local, rel, &source, None).await;
     }
     with_conn!(&inner.pool, |c| create_dirs(c, ctx, &parent).await)?;
     let temp = temp_path(&parent, rel);
@@ -59,45 +59,14 @@ pub(crate) async fn put(
         Ok(s) => s,
         Err(e) => return Err(discard(inner, &temp, e).await),
     };
-    let stored: Vec<(String, u64)> = match &source {
-        Shape::File { size } => vec![(temp.clone(), *size)],
-        Shape::Tree(t) => t
-            .files
-            .iter()
-            .map(|(sub, n)| (format!("{temp}/{sub}"), *n))
-            .collect(),
-    };
-    let back = match hash_stored(inner, &stored).await {
-        Ok(b) => b,
-        Err(e) => return Err(discard(inner, &temp, e).await),
-    };
-    let subs: Vec<&str> = match &source {
-        Shape::File { .. } => vec![rel.as_str()],
-        Shape::Tree(t) => t.files.iter().map(|(sub, _)| sub.as_str()).collect(),
-    };
-    let mut problems = Vec::new();
-    for ((sub, sent), back) in subs.iter().zip(&sent).zip(&back) {
-        match back {
-            Some(b) if b == sent => {}
-            Some(b) => problems.push(format!(
-                "{sub}: read back sha256 {} ({} bytes), sent {} ({} bytes)",
-                b.0, b.1, sent.0, sent.1
-            )),
-            None => problems.push(format!("{sub}: vanished from the temporary")),
-        }
-    }
-    if !problems.is_empty() {
-        // The kept part of a resumed copy may be what is wrong: start afresh next time.
-        remove_quietly(inner, &temp).await;
-        return Err(ctx.mismatch(rel, summarise(&problems, subs.len()), false));
-    }
+    check_read_back(inner, rel, &temp, &source, &sent).await?;
     let published = match with_conn!(&inner.pool, |c| publish(c, ctx, &temp, &target).await) {
         Ok(p) => p,
         Err(e) => return Err(discard(inner, &temp, e).await),
     };
     if !published {
         remove_quietly(inner, &temp).await;
-        return settle(inner, local, rel, &source, Some(&sent)).await;
+        return resolve_taken(inner, local, rel, &source, Some(&sent)).await;
     }
     let files = match &source {
         Shape::File { .. } => vec![(rel.clone(), sent[0].0, sent[0].1)],
@@ -116,7 +85,52 @@ pub(crate) async fn put(
     })
 }
 
-async fn source_shape(ctx: &Ctx, local: &Path) -> Result<Shape, TransferError> {
+/// Reads the temporary back and compares it with what was sent; a difference removes the
+/// temporary (the kept part of a resumed copy may be what is wrong) and is a `Mismatch`.
+async fn check_read_back(
+    inner: &Inner,
+    rel: &RelPath,
+    temp: &str,
+    source: &Shape,
+    sent: &[(Digest, u64)],
+) -> Result<(), TransferError> {
+    let ctx = &inner.ctx;
+    let stored: Vec<(String, u64)> = match source {
+        Shape::File { size } => vec![(temp.to_owned(), *size)],
+        Shape::Tree(t) => t
+            .files
+            .iter()
+            .map(|(sub, n)| (format!("{temp}/{sub}"), *n))
+            .collect(),
+    };
+    let back = match hash_stored(inner, &stored).await {
+        Ok(b) => b,
+        Err(e) => return Err(discard(inner, temp, e).await),
+    };
+    let subs: Vec<&str> = match source {
+        Shape::File { .. } => vec![rel.as_str()],
+        Shape::Tree(t) => t.files.iter().map(|(sub, _)| sub.as_str()).collect(),
+    };
+    let mut problems = Vec::new();
+    for ((sub, sent), back) in subs.iter().zip(sent).zip(&back) {
+        match back {
+            Some(b) if b == sent => {}
+            Some(b) => problems.push(format!(
+                "{sub}: read back sha256 {} ({} bytes), sent {} ({} bytes)",
+                b.0, b.1, sent.0, sent.1
+            )),
+            None => problems.push(format!("{sub}: vanished from the temporary")),
+        }
+    }
+    if !problems.is_empty() {
+        // The kept part of a resumed copy may be what is wrong: start afresh next time.
+        remove_quietly(inner, temp).await;
+        return Err(ctx.mismatch(rel, summarise(&problems, subs.len()), false));
+    }
+    Ok(())
+}
+
+async fn source_shape(ctx: &Site, local: &Path) -> Result<Shape, TransferError> {
     let path = local.to_owned();
     let shape = tokio::task::spawn_blocking(move || local_shape(&path))
         .await
@@ -221,7 +235,7 @@ async fn send_tree(
     })
 }
 
-fn walk_refused(ctx: &Ctx, e: WalkError) -> TransferError {
+fn walk_refused(ctx: &Site, e: WalkError) -> TransferError {
     match e {
         WalkError::Refused { path, reason } => {
             ctx.invalid(path, format!("in a temporary: {reason}"))
@@ -232,7 +246,7 @@ fn walk_refused(ctx: &Ctx, e: WalkError) -> TransferError {
 }
 
 /// Renames the temporary into place unless the target is taken; `false` if it was.
-async fn publish(c: &Conn, ctx: &Ctx, temp: &str, target: &str) -> Result<bool, TransferError> {
+async fn publish(c: &Conn, ctx: &Site, temp: &str, target: &str) -> Result<bool, TransferError> {
     if lstat(c, ctx, target).await?.is_some() {
         return Ok(false);
     }

@@ -10,7 +10,7 @@ use russh::{ChannelMsg, Disconnect, Preferred, cipher};
 use russh_sftp::client::SftpSession;
 use tracing::debug;
 
-use crate::config::Ctx;
+use crate::config::Site;
 use crate::known_hosts::{KnownKeys, Verdict};
 use scopeflow_transfer::TransferError;
 
@@ -82,7 +82,7 @@ impl Conn {
     }
 }
 
-pub(crate) async fn connect(ctx: &Ctx) -> Result<Conn, TransferError> {
+pub(crate) async fn connect(ctx: &Site) -> Result<Conn, TransferError> {
     match tokio::time::timeout(CONNECT_TIMEOUT, connect_inner(ctx)).await {
         Ok(result) => result,
         Err(_) => Err(ctx.unreachable(
@@ -92,7 +92,7 @@ pub(crate) async fn connect(ctx: &Ctx) -> Result<Conn, TransferError> {
     }
 }
 
-async fn connect_inner(ctx: &Ctx) -> Result<Conn, TransferError> {
+async fn connect_inner(ctx: &Site) -> Result<Conn, TransferError> {
     let cfg = &ctx.cfg;
     let kh = cfg.known_hosts.display().to_string();
     let known = KnownKeys::load(&cfg.known_hosts, &cfg.host, cfg.port).map_err(|e| {
@@ -110,31 +110,7 @@ async fn connect_inner(ctx: &Ctx) -> Result<Conn, TransferError> {
         })?),
         None => None,
     };
-    let mut preferred = Preferred::default();
-    // Host key types listed in known_hosts first, so the server shows a key we can check.
-    let mut host_algs = known.algorithms();
-    for alg in preferred.key.iter() {
-        if !host_algs.contains(alg) {
-            host_algs.push(alg.clone());
-        }
-    }
-    preferred.key = Cow::Owned(host_algs);
-    // AES-GCM first: hardware AES makes it the fastest on the machines that send big images.
-    preferred.cipher = Cow::Borrowed(&[
-        cipher::AES_256_GCM,
-        cipher::CHACHA20_POLY1305,
-        cipher::AES_256_CTR,
-        cipher::AES_128_CTR,
-    ]);
-    let config = client::Config {
-        preferred,
-        window_size: 16 << 20,
-        maximum_packet_size: 65535,
-        keepalive_interval: Some(Duration::from_secs(15)),
-        keepalive_max: 3,
-        nodelay: true,
-        ..Default::default()
-    };
+    let config = client_config(&known);
     let verdict = Arc::new(Mutex::new(None));
     let check = HostCheck {
         known,
@@ -151,19 +127,63 @@ async fn connect_inner(ctx: &Ctx) -> Result<Conn, TransferError> {
             });
         }
     };
-    let lost = |e: russh::Error| {
+    log_in(ctx, &mut handle, key).await?;
+    let sftp = open_sftp(ctx, &handle).await?;
+    debug!(destination = %ctx.name(), server = %ctx.server(), "connected");
+    Ok(Conn { handle, sftp })
+}
+
+fn client_config(known: &KnownKeys) -> client::Config {
+    let mut preferred = Preferred::default();
+    // Host key types listed in known_hosts first, so the server shows a key we can check.
+    let mut host_algs = known.algorithms();
+    for alg in preferred.key.iter() {
+        if !host_algs.contains(alg) {
+            host_algs.push(alg.clone());
+        }
+    }
+    preferred.key = Cow::Owned(host_algs);
+    // AES-GCM first: hardware AES makes it the fastest on the machines that send big images.
+    preferred.cipher = Cow::Borrowed(&[
+        cipher::AES_256_GCM,
+        cipher::CHACHA20_POLY1305,
+        cipher::AES_256_CTR,
+        cipher::AES_128_CTR,
+    ]);
+    client::Config {
+        preferred,
+        window_size: 16 << 20,
+        maximum_packet_size: 65535,
+        keepalive_interval: Some(Duration::from_secs(15)),
+        keepalive_max: 3,
+        nodelay: true,
+        ..Default::default()
+    }
+}
+
+fn lost(ctx: &Site) -> impl Fn(russh::Error) -> TransferError + '_ {
+    move |e| {
         ctx.unreachable(
             ctx.server(),
             format!("connection lost while logging in: {e}"),
         )
-    };
+    }
+}
+
+/// The key first, then the password (which may also have unlocked the key).
+async fn log_in(
+    ctx: &Site,
+    handle: &mut Handle<HostCheck>,
+    key: Option<russh::keys::PrivateKey>,
+) -> Result<(), TransferError> {
+    let cfg = &ctx.cfg;
     let mut result = None;
     if let Some(key) = key {
         let hash = if key.algorithm().is_rsa() {
             handle
                 .best_supported_rsa_hash()
                 .await
-                .map_err(lost)?
+                .map_err(lost(ctx))?
                 .flatten()
         } else {
             None
@@ -173,7 +193,7 @@ async fn connect_inner(ctx: &Ctx) -> Result<Conn, TransferError> {
             handle
                 .authenticate_publickey(&cfg.user, with_key)
                 .await
-                .map_err(lost)?,
+                .map_err(lost(ctx))?,
         );
     }
     if !result.as_ref().is_some_and(AuthResult::success)
@@ -183,11 +203,11 @@ async fn connect_inner(ctx: &Ctx) -> Result<Conn, TransferError> {
             handle
                 .authenticate_password(&cfg.user, password)
                 .await
-                .map_err(lost)?,
+                .map_err(lost(ctx))?,
         );
     }
     match result {
-        Some(AuthResult::Success) => {}
+        Some(AuthResult::Success) => Ok(()),
         Some(AuthResult::Failure {
             remaining_methods, ..
         }) => {
@@ -200,23 +220,24 @@ async fn connect_inner(ctx: &Ctx) -> Result<Conn, TransferError> {
                 .iter()
                 .map(|m| <&str>::from(m).to_owned())
                 .collect();
-            return Err(ctx.invalid(
+            Err(ctx.invalid(
                 ctx.server(),
                 format!(
                     "authentication refused for user {:?} with {tried} (the server accepts: {})",
                     cfg.user,
                     methods.join(", ")
                 ),
-            ));
+            ))
         }
-        None => {
-            return Err(ctx.invalid(
-                ctx.server(),
-                "no way to log in: give `identity` (a private key file) or `password_env`",
-            ));
-        }
+        None => Err(ctx.invalid(
+            ctx.server(),
+            "no way to log in: give `identity` (a private key file) or `password_env`",
+        )),
     }
-    let channel = handle.channel_open_session().await.map_err(lost)?;
+}
+
+async fn open_sftp(ctx: &Site, handle: &Handle<HostCheck>) -> Result<SftpSession, TransferError> {
+    let channel = handle.channel_open_session().await.map_err(lost(ctx))?;
     channel.request_subsystem(true, "sftp").await.map_err(|e| {
         ctx.unreachable(
             ctx.server(),
@@ -230,19 +251,17 @@ async fn connect_inner(ctx: &Ctx) -> Result<Conn, TransferError> {
         request_timeout_secs: REQUEST_TIMEOUT_SECS,
         ..Default::default()
     };
-    let sftp = SftpSession::new_with_config(channel.into_stream(), sftp_cfg)
+    SftpSession::new_with_config(channel.into_stream(), sftp_cfg)
         .await
         .map_err(|e| {
             ctx.unreachable(
                 ctx.server(),
                 format!("the sftp subsystem did not start: {e}"),
             )
-        })?;
-    debug!(destination = %ctx.name(), server = %ctx.server(), "connected");
-    Ok(Conn { handle, sftp })
+        })
 }
 
-fn host_key_refused(ctx: &Ctx, kh: &str, verdict: &Verdict) -> TransferError {
+fn host_key_refused(ctx: &Site, kh: &str, verdict: &Verdict) -> TransferError {
     let host = format!("[{}]:{}", ctx.cfg.host, ctx.cfg.port);
     let reason = match verdict {
         Verdict::Changed { lines } => format!(

@@ -6,11 +6,12 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use russh_sftp::protocol::OpenFlags;
+use scopeflow_transfer::remote::read_sha256sum_line;
 use scopeflow_transfer::{Digest, TransferError};
 use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
-use crate::config::Ctx;
+use crate::config::Site;
 use crate::fsops::{file_err, full_or, lstat, sftp_err};
 use crate::session::Conn;
 
@@ -34,7 +35,7 @@ pub(crate) struct Counters {
 /// kept part is caught by the read-back, which then removes the temporary.
 pub(crate) async fn upload(
     conn: &Conn,
-    ctx: &Ctx,
+    ctx: &Site,
     src: &Path,
     dst: &str,
     size: u64,
@@ -128,7 +129,7 @@ pub(crate) async fn upload(
 /// Reads a remote file back and hashes it: the proof that counts.
 pub(crate) async fn read_back(
     conn: &Conn,
-    ctx: &Ctx,
+    ctx: &Site,
     path: &str,
 ) -> Result<(Digest, u64), TransferError> {
     let mut file = conn
@@ -161,7 +162,7 @@ const COMMAND_MAX: usize = 32 * 1024;
 /// is long) and returns the digest of each file it could read; a missing file is left out.
 pub(crate) async fn remote_sha256(
     conn: &Conn,
-    ctx: &Ctx,
+    ctx: &Site,
     paths: &[&str],
 ) -> Result<HashMap<String, Digest>, TransferError> {
     let mut out = HashMap::with_capacity(paths.len());
@@ -188,10 +189,7 @@ pub(crate) async fn remote_sha256(
         let stdout = String::from_utf8_lossy(&stdout);
         let mut found = 0;
         for line in stdout.lines() {
-            let (Some(hex), Some(name)) = (line.get(..64), line.get(66..)) else {
-                continue;
-            };
-            if let Ok(d) = Digest::from_hex(hex) {
+            if let Some((d, name)) = read_sha256sum_line(line) {
                 out.insert(name.to_owned(), d);
                 found += 1;
             }

@@ -9,8 +9,9 @@ use std::fs;
 use std::time::Duration;
 
 use scopeflow_sftp::SftpDestination;
-use scopeflow_testkit::{Sshd, SshdOptions as Options, Tmpfs, files_under, keygen, write_random};
-use scopeflow_transfer::{Destination, MANIFEST, RelPath, TransferError};
+use scopeflow_testkit::{Sshd, SshdOptions as Options, Tmpfs, files_under, keygen};
+use scopeflow_transfer::conformance;
+use scopeflow_transfer::{Destination, RelPath, TransferError};
 use support::SftpSshd;
 
 fn rel(s: &str) -> RelPath {
@@ -148,24 +149,7 @@ async fn no_server_is_unreachable_and_transient() {
     };
     sshd.kill();
     let dest = sshd.destination("meso");
-    let src = sshd.scratch.join("a.bin");
-    fs::write(&src, b"raw").unwrap();
-    let a = rel("raw/a.bin");
-    let err = dest.put(&src, &a).await.unwrap_err();
-    assert!(matches!(err, TransferError::Unreachable { .. }), "{err:?}");
-    assert!(err.is_transient());
-    assert!(err.to_string().contains("meso"), "{err}");
-    let digest = scopeflow_transfer::sha256_file(&src).await.unwrap();
-    for r in [
-        dest.verify(&a, &[(a.clone(), digest.0, 3)])
-            .await
-            .map(|_| ()),
-        dest.record(&[(a.clone(), digest.0)]).await,
-        dest.repair_manifest().await.map(|_| ()),
-        dest.clean_temporaries().await.map(|_| ()),
-    ] {
-        assert!(matches!(r, Err(TransferError::Unreachable { .. })), "{r:?}");
-    }
+    let (src, a) = conformance::unreachable_is_transient(&dest, &sshd.scratch, &[]).await;
     // The same destination works once the server is back: connections are made per call.
     sshd.restart();
     dest.put(&src, &a).await.unwrap();
@@ -255,54 +239,13 @@ async fn a_full_disk_is_full_and_leaves_nothing_behind() {
         return;
     }
     let dest = sshd.destination("small");
-    let big = sshd.scratch.join("big.bin");
-    write_random(&big, 3 << 20, 1);
-    let err = dest.put(&big, &rel("raw/big.bin")).await.unwrap_err();
-    assert!(matches!(err, TransferError::Full { .. }), "{err:?}");
-    assert!(err.is_transient());
-    assert!(
-        files_under(&sshd.served).is_empty(),
-        "left behind: {:?}",
-        files_under(&sshd.served)
-    );
-
-    let folder = sshd.scratch.join("big.ome.zarr");
-    for i in 0..30 {
-        write_random(&folder.join("0").join("c").join(i.to_string()), 100_000, i);
-    }
-    let err = dest
-        .put(&folder, &rel("ome-zarr/big.ome.zarr"))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, TransferError::Full { .. }), "{err:?}");
-    assert!(
-        files_under(&sshd.served).is_empty(),
-        "left behind: {:?}",
-        files_under(&sshd.served)
-    );
-    assert_eq!(
-        fs::read_dir(sshd.root.join("ome-zarr")).unwrap().count(),
-        0,
-        "a temporary folder was left"
-    );
-
-    // The manifest: one good record, then fill the disk, then an append that cannot fit.
-    let small = sshd.scratch.join("small.bin");
-    fs::write(&small, b"fits").unwrap();
-    let receipt = dest.put(&small, &rel("raw/small.bin")).await.unwrap();
-    let entry = (receipt.files[0].0.clone(), receipt.files[0].1);
-    dest.record(std::slice::from_ref(&entry)).await.unwrap();
-    let before = fs::read(sshd.root.join(MANIFEST)).unwrap();
-    {
-        use std::io::Write;
-        let mut f = fs::File::create(sshd.served.join("filler")).unwrap();
-        while f.write_all(&[0u8; 4096]).is_ok() {}
-    }
-    let err = dest.record(&vec![entry; 2000]).await.unwrap_err();
-    assert!(matches!(err, TransferError::Full { .. }), "{err:?}");
-    assert_eq!(
-        fs::read(sshd.root.join(MANIFEST)).unwrap(),
-        before,
-        "a failed append left bytes"
-    );
+    conformance::full_storage_is_transient(&conformance::FullStorage {
+        dest: &dest,
+        scratch: &sshd.scratch,
+        mount: &sshd.served,
+        root: &sshd.root,
+        says_full: true,
+        leaves_nothing: true,
+    })
+    .await;
 }

@@ -9,6 +9,9 @@
 //! Nothing here knows the crates under test: building an `SftpConfig` or an `S3Config` from a
 //! server stays in each crate's own test support.
 
+// Only the library proper: each test target sees every dependency of the package.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
+
 mod files;
 mod s3s;
 mod sshd;

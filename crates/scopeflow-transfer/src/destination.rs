@@ -30,7 +30,7 @@ pub struct Verified {
     pub at: String,
 }
 
-/// A place that keeps copies: a NAS folder today, SFTP and S3 later.
+/// A place that keeps copies: a local folder or NAS share, an SFTP server, an S3 bucket.
 ///
 /// Destinations never delete (only the retention robot deletes, and only local raw files), and
 /// never overwrite: a copy once published stays as it was. Every back-end runs
@@ -74,6 +74,29 @@ pub trait Destination: Send + Sync {
     /// manifest keeps one line per file. Back-ends that cannot check fall back to `record`.
     async fn record_missing(&self, entries: &[(RelPath, Digest)]) -> Result<(), TransferError> {
         self.record(entries).await
+    }
+
+    /// Start-up tidying, part one: removes the temporaries an interrupted run of this crate
+    /// left under the root (files, folders, unfinished uploads), and returns how many. Only
+    /// scopeflow's own temporaries are touched, never a published name. Back-ends that resume
+    /// interrupted copies keep the young ones. Run it before any `put`: a temporary it removes
+    /// may belong to a put in progress (that put then fails without publishing, and is retried).
+    async fn clean_temporaries(&self) -> Result<usize, TransferError>;
+
+    /// Start-up tidying, part two: cuts a partial last line a crash left in [`MANIFEST`], so
+    /// `sha256sum -c` passes again; `true` if one was cut. Every `record` does the same first;
+    /// this makes the manifest checkable before the first record.
+    async fn repair_manifest(&self) -> Result<bool, TransferError>;
+
+    /// Both tidying steps, best effort: what cannot be done now (the destination is down) is
+    /// logged and done at the next start, and every `record` repairs the manifest first anyway.
+    async fn tidy(&self) {
+        if let Err(e) = self.clean_temporaries().await {
+            tracing::warn!(destination = %self.name(), error = %e, "cannot clean temporaries now");
+        }
+        if let Err(e) = self.repair_manifest().await {
+            tracing::warn!(destination = %self.name(), error = %e, "cannot check the manifest now");
+        }
     }
 
     /// Moves a stored copy that failed verification out of the way, so that `put` can send it

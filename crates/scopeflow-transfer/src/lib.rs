@@ -8,13 +8,16 @@
 //!   the destination; a copy that reads back wrong is never published.
 //! - **Never overwrite, never delete.** A taken path is left alone (`Conflict`, or success if it
 //!   already holds the same bytes, which makes a retried put safe). The only deletions are of
-//!   this crate's own temporaries (`LocalDestination::clean_temporaries`).
+//!   this crate's own temporaries (`Destination::clean_temporaries`).
 //! - **The manifest always checks.** `manifest-sha256.txt` at the root lists only published
 //!   files, in `sha256sum` format, and a crash can never leave it failing `sha256sum -c` once
 //!   repaired (which every `record` does first).
 //!
 //! Order for callers: `put` → (journal: transferred + receipt) → `record` → `verify` whenever a
 //! fresh proof is needed (the retention robot, before a purge).
+
+// Only the library proper: each test target sees every dependency of the package.
+#![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 mod clock;
 pub mod conformance;
@@ -24,6 +27,7 @@ mod error;
 mod local;
 mod rel_path;
 pub mod remote;
+mod sha256sum;
 
 pub use destination::{Destination, MANIFEST, Receipt, Verified, damaged_name};
 pub use digest::{Digest, sha256_file};

@@ -8,6 +8,7 @@ use crate::{Digest, RelPath, TransferError};
 pub use crate::clock::now_rfc3339;
 pub use crate::error::{is_full, is_network};
 pub use crate::rel_path::{TEMP_MARKER, is_temporary_name};
+pub use crate::sha256sum::read_line as read_sha256sum_line;
 
 /// `sha256sum` lines for `entries` (`<hex>  <path>\n` each), ready to append to the manifest.
 ///
@@ -17,16 +18,8 @@ pub use crate::rel_path::{TEMP_MARKER, is_temporary_name};
 pub fn manifest_lines(entries: &[(RelPath, Digest)]) -> Result<String, TransferError> {
     let mut text = String::with_capacity(entries.len() * 100);
     for (path, digest) in entries {
-        if path.as_str().contains(['\n', '\r', '\\']) {
-            return Err(TransferError::invalid(
-                path.as_str(),
-                "a manifest path must not hold '\\' or a line break: sha256sum would escape it",
-            ));
-        }
-        text.push_str(&digest.to_hex());
-        text.push_str("  ");
-        text.push_str(path.as_str());
-        text.push('\n');
+        crate::sha256sum::push_line(&mut text, path, digest)
+            .map_err(|why| TransferError::invalid(path.as_str(), why))?;
     }
     Ok(text)
 }
@@ -42,8 +35,10 @@ pub fn whole_lines_len(manifest: &[u8]) -> usize {
 
 /// The entries a manifest does not list yet, for `record_missing`.
 pub fn not_listed(manifest: &str, entries: &[(RelPath, Digest)]) -> Vec<(RelPath, Digest)> {
-    // sha256sum format: 64 hex digits, two characters (space and mode), the path.
-    let listed: HashSet<&str> = manifest.lines().filter_map(|l| l.get(66..)).collect();
+    let listed: HashSet<&str> = manifest
+        .lines()
+        .filter_map(|l| read_sha256sum_line(l).map(|(_, path)| path))
+        .collect();
     entries
         .iter()
         .filter(|(p, _)| !listed.contains(p.as_str()))

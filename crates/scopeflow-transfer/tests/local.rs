@@ -6,9 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use scopeflow_transfer::conformance::{self, Harness, LocalBackdoor};
-use scopeflow_transfer::{
-    Destination, LocalDestination, MANIFEST, RelPath, TransferError, sha256_file,
-};
+use scopeflow_transfer::{Destination, LocalDestination, MANIFEST, RelPath, TransferError};
 use tempfile::TempDir;
 
 /// A destination whose root does not exist yet but whose parent does, as on a mounted share.
@@ -144,44 +142,11 @@ async fn a_missing_parent_is_unreachable_and_nothing_is_created() {
     let tmp = tempfile::tempdir().unwrap();
     let mount_point = tmp.path().join("not-mounted");
     let dest = LocalDestination::new("nas", &mount_point.join("scopeflow"));
-    let src = tmp.path().join("a.bin");
-    fs::write(&src, b"raw").unwrap();
-    let a = rel("raw/a.bin");
-
-    let err = dest.put(&src, &a).await.unwrap_err();
-    assert!(matches!(err, TransferError::Unreachable { .. }), "{err:?}");
-    assert!(err.is_transient());
-    assert!(
-        err.to_string().contains("nas"),
-        "the error names the destination: {err}"
-    );
+    conformance::unreachable_is_transient(&dest, tmp.path(), &[]).await;
     assert!(
         !mount_point.exists(),
         "created a path under an unmounted mount point"
     );
-
-    let (digest, size) = sha256_file(&src).await.unwrap();
-    let verify = dest.verify(&a, &[(a.clone(), digest, size)]).await;
-    assert!(
-        matches!(verify, Err(TransferError::Unreachable { .. })),
-        "{verify:?}"
-    );
-    let record = dest.record(&[(a.clone(), digest)]).await;
-    assert!(
-        matches!(record, Err(TransferError::Unreachable { .. })),
-        "{record:?}"
-    );
-    let clean = dest.clean_temporaries().await;
-    assert!(
-        matches!(clean, Err(TransferError::Unreachable { .. })),
-        "{clean:?}"
-    );
-    let repair = dest.repair_manifest().await;
-    assert!(
-        matches!(repair, Err(TransferError::Unreachable { .. })),
-        "{repair:?}"
-    );
-    assert!(!mount_point.exists());
 }
 
 #[tokio::test]
@@ -391,7 +356,7 @@ async fn a_full_disk_is_full_and_leaves_nothing_behind() {
     let tmp = tempfile::tempdir().unwrap();
     let mount_point = tmp.path().join("small");
     fs::create_dir(&mount_point).unwrap();
-    let Some(_mounted) = Tmpfs::mount(&mount_point, "1m") else {
+    let Some(_mounted) = Tmpfs::mount(&mount_point, "2m") else {
         assert!(
             std::env::var_os("SCOPEFLOW_REQUIRE_MOUNT").is_none(),
             "cannot mount a tmpfs, and SCOPEFLOW_REQUIRE_MOUNT is set"
@@ -405,74 +370,13 @@ async fn a_full_disk_is_full_and_leaves_nothing_behind() {
     let dest = LocalDestination::new("small", &root);
     let scratch = tmp.path().join("scratch");
     fs::create_dir(&scratch).unwrap();
-
-    let big = scratch.join("big.bin");
-    fs::write(&big, vec![3u8; 2 << 20]).unwrap();
-    let err = dest.put(&big, &rel("raw/big.bin")).await.unwrap_err();
-    assert!(matches!(err, TransferError::Full { .. }), "{err:?}");
-    assert!(err.is_transient());
-    assert!(
-        files_under(&mount_point).is_empty(),
-        "left behind: {:?}",
-        files_under(&mount_point)
-    );
-
-    let folder = scratch.join("big.ome.zarr");
-    for i in 0..20 {
-        let chunk = folder.join("0").join("c").join(i.to_string());
-        fs::create_dir_all(chunk.parent().unwrap()).unwrap();
-        fs::write(chunk, vec![i as u8; 100_000]).unwrap();
-    }
-    let err = dest
-        .put(&folder, &rel("ome-zarr/big.ome.zarr"))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, TransferError::Full { .. }), "{err:?}");
-    assert!(
-        files_under(&mount_point).is_empty(),
-        "left behind: {:?}",
-        files_under(&mount_point)
-    );
-    let leftovers: Vec<_> = fs::read_dir(root.join("ome-zarr")).unwrap().collect();
-    assert!(
-        leftovers.is_empty(),
-        "a temporary folder was left: {leftovers:?}"
-    );
-
-    // The manifest: one good record, then fill the disk, then an append that cannot fit.
-    let small = scratch.join("small.bin");
-    fs::write(&small, b"fits").unwrap();
-    let receipt = dest.put(&small, &rel("raw/small.bin")).await.unwrap();
-    let entry = (receipt.files[0].0.clone(), receipt.files[0].1);
-    dest.record(std::slice::from_ref(&entry)).await.unwrap();
-    let manifest_before = fs::read(root.join(MANIFEST)).unwrap();
-    fill(&mount_point.join("filler"));
-    let many = vec![entry; 2000];
-    let err = dest.record(&many).await.unwrap_err();
-    assert!(matches!(err, TransferError::Full { .. }), "{err:?}");
-    assert_eq!(
-        fs::read(root.join(MANIFEST)).unwrap(),
-        manifest_before,
-        "a failed append left bytes"
-    );
-    let check = std::process::Command::new("sha256sum")
-        .args(["--strict", "-c", MANIFEST])
-        .current_dir(&root)
-        .output();
-    if let Ok(out) = check {
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
-
-#[cfg(target_os = "linux")]
-fn fill(path: &Path) {
-    use std::io::Write;
-    let mut f = fs::File::create(path).unwrap();
-    let block = vec![0u8; 4096];
-    while f.write_all(&block).is_ok() {}
-    let _ = f.sync_all();
+    conformance::full_storage_is_transient(&conformance::FullStorage {
+        dest: &dest,
+        scratch: &scratch,
+        mount: &mount_point,
+        root: &root,
+        says_full: true,
+        leaves_nothing: true,
+    })
+    .await;
 }

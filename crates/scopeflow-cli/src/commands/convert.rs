@@ -1,25 +1,18 @@
 use std::time::Instant;
 
-use scopeflow_ngff::{Codec, ConvertOptions, NgffVersion};
+use scopeflow_ngff::ConvertOptions;
 use serde_json::json;
 
 use super::{open, print_json};
-use crate::flags::{CodecArg, ConvertArgs, Ngff};
+use crate::flags::ConvertArgs;
 use crate::{Failure, progress};
 
 pub(crate) fn run(args: &ConvertArgs) -> Result<(), Failure> {
     let opts = ConvertOptions {
-        ngff: match args.ngff {
-            Ngff::V05 => NgffVersion::V05,
-            Ngff::V04 => NgffVersion::V04,
-        },
+        ngff: args.ngff,
         chunk_yx: args.chunk_yx,
         shard_yx: args.shard_yx,
-        codec: match args.codec {
-            CodecArg::Zstd => Codec::Zstd,
-            CodecArg::Blosc => Codec::Blosc,
-            CodecArg::None => Codec::None,
-        },
+        codec: args.codec,
         level: args.level,
         levels: args.levels,
         overwrite: args.overwrite,

@@ -50,7 +50,7 @@ pub(crate) fn run(config: &Path, as_json: bool) -> Result<(), Failure> {
                 "",
                 "",
                 c.destination,
-                c.verified_at.as_deref().unwrap_or(&c.state)
+                c.verified_at.as_deref().unwrap_or(c.state.as_str())
             );
         }
     }

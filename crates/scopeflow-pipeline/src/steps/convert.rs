@@ -1,35 +1,37 @@
 //! Options of the `convert` step; the same choices as `scopeflow convert`'s flags, checked by
 //! the same rules so that a pipeline never fails on options the command line would refuse.
 
+use scopeflow_core::{Codec, DEFAULT_CHUNK_YX, Levels, NgffVersion};
+
 use crate::fields::Fields;
 use crate::node::{Node, Value};
 use crate::reader::Reader;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConvertStep {
-    /// `"0.5"` (Zarr v3, the default) or `"0.4"` (Zarr v2, for viewers not yet on v3).
-    pub ngff: String,
+    /// 0.5 (Zarr v3, the default) or 0.4 (Zarr v2, for viewers not yet on v3).
+    pub ngff: NgffVersion,
     /// Chunk height and width; even, at least 2; default 512.
     pub chunk_yx: usize,
     /// Shard height and width, a multiple of `chunk_yx`; NGFF 0.5 only; default none.
     pub shard_yx: Option<usize>,
     /// `zstd` (default), `blosc` or `none`.
-    pub codec: String,
+    pub codec: Codec,
     /// Compression level; `None` = the codec's default (zstd 1, blosc 5).
     pub level: Option<i32>,
-    /// Pyramid levels; `None` = halve until a plane fits in one chunk (`levels: auto`).
-    pub levels: Option<usize>,
+    /// Pyramid levels; `auto` (the default) halves until a plane fits in one chunk.
+    pub levels: Levels,
 }
 
 impl Default for ConvertStep {
     fn default() -> Self {
         ConvertStep {
-            ngff: "0.5".to_owned(),
-            chunk_yx: 512,
+            ngff: NgffVersion::default(),
+            chunk_yx: DEFAULT_CHUNK_YX,
             shard_yx: None,
-            codec: "zstd".to_owned(),
+            codec: Codec::default(),
             level: None,
-            levels: None,
+            levels: Levels::Auto,
         }
     }
 }
@@ -41,8 +43,10 @@ pub(super) fn read(node: &Node, key: &str, r: &mut Reader) -> Option<ConvertStep
     f.allow(KEYS, r);
     let mut step = ConvertStep::default();
     if let Some(ngff) = f.string("ngff", r) {
-        one_of(&f, "ngff", &ngff, &["0.5", "0.4"], r);
-        step.ngff = ngff;
+        match ngff.parse() {
+            Ok(v) => step.ngff = v,
+            Err(e) => blame(&f, "ngff", e, r),
+        }
     }
     if let Some(chunk) = f.whole::<usize>("chunk_yx", 2, r) {
         if chunk % 2 == 1 {
@@ -57,7 +61,7 @@ pub(super) fn read(node: &Node, key: &str, r: &mut Reader) -> Option<ConvertStep
     }
     step.shard_yx = f.whole::<usize>("shard_yx", 2, r);
     if let Some(shard) = step.shard_yx {
-        if step.ngff == "0.4" {
+        if step.ngff == NgffVersion::V04 {
             blame(
                 &f,
                 "shard_yx",
@@ -76,18 +80,20 @@ pub(super) fn read(node: &Node, key: &str, r: &mut Reader) -> Option<ConvertStep
             );
         }
     }
+    // After an unknown codec (reported once) there is no range to check the level against.
+    let mut codec_known = true;
     if let Some(codec) = f.string("codec", r) {
-        one_of(&f, "codec", &codec, &["zstd", "blosc", "none"], r);
-        step.codec = codec;
+        match codec.parse() {
+            Ok(c) => step.codec = c,
+            Err(e) => {
+                codec_known = false;
+                blame(&f, "codec", e, r);
+            }
+        }
     }
     step.level = f.whole::<i32>("level", i128::from(i32::MIN), r);
-    if let Some(level) = step.level {
-        let range = match step.codec.as_str() {
-            "zstd" => Some(-7..=22),
-            "blosc" => Some(0..=9),
-            _ => None,
-        };
-        match range {
+    if let Some(level) = step.level.filter(|_| codec_known) {
+        match step.codec.levels() {
             Some(range) if !range.contains(&level) => blame(
                 &f,
                 "level",
@@ -99,9 +105,7 @@ pub(super) fn read(node: &Node, key: &str, r: &mut Reader) -> Option<ConvertStep
                 ),
                 r,
             ),
-            None if step.codec == "none" => {
-                blame(&f, "level", "codec `none` takes no level".to_owned(), r)
-            }
+            None => blame(&f, "level", "codec `none` takes no level".to_owned(), r),
             _ => {}
         }
     }
@@ -110,12 +114,14 @@ pub(super) fn read(node: &Node, key: &str, r: &mut Reader) -> Option<ConvertStep
 }
 
 /// `levels: auto` and leaving the key out mean the same.
-fn levels(f: &Fields, r: &mut Reader) -> Option<usize> {
-    let (node, _) = f.get("levels")?;
+fn levels(f: &Fields, r: &mut Reader) -> Levels {
+    let Some((node, _)) = f.get("levels") else {
+        return Levels::Auto;
+    };
     if let Value::Str(s) = &node.value
         && s == "auto"
     {
-        return None;
+        return Levels::Auto;
     }
     if !matches!(node.value, Value::Int(_)) {
         blame(
@@ -124,21 +130,10 @@ fn levels(f: &Fields, r: &mut Reader) -> Option<usize> {
             format!("expected a whole number or auto, found {}", node.describe()),
             r,
         );
-        return None;
+        return Levels::Auto;
     }
     f.whole::<usize>("levels", 1, r)
-}
-
-fn one_of(f: &Fields, key: &str, value: &str, allowed: &[&str], r: &mut Reader) {
-    if !allowed.contains(&value) {
-        let quoted: Vec<String> = allowed.iter().map(|a| format!("{a:?}")).collect();
-        blame(
-            f,
-            key,
-            format!("must be one of {}, found {value:?}", quoted.join(", ")),
-            r,
-        );
-    }
+        .map_or(Levels::Auto, Levels::Count)
 }
 
 fn blame(f: &Fields, key: &str, problem: String, r: &mut Reader) {

@@ -403,7 +403,7 @@ fn convert_options_follow_the_command_line_rules() {
         scopeflow_pipeline::Step::Convert(c) => {
             assert_eq!(
                 (c.ngff.as_str(), c.levels, c.level, c.chunk_yx),
-                ("0.4", None, Some(22), 512)
+                ("0.4", scopeflow_core::Levels::Auto, Some(22), 512)
             );
         }
         other => panic!("{other:?}"),

@@ -63,12 +63,12 @@ fn confocal_has_three_destinations_and_a_server() {
     });
     assert_eq!(convert.unwrap().shard_yx, Some(2048));
     match &p.destinations[2].kind {
-        DestinationKind::S3 {
+        DestinationKind::S3(scopeflow_pipeline::S3Settings {
             region,
             read_back,
             access_key_env,
             ..
-        } => {
+        }) => {
             assert_eq!(region, "us-east-1");
             assert!(*read_back);
             assert_eq!(access_key_env, "S3_ACCESS_KEY");

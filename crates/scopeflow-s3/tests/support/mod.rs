@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use scopeflow_core::S3Settings;
 use scopeflow_s3::{S3Config, S3Destination};
 use scopeflow_testkit::{BUCKET, S3Server};
 use scopeflow_transfer::conformance::LocalBackdoor;
@@ -17,11 +18,12 @@ pub trait S3Test {
 
 impl S3Test for S3Server {
     fn config(&self, name: &str, prefix: &str) -> S3Config {
-        let mut c = S3Config::new(name, BUCKET, &self.access_key, &self.secret_key);
-        c.prefix = prefix.to_owned();
-        c.endpoint = Some(self.endpoint());
-        c.allow_http = true;
-        c.path_style = true;
+        let mut s = S3Settings::new(BUCKET, "S3_ACCESS_KEY", "S3_SECRET_KEY");
+        s.prefix = prefix.to_owned();
+        s.endpoint = Some(self.endpoint());
+        s.allow_http = true;
+        s.path_style = true;
+        let mut c = S3Config::new(name, s, &self.access_key, &self.secret_key);
         c.parallel = 4;
         c
     }

@@ -1,7 +1,7 @@
 //! The behaviour every [`Destination`] must show, as async checks each back-end's tests call.
 //!
-//! Kept beside the trait and always compiled, so a new back-end (SFTP, S3) runs exactly the
-//! checks the local one passes, from its own `tests/`. Each check panics with a message naming
+//! Kept beside the trait and always compiled, so every back-end (local, SFTP, S3) runs exactly
+//! the same checks, from its own `tests/`. Each check panics with a message naming
 //! the destination when the back-end falls short, and uses its own paths under the root
 //! (`<check name>/…`), so the checks may share one destination.
 //!
@@ -21,6 +21,7 @@
 
 mod aside_checks;
 mod backdoor;
+mod fault_checks;
 mod fixtures;
 mod manifest_checks;
 mod put_checks;
@@ -31,6 +32,7 @@ use crate::{Destination, RelPath, TransferError};
 
 pub use aside_checks::set_aside_then_send_again;
 pub use backdoor::{Backdoor, LocalBackdoor};
+pub use fault_checks::{FullStorage, full_storage_is_transient, unreachable_is_transient};
 pub use manifest_checks::{manifest_passes_sha256sum, manifest_repairs_a_torn_line};
 pub use put_checks::{
     folder_put_then_verify, put_conflict_is_refused, put_is_atomic, put_then_verify,

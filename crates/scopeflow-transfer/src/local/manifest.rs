@@ -95,8 +95,7 @@ pub(super) fn missing(
     let mut listed: HashSet<String> = HashSet::new();
     for line in std::io::BufReader::new(file).lines() {
         let line = line.map_err(|e| root.err("read", &manifest, e))?;
-        // sha256sum format: 64 hex digits, two characters (space and mode), the path.
-        if let Some(path) = line.get(66..)
+        if let Some((_, path)) = crate::sha256sum::read_line(&line)
             && wanted.contains(path)
         {
             listed.insert(path.to_string());
@@ -122,26 +121,13 @@ pub(super) fn repair(root: &Root) -> Result<bool, TransferError> {
     cut_torn_line(root, &mut file, &manifest)
 }
 
-/// `sha256sum` escapes names with '\\' or '\n' (and prefixes the line with '\\'); we refuse
-/// them instead, so every line reads back exactly as the path was given. [`RelPath`] already
-/// refuses them; this keeps the manifest safe even if that ever changes.
 fn push_line(
     root: &Root,
     text: &mut String,
     path: &RelPath,
     digest: &Digest,
 ) -> Result<(), TransferError> {
-    if path.as_str().contains(['\n', '\r', '\\']) {
-        return Err(root.invalid(
-            path.as_str(),
-            "a manifest path must not hold '\\' or a line break: sha256sum would escape it",
-        ));
-    }
-    text.push_str(&digest.to_hex());
-    text.push_str("  ");
-    text.push_str(path.as_str());
-    text.push('\n');
-    Ok(())
+    crate::sha256sum::push_line(text, path, digest).map_err(|why| root.invalid(path.as_str(), why))
 }
 
 fn cut_torn_line(root: &Root, file: &mut File, manifest: &Path) -> Result<bool, TransferError> {

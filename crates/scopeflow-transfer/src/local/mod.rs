@@ -41,24 +41,6 @@ impl LocalDestination {
         &self.root.path
     }
 
-    /// Removes leftover temporaries (`.<name>.scopeflow-tmp-<unique>`, files or folders) that a
-    /// crash left anywhere under the root, and returns how many.
-    ///
-    /// This is the only deletion this crate makes, and it only touches its own temporaries:
-    /// published names can never take that shape. Run it at start-up, before any `put`, since
-    /// it would also remove the temporary of a put in progress (that put then fails without
-    /// publishing, and is retried). It walks the whole root, which takes a while on a large share.
-    pub async fn clean_temporaries(&self) -> Result<usize, TransferError> {
-        self.blocking(temporary::clean).await
-    }
-
-    /// Cuts a partial last line a crash left in `manifest-sha256.txt`, so `sha256sum -c` passes
-    /// again; `true` if one was cut. `record` does the same before appending; call this at
-    /// start-up so the manifest is checkable before the first record.
-    pub async fn repair_manifest(&self) -> Result<bool, TransferError> {
-        self.blocking(manifest::repair).await
-    }
-
     async fn blocking<T, F>(&self, work: F) -> Result<T, TransferError>
     where
         T: Send + 'static,
@@ -114,6 +96,24 @@ impl Destination for LocalDestination {
             manifest::record(root, &missing)
         })
         .await
+    }
+
+    /// Removes leftover temporaries (`.<name>.scopeflow-tmp-<unique>`, files or folders) that a
+    /// crash left anywhere under the root, and returns how many.
+    ///
+    /// This is the only deletion this crate makes, and it only touches its own temporaries:
+    /// published names can never take that shape. Run it at start-up, before any `put`, since
+    /// it would also remove the temporary of a put in progress (that put then fails without
+    /// publishing, and is retried). It walks the whole root, which takes a while on a large share.
+    async fn clean_temporaries(&self) -> Result<usize, TransferError> {
+        self.blocking(temporary::clean).await
+    }
+
+    /// Cuts a partial last line a crash left in `manifest-sha256.txt`, so `sha256sum -c` passes
+    /// again; `true` if one was cut. `record` does the same before appending; call this at
+    /// start-up so the manifest is checkable before the first record.
+    async fn repair_manifest(&self) -> Result<bool, TransferError> {
+        self.blocking(manifest::repair).await
     }
 
     async fn set_aside(&self, rel: &RelPath) -> Result<RelPath, TransferError> {

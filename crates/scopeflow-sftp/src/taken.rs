@@ -23,7 +23,7 @@ enum Stored {
 
 /// `sent`: the digests of what was just sent, in the source's file order, which spares hashing
 /// the source again.
-pub(crate) async fn settle(
+pub(crate) async fn resolve_taken(
     inner: &Inner,
     local: &Path,
     rel: &RelPath,
