@@ -6,6 +6,7 @@
 //! file is hashed by a sequential reader alongside. The output is written under a temporary
 //! name beside OUTPUT and renamed into place only when complete; on failure nothing is left.
 
+mod container;
 mod error;
 mod fsstore;
 mod hash;
@@ -17,6 +18,10 @@ mod publish;
 mod pyramid;
 mod store;
 
+pub use container::{
+    FileReport, SeriesChoice, SeriesQc, SeriesReport, convert_file, measure_qc_file, planned_bytes,
+    qc_document,
+};
 pub use error::ConvertError;
 pub use fsstore::sync_tree;
 pub use hash::sha256_file;
