@@ -12,6 +12,8 @@
 //!   `validate_omezarr.py`, plus provenance, omero, OME-XML, pyramid depth, layout and codec
 //!   options, and the refusal to overwrite;
 //! - `formats`: CZI, Imaris, LIF, ND2, PNG and JPEG sources converted and validated, every series;
+//! - `series`: a three-series OME-TIFF through `inspect`, `qc`, `convert` (a bioformats2raw
+//!   container validated series by series, or `--series N` alone) and the agent;
 //! - `bad_input`: damaged, unsupported and missing inputs (exit 1, a clear message, nothing
 //!   left behind) and bad command lines (exit 2);
 //! - `retention`: `retention plan|run` on files ingested by the real agent (local and SFTP
@@ -34,4 +36,5 @@ mod inspect;
 mod qc;
 mod resend;
 mod retention;
+mod series;
 mod server;

@@ -112,32 +112,41 @@ fn run_steps(raw: &Path, tmp: &Path, steps: &[Step]) -> Result<(String, bool), P
         Step::Convert(c) => Some(c),
         _ => None,
     });
+    // Every series is converted (a bioformats2raw-layout container when the file holds
+    // several) and measured; the QC document keeps series 0's channels at the top.
     let (qc, sha256) = match convert {
         Some(step) => {
             let out = tmp.join("image.ome.zarr");
-            let report = scopeflow_ngff::convert(src.as_ref(), &out, &options(step), &|_| {})
-                .map_err(|e| {
-                    if e.is_usage() || matches!(e, scopeflow_ngff::ConvertError::Write { .. }) {
-                        ProcessError::Local(e.to_string())
-                    } else {
-                        ProcessError::Input(e.to_string())
-                    }
-                })?;
-            (report.qc, report.sha256)
+            let report = scopeflow_ngff::convert_file(
+                raw,
+                &out,
+                &options(step),
+                scopeflow_ngff::SeriesChoice::All,
+                &|_| {},
+            )
+            .map_err(|e| {
+                if e.is_usage() || matches!(e, scopeflow_ngff::ConvertError::Write { .. }) {
+                    ProcessError::Local(e.to_string())
+                } else {
+                    ProcessError::Input(e.to_string())
+                }
+            })?;
+            (report.qc_document(), report.sha256)
         }
         None => {
             let qc = if steps.iter().any(|s| matches!(s, Step::Qc)) {
-                scopeflow_ngff::measure_qc(src.as_ref(), &|_| {})
-                    .map_err(|e| ProcessError::Input(e.to_string()))?
+                let series = scopeflow_ngff::measure_qc_file(raw, &|_| {})
+                    .map_err(|e| ProcessError::Input(e.to_string()))?;
+                scopeflow_ngff::qc_document(&series)
             } else {
-                Vec::new()
+                scopeflow_core::qc_document(&[])
             };
             let (sha, _) = scopeflow_ngff::sha256_file(raw)
                 .map_err(|e| ProcessError::Input(format!("{}: {e}", raw.display())))?;
             (qc, sha)
         }
     };
-    let doc = json!({"inspect": inspect, "qc": scopeflow_core::qc_document(&qc), "sha256": sha256});
+    let doc = json!({"inspect": inspect, "qc": qc, "sha256": sha256});
     let text = serde_json::to_vec_pretty(&doc).map_err(|e| ProcessError::Local(e.to_string()))?;
     std::fs::write(tmp.join("qc.json"), text)
         .map_err(|e| ProcessError::Local(format!("{}: {e}", tmp.display())))?;

@@ -189,6 +189,10 @@ pub(crate) struct ConvertArgs {
     /// Pyramid levels: a number, or `auto` (halve until one chunk holds a plane).
     #[arg(long, default_value = "auto", value_parser = parse_levels)]
     pub levels: scopeflow_ngff::Levels,
+    /// Convert only series N (0-based) of a file holding several, as a plain image at OUTPUT;
+    /// without it every series is converted (a bioformats2raw-layout container when several).
+    #[arg(long, value_name = "N")]
+    pub series: Option<usize>,
     /// Replace an existing OUTPUT.
     #[arg(long)]
     pub overwrite: bool,

@@ -9,6 +9,7 @@
 // Only the library proper: each test target sees every dependency of the package.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
+mod container;
 mod error;
 mod fsstore;
 mod hash;
@@ -20,6 +21,10 @@ mod publish;
 mod pyramid;
 mod store;
 
+pub use container::{
+    FileReport, SeriesChoice, SeriesQc, SeriesReport, convert_file, measure_qc_file, planned_bytes,
+    qc_document,
+};
 pub use error::ConvertError;
 pub use fsstore::sync_tree;
 pub use hash::sha256_file;

@@ -237,7 +237,30 @@ pub fn measure_qc(
     run_pass(src, None, band, progress)
 }
 
-fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), ConvertError> {
+/// Level 0 and the pyramid of `src`, written into the (existing) image group folder `dir`.
+pub(crate) struct Pixels {
+    pub plan: Plan,
+    pub qc: Vec<ChannelQc>,
+}
+
+pub(crate) fn write_pixels(
+    src: &dyn ImageSource,
+    dir: &Path,
+    opts: &ConvertOptions,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<Pixels, ConvertError> {
+    let meta = src.meta();
+    let plan = Plan::new(meta, opts).map_err(|what| FormatError::unsupported(src.path(), what))?;
+    let levels = LevelStore::create(dir, &plan, meta.dtype, opts)?;
+    let sink = Sink {
+        plan: &plan,
+        levels: &levels,
+    };
+    let qc = run_pass(src, Some(&sink), plan.levels[0].block.0, progress)?;
+    Ok(Pixels { plan, qc })
+}
+
+pub(crate) fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), ConvertError> {
     let text = serde_json::to_vec_pretty(value).map_err(|e| ConvertError::Zarr {
         path: path.to_path_buf(),
         what: e.to_string(),
@@ -246,6 +269,50 @@ fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), ConvertError
         path: path.to_path_buf(),
         error: e,
     })
+}
+
+/// Writes `OME/METADATA.ome.xml` under `dir` (the original OME-XML, kept verbatim).
+pub(crate) fn write_ome_xml(dir: &Path, xml: &str) -> Result<(), ConvertError> {
+    let dir = dir.join("OME");
+    std::fs::create_dir_all(&dir).map_err(|e| ConvertError::Write {
+        path: dir.clone(),
+        error: e,
+    })?;
+    std::fs::write(dir.join("METADATA.ome.xml"), xml).map_err(|e| ConvertError::Write {
+        path: dir.clone(),
+        error: e,
+    })
+}
+
+/// The NGFF group documents of one image (multiscales, omero, `scopeflow`, source metadata).
+pub(crate) fn write_image_attrs(
+    dir: &Path,
+    meta: &ImageMeta,
+    pixels: &Pixels,
+    name: &str,
+    opts: &ConvertOptions,
+    provenance: serde_json::Value,
+) -> Result<(), ConvertError> {
+    let mut extra = Map::new();
+    extra.insert("scopeflow".into(), provenance);
+    if !meta.metadata.is_empty() {
+        extra.insert(
+            "source_metadata".into(),
+            serde_json::Value::Object(meta.metadata.clone()),
+        );
+    }
+    let ms = metadata::multiscales(&pixels.plan, meta, name, opts.ngff);
+    let om = metadata::omero(meta, &pixels.qc);
+    for (file, doc) in metadata::group_files(opts.ngff, ms, om, extra) {
+        write_json(&dir.join(file), &doc)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Converts `src` to an OME-Zarr folder at `output`, computing QC and the source's SHA-256 in
@@ -262,70 +329,37 @@ pub fn convert(
 ) -> Result<ConvertReport, ConvertError> {
     opts.validate().map_err(ConvertError::Options)?;
     let meta = src.meta();
-    let plan = Plan::new(meta, opts).map_err(|what| FormatError::unsupported(src.path(), what))?;
     let t0 = std::time::Instant::now();
     let staging = Staging::new(output, opts.overwrite)?;
     let hasher = Hasher::start(src.path());
-    let levels = LevelStore::create(&staging.dir, &plan, meta.dtype, opts)?;
-    let sink = Sink {
-        plan: &plan,
-        levels: &levels,
-    };
-    let qc = run_pass(src, Some(&sink), plan.levels[0].block.0, progress)?;
+    let pixels = write_pixels(src, &staging.dir, opts, progress)?;
     tracing::info!(seconds = t0.elapsed().as_secs_f64(), "pixels converted");
     let (sha256, source_size) = hasher
         .finish()
         .map_err(|e| FormatError::io(src.path(), e))?;
     tracing::info!(seconds = t0.elapsed().as_secs_f64(), "source hashed");
 
-    let name = src
-        .path()
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = file_name(src.path());
     if let Some(xml) = &meta.ome_xml {
-        let dir = staging.dir.join("OME");
-        std::fs::create_dir_all(&dir).map_err(|e| ConvertError::Write {
-            path: dir.clone(),
-            error: e,
-        })?;
-        std::fs::write(dir.join("METADATA.ome.xml"), xml).map_err(|e| ConvertError::Write {
-            path: dir.clone(),
-            error: e,
-        })?;
+        write_ome_xml(&staging.dir, xml)?;
     }
-    let qc_doc = scopeflow_core::qc_document(&qc);
-    let mut extra = Map::new();
-    extra.insert(
-        "scopeflow".into(),
-        metadata::provenance(&Provenance {
-            source_name: &name,
-            source_size,
-            sha256: &sha256,
-            format: &meta.format,
-            parameters: opts.to_json(),
-            qc: qc_doc,
-        }),
-    );
-    if !meta.metadata.is_empty() {
-        extra.insert(
-            "source_metadata".into(),
-            serde_json::Value::Object(meta.metadata.clone()),
-        );
-    }
-    let ms = metadata::multiscales(&plan, meta, &name, opts.ngff);
-    let om = metadata::omero(meta, &qc);
-    for (file, doc) in metadata::group_files(opts.ngff, ms, om, extra) {
-        write_json(&staging.dir.join(file), &doc)?;
-    }
+    let provenance = metadata::provenance(&Provenance {
+        source_name: &name,
+        source_size,
+        sha256: &sha256,
+        format: &meta.format,
+        parameters: opts.to_json(),
+        qc: scopeflow_core::qc_document(&pixels.qc),
+    });
+    write_image_attrs(&staging.dir, meta, &pixels, &name, opts, provenance)?;
     staging.publish()?;
     tracing::info!(seconds = t0.elapsed().as_secs_f64(), output = %output.display(), "published");
     Ok(ConvertReport {
         output: output.to_path_buf(),
-        qc,
+        level_shapes: pixels.plan.level_shapes(),
+        axes: pixels.plan.axes_name(),
+        qc: pixels.qc,
         sha256,
         source_size,
-        level_shapes: (0..plan.levels.len()).map(|k| plan.shape(k)).collect(),
-        axes: plan.axes.iter().map(|a| a.ngff_name()).collect(),
     })
 }

@@ -113,6 +113,16 @@ impl Plan {
             .collect()
     }
 
+    /// Array shape of every level.
+    pub fn level_shapes(&self) -> Vec<Vec<u64>> {
+        (0..self.levels.len()).map(|k| self.shape(k)).collect()
+    }
+
+    /// The output axes as one string of NGFF names (`czyx`).
+    pub fn axes_name(&self) -> String {
+        self.axes.iter().map(|a| a.ngff_name()).collect()
+    }
+
     /// Output lead indices of source plane `plane` and sample `s`.
     pub fn lead_index(&self, plane: &[usize], s: usize) -> Vec<u64> {
         self.lead

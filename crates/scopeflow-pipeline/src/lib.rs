@@ -39,7 +39,7 @@ pub use retry::Retry;
 pub use scopeflow_core::{S3Settings, SftpSettings, SftpUrl};
 pub use server::Server;
 pub use steps::{ConvertStep, Step};
-pub use watch::Watch;
+pub use watch::{DEFAULT_INCLUDE, Watch};
 
 /// Reads and checks the pipeline file at `path`. Relative paths inside it are resolved
 /// against the file's folder made absolute, so the result does not depend on the working

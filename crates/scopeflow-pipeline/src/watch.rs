@@ -10,12 +10,40 @@ use crate::node::{Node, Pos};
 use crate::reader::{Expect, Reader};
 use crate::values;
 
+/// Every extension the readers open (formats are told apart by magic bytes, but the watcher
+/// must not pick up the microscope software's side files), lower and upper case.
+pub const DEFAULT_INCLUDE: &[&str] = &[
+    "**/*.tif",
+    "**/*.tiff",
+    "**/*.btf",
+    "**/*.tf8",
+    "**/*.stk",
+    "**/*.czi",
+    "**/*.ims",
+    "**/*.lif",
+    "**/*.nd2",
+    "**/*.png",
+    "**/*.jpg",
+    "**/*.jpeg",
+    "**/*.bmp",
+    "**/*.TIF",
+    "**/*.TIFF",
+    "**/*.CZI",
+    "**/*.IMS",
+    "**/*.LIF",
+    "**/*.ND2",
+    "**/*.PNG",
+    "**/*.JPG",
+    "**/*.JPEG",
+    "**/*.BMP",
+];
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Watch {
     /// Resolved against the pipeline file's folder; must exist when the pipeline is checked.
     pub path: PathBuf,
     /// Globs matched against the path relative to `path` (globset syntax); default
-    /// `**/*.tif` and `**/*.tiff`.
+    /// [`DEFAULT_INCLUDE`].
     pub include: Vec<String>,
     /// Globs that win over `include`; default none.
     pub exclude: Vec<String>,
@@ -58,8 +86,8 @@ fn read_watch(node: &Node, key: &str, r: &mut Reader) -> Option<Watch> {
     let f = Fields::read(node, key, r)?;
     f.allow(KEYS, r);
     let path = f.required_path("path", r);
-    let include =
-        globs(&f, "include", r).unwrap_or_else(|| vec!["**/*.tif".into(), "**/*.tiff".into()]);
+    let include = globs(&f, "include", r)
+        .unwrap_or_else(|| DEFAULT_INCLUDE.iter().map(|g| (*g).to_string()).collect());
     let exclude = globs(&f, "exclude", r).unwrap_or_default();
     let settle = f.duration("settle", r).unwrap_or(Duration::from_secs(5));
     let poll = f.boolean("poll", r).unwrap_or(false);
@@ -104,7 +132,7 @@ fn globs(f: &Fields, key: &str, r: &mut Reader) -> Option<Vec<String>> {
         r.error(
             pos,
             format!(
-                "{}: must list at least one pattern, or be left out for **/*.tif and **/*.tiff",
+                "{}: must list at least one pattern, or be left out for every image format read",
                 f.key_path(key)
             ),
         );

@@ -1,6 +1,6 @@
 use std::time::Instant;
 
-use scopeflow_ngff::ConvertOptions;
+use scopeflow_ngff::{ConvertError, ConvertOptions, SeriesChoice};
 use serde_json::json;
 
 use super::{open, print_json};
@@ -19,38 +19,65 @@ pub(crate) fn run(args: &ConvertArgs) -> Result<(), Failure> {
     };
     opts.validate()
         .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
-    let src = open(&args.input)?;
-    let raw = src.meta().raw_bytes();
+    let choice = args.series.map_or(SeriesChoice::All, SeriesChoice::One);
+    // Opening the first series sizes the progress bar and reports a bad file before any write.
+    let raw = scopeflow_ngff::planned_bytes(open(&args.input)?.meta(), choice);
     let bar = progress::bar(raw, args.quiet, "convert");
     let t0 = Instant::now();
-    let report = scopeflow_ngff::convert(src.as_ref(), &args.output, &opts, &|n| bar.inc(n))
-        .map_err(|e| {
-            if e.is_usage() {
-                Failure::usage(e)
-            } else {
-                Failure::work(e)
-            }
-        })?;
+    let report = scopeflow_ngff::convert_file(&args.input, &args.output, &opts, choice, &|n| {
+        bar.inc(n);
+    })
+    .map_err(|e| {
+        if e.is_usage()
+            || matches!(
+                e,
+                ConvertError::Source(scopeflow_formats::FormatError::Usage { .. })
+            )
+        {
+            Failure::usage(e)
+        } else {
+            Failure::work(e)
+        }
+    })?;
     bar.finish_and_clear();
     let secs = t0.elapsed().as_secs_f64();
     if args.json {
+        // The top-level keys describe the first converted series, as for a one-series file.
+        let first = report.series.first();
+        let series: Vec<_> = report
+            .series
+            .iter()
+            .map(|s| {
+                json!({
+                    "index": s.qc.index,
+                    "name": s.qc.name,
+                    "path": s.path,
+                    "axes": s.axes,
+                    "levels": s.level_shapes,
+                    "qc": scopeflow_core::qc_document(&s.qc.channels),
+                })
+            })
+            .collect();
         return print_json(&json!({
             "input": args.input,
             "output": report.output,
             "sha256": report.sha256,
             "source_size": report.source_size,
-            "axes": report.axes,
-            "levels": report.level_shapes,
+            "axes": first.map(|s| s.axes.clone()),
+            "levels": first.map(|s| s.level_shapes.clone()),
             "seconds": secs,
-            "qc": scopeflow_core::qc_document(&report.qc),
+            "qc": report.qc_document(),
+            "layout": if report.container { "bioformats2raw" } else { "image" },
+            "series": series,
         }));
     }
     if !args.quiet {
         eprintln!(
-            "scopeflow: {} -> {} ({} levels, {:.1} MB in {:.2} s, {:.0} MB/s)",
+            "scopeflow: {} -> {} ({} series, {} levels, {:.1} MB in {:.2} s, {:.0} MB/s)",
             args.input.display(),
             args.output.display(),
-            report.level_shapes.len(),
+            report.series.len(),
+            report.series.first().map_or(0, |s| s.level_shapes.len()),
             raw as f64 / 1e6,
             secs,
             raw as f64 / 1e6 / secs.max(1e-9)

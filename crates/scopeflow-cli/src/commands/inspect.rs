@@ -28,7 +28,7 @@ pub(crate) fn run(input: &Path, json: bool) -> Result<(), Failure> {
     }
     if meta.series.len() > 1 {
         println!(
-            "series:      {} (the first is converted)",
+            "series:      {} (`convert` writes them all; `--series N` only one)",
             meta.series.len()
         );
         for s in &meta.series {

@@ -29,10 +29,24 @@ pub(crate) struct FirstPageTags {
     pub bigtiff: bool,
 }
 
-/// Axes, shape and metadata of series 0, and the page its first plane is on.
+/// Axes, shape and metadata of one series, and the page its first plane is on.
 pub(crate) struct Layout {
     pub meta: ImageMeta,
     pub first_page: usize,
+}
+
+/// Why a file's layout cannot be read.
+pub(crate) enum LayoutError {
+    /// The metadata contradicts the pages, or cannot be parsed.
+    Metadata(String),
+    /// The series asked for is past the end of the file's `count` series.
+    NoSeries { count: usize },
+}
+
+impl From<String> for LayoutError {
+    fn from(what: String) -> Self {
+        LayoutError::Metadata(what)
+    }
 }
 
 /// Lead (plane) axes and their sizes, slowest first, plus where the series starts.
@@ -41,15 +55,34 @@ struct Planes {
     first_page: usize,
 }
 
-pub(crate) fn interpret(pages: &[Page], tags: FirstPageTags) -> Result<Layout, String> {
-    let page0 = &pages[0];
+/// Interprets series `series` (0-based); only OME-TIFF holds more than one.
+pub(crate) fn interpret(
+    pages: &[Page],
+    tags: FirstPageTags,
+    series: usize,
+) -> Result<Layout, LayoutError> {
+    let desc = tags.description.as_deref().unwrap_or("");
+    let ome = if looks_like_ome(desc) {
+        Some(super::ome::parse_ome_xml(desc).map_err(|e| format!("OME-XML: {e}"))?)
+    } else {
+        None
+    };
+    let starts = ome.as_ref().map_or_else(|| vec![0], ome_series_starts);
+    let start = *starts.get(series).ok_or(LayoutError::NoSeries {
+        count: starts.len(),
+    })?;
+    let page0 = pages.get(start).ok_or_else(|| {
+        format!(
+            "series {series} starts at page {start} but the file has {} pages",
+            pages.len()
+        )
+    })?;
     let dtype = page0.dtype.ok_or_else(|| {
         format!(
             "unsupported sample type: {} bits, SampleFormat {}",
             page0.bits, page0.sample_format
         )
     })?;
-    let desc = tags.description.as_deref().unwrap_or("");
     let run = same_kind_run(pages, 0);
     let mut meta = ImageMeta {
         format: "tiff".into(),
@@ -70,11 +103,10 @@ pub(crate) fn interpret(pages: &[Page], tags: FirstPageTags) -> Result<Layout, S
     meta.metadata
         .insert("tiff".into(), tiff_summary(pages, &tags));
 
-    let planes = if looks_like_ome(desc) {
-        let doc = super::ome::parse_ome_xml(desc).map_err(|e| format!("OME-XML: {e}"))?;
+    let planes = if let Some(doc) = &ome {
         meta.format = "ome-tiff".into();
         meta.ome_xml = Some(desc.to_string());
-        ome_planes(&doc, page0, &mut meta)?
+        ome_planes(doc, series, &starts, page0, &mut meta)?
     } else if let Some(ij) = super::imagej::parse_imagej_description(desc) {
         meta.format = "imagej-tiff".into();
         imagej_planes(&ij, run, page0.samples, &tags, &mut meta)
@@ -100,7 +132,8 @@ pub(crate) fn interpret(pages: &[Page], tags: FirstPageTags) -> Result<Layout, S
         return Err(format!(
             "metadata describes {needed} planes from page {} but the file has {available} matching pages",
             planes.first_page
-        ));
+        )
+        .into());
     }
     for (axis, n) in planes.lead.iter().copied().filter(|&(_, n)| n > 1) {
         meta.axes.push(axis);
@@ -180,31 +213,47 @@ fn ome_image_axes(img: &OmeImage) -> (Vec<(Axis, usize)>, usize) {
     (lead, planes)
 }
 
-fn ome_planes(doc: &OmeDocument, page0: &Page, meta: &mut ImageMeta) -> Result<Planes, String> {
+/// The page each OME Image starts on: its lowest TiffData IFD, or the page after the previous
+/// image's planes when it names none (tifffile writes series one after another).
+fn ome_series_starts(doc: &OmeDocument) -> Vec<usize> {
+    let mut next = 0usize;
+    let starts: Vec<usize> = doc
+        .images
+        .iter()
+        .map(|im| {
+            let start = im
+                .tiff_data
+                .iter()
+                .filter_map(|t| t.ifd)
+                .min()
+                .unwrap_or(next);
+            next = start.saturating_add(ome_image_axes(im).1);
+            start
+        })
+        .collect();
+    if starts.is_empty() { vec![0] } else { starts }
+}
+
+fn ome_planes(
+    doc: &OmeDocument,
+    series: usize,
+    starts: &[usize],
+    page0: &Page,
+    meta: &mut ImageMeta,
+) -> Result<Planes, String> {
     let img = doc
         .images
-        .first()
+        .get(series)
         .ok_or_else(|| "OME-XML holds no Image".to_string())?;
     if img.size_x != page0.width || img.size_y != page0.height {
         return Err(format!(
-            "OME-XML says {}x{} pixels but the first page is {}x{}",
+            "OME-XML says {}x{} pixels for Image {series} but its first page is {}x{}",
             img.size_x, img.size_y, page0.width, page0.height
         ));
     }
-    let mut start = 0usize;
-    let mut first_page = 0usize;
+    let first_page = starts.get(series).copied().unwrap_or(0);
     for (i, im) in doc.images.iter().enumerate() {
-        let (lead, planes) = ome_image_axes(im);
-        let this_start = im
-            .tiff_data
-            .iter()
-            .filter_map(|t| t.ifd)
-            .min()
-            .unwrap_or(start);
-        if i == 0 {
-            first_page = this_start;
-        }
-        start = this_start.saturating_add(planes);
+        let (lead, _) = ome_image_axes(im);
         let mut axes: Vec<Axis> = lead
             .iter()
             .filter(|&&(_, n)| n > 1)
@@ -217,6 +266,10 @@ fn ome_planes(doc: &OmeDocument, page0: &Page, meta: &mut ImageMeta) -> Result<P
             .collect();
         axes.extend([Axis::Y, Axis::X]);
         shape.extend([im.size_y, im.size_x]);
+        if im.samples_per_pixel() > 1 {
+            axes.push(Axis::S);
+            shape.push(im.samples_per_pixel());
+        }
         meta.series.push(SeriesSummary {
             index: i,
             name: im.name.clone(),

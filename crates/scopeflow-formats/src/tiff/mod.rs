@@ -20,7 +20,7 @@ use tiff::tags::Tag;
 
 use crate::FormatError;
 use crate::source::{ImageSource, PlaneReader};
-use layout::FirstPageTags;
+use layout::{FirstPageTags, LayoutError};
 use pages::Page;
 
 pub(crate) type TiffDecoder = Decoder<BufReader<File>>;
@@ -98,28 +98,11 @@ fn check_first_ifd(
 }
 
 impl TiffSource {
-    /// Opens series `series` of the file (only OME-TIFF holds more than one).
+    /// Opens series `series` (0-based) of the file; only OME-TIFF holds more than one.
     ///
     /// # Errors
-    /// As [`TiffSource::open`], or the file has no such series.
+    /// Unreadable, truncated or corrupt file; unsupported codec or sample type; no such series.
     pub fn open_series(path: &Path, bigtiff: bool, series: usize) -> Result<Self, FormatError> {
-        let source = Self::open(path, bigtiff)?;
-        let count = source.meta.series.len().max(1);
-        if series == 0 {
-            Ok(source)
-        } else if series < count {
-            Err(FormatError::unsupported(
-                path,
-                format!("reading series {series} of a multi-series OME-TIFF"),
-            ))
-        } else {
-            Err(crate::no_such_series(path, series, count))
-        }
-    }
-
-    /// # Errors
-    /// Unreadable, truncated or corrupt file; unsupported codec or sample type.
-    pub fn open(path: &Path, bigtiff: bool) -> Result<Self, FormatError> {
         let file = File::open(path).map_err(|e| FormatError::io(path, e))?;
         let file_len = file.metadata().map_err(|e| FormatError::io(path, e))?.len();
         check_first_ifd(path, &file, file_len, bigtiff)?;
@@ -158,8 +141,10 @@ impl TiffSource {
                 super::metamorph::read_stk_metadata(&mut read_at, ifd.0, big_endian, bigtiff);
         }
         let pages = pages::read_all(path, &mut d, file_len)?;
-        let layout =
-            layout::interpret(&pages, first).map_err(|what| FormatError::metadata(path, what))?;
+        let layout = layout::interpret(&pages, first, series).map_err(|e| match e {
+            LayoutError::Metadata(what) => FormatError::metadata(path, what),
+            LayoutError::NoSeries { count } => crate::no_such_series(path, series, count),
+        })?;
         let planes = crate::plane_count(&layout.meta);
         for (i, p) in pages[layout.first_page..layout.first_page + planes]
             .iter()

@@ -35,7 +35,17 @@ fn demo_reads_as_documented() {
     assert!(p.watch[0].path.is_absolute());
     assert!(p.watch[0].path.ends_with("demo/acquisitions"));
     assert_eq!(p.watch[0].settle, std::time::Duration::from_secs(2));
-    assert_eq!(p.watch[0].include, ["**/*.tif", "**/*.tiff"]);
+    // No `include` in demo.yaml: the default covers every format the readers open.
+    for ext in [
+        "tif", "tiff", "czi", "ims", "lif", "nd2", "png", "jpg", "jpeg", "bmp", "TIF", "CZI",
+    ] {
+        let glob = format!("**/*.{ext}");
+        assert!(
+            p.watch[0].include.contains(&glob),
+            "default include lacks {glob}: {:?}",
+            p.watch[0].include
+        );
+    }
     assert_eq!(
         p.state,
         base.join("demo/.scopeflow/state.db")
