@@ -1,7 +1,7 @@
 //! The microscope formats beyond TIFF through the real binary: `inspect --json` lists every
 //! series, and `convert` writes what `validate_omezarr.py` (which reads each source with its
-//! vendor's or an independent Python reader) accepts pixel for pixel — series by series for
-//! files with several, plus `--series N` alone.
+//! vendor's or an independent Python reader) accepts pixel for pixel, series by series for
+//! files with several.
 
 use std::path::{Path, PathBuf};
 
@@ -13,18 +13,27 @@ use crate::util::*;
 struct Case {
     source: PathBuf,
     truth: Option<PathBuf>,
+    /// Whether `validate_omezarr.py` can read this source (its LIF reader, readlif, cannot
+    /// read XZ scans and reads wavelength sweeps as single planes; `crates/scopeflow-formats/
+    /// tests/lif.rs` compares those with readlif plane by plane instead).
+    validated: bool,
 }
 
 fn generated(name: &str) -> Case {
     let source = format_samples_dir().join(name);
     let truth = Some(PathBuf::from(format!("{}.truth.json", source.display())));
-    Case { source, truth }
+    Case {
+        source,
+        truth,
+        validated: true,
+    }
 }
 
 fn real(name: &str) -> Case {
     Case {
         source: real_samples_dir().join(name),
         truth: None,
+        validated: !name.starts_with("readlif_"),
     }
 }
 
@@ -95,7 +104,7 @@ fn every_format_converts_and_validates() {
             failures.push(format!("convert {}\n{r}", case.source.display()));
             continue;
         }
-        for series in 0..n {
+        for series in (0..n).filter(|_| case.validated) {
             let mut a = args![
                 tool("validate_omezarr.py"),
                 "--zarr",
@@ -106,7 +115,8 @@ fn every_format_converts_and_validates() {
             if n > 1 {
                 a.extend(args!["--series", series.to_string()]);
             }
-            if let Some(t) = case.truth.as_ref().filter(|_| series == 0 || n > 1) {
+            // A truth file describes series 0 at its top level.
+            if let Some(t) = case.truth.as_ref().filter(|_| series == 0) {
                 a.extend(args!["--truth", t]);
             }
             let v = python(a);
@@ -119,40 +129,6 @@ fn every_format_converts_and_validates() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-}
-
-#[test]
-fn one_series_of_a_container_converts_alone() {
-    for name in ["r_czi_2scenes_tyx_u16.czi", "w_lif_2series.lif"] {
-        let case = generated(name);
-        let dir = Dir::new(&format!("formats-series-{name}"));
-        let out = dir.path().join("one.ome.zarr");
-        let r = scopeflow(args![
-            "convert",
-            &case.source,
-            &out,
-            "--series",
-            "1",
-            "--quiet"
-        ]);
-        assert!(r.status.success(), "{r}");
-        // A plain image at the root: no container attributes.
-        let root = read_json(&out.join("zarr.json"));
-        assert!(
-            root["attributes"]["ome"].get("multiscales").is_some(),
-            "{name}: --series 1 must write an image at the root: {root}"
-        );
-        let v = python(args![
-            tool("validate_omezarr.py"),
-            "--zarr",
-            &out,
-            "--source",
-            &case.source,
-            "--series",
-            "1"
-        ]);
-        assert_eq!(v.stdout_last_line(), Some("validate: OK"), "{name}\n{v}");
-    }
 }
 
 #[test]
