@@ -155,7 +155,7 @@ pub(crate) fn install(config: &Path, name: &str) -> Result<(), Failure> {
             "service".into(),
             "run".into(),
             "--config".into(),
-            config.into_os_string(),
+            config.clone().into_os_string(),
             "--name".into(),
             name.into(),
         ],
