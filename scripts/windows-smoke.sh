@@ -52,7 +52,7 @@ if [ -z "$wine" ]; then
   say "installing wine64 (Debian)"
   [ "$(id -u)" = 0 ] || fail "wine64 is missing and this is not root: apt-get install wine64"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wine64 wine >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wine64 wine >/dev/null
   wine=$(find_wine)
   [ -n "$wine" ] || fail "wine64 could not be installed"
 fi
