@@ -48,9 +48,24 @@ impl Settle {
     }
 }
 
-/// Whether another program still holds the file open for writing in a way that blocks readers.
+/// Whether no other program still holds the file open for writing.
+///
+/// On Windows the probe shares reading and deletion but not writing, so it fails with a
+/// sharing violation while any other handle can write the file, whatever sharing that writer
+/// allows readers (a plain open would succeed next to a writer that shares reading). It is
+/// closed at once, so it never blocks the writer. Elsewhere there are no such locks: an open
+/// for reading only fails when the file is unreadable.
 pub fn opens_for_reading(path: &Path) -> bool {
-    std::fs::File::open(path).is_ok()
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(windows)]
+    {
+        use std::os::windows::fs::OpenOptionsExt as _;
+        const FILE_SHARE_READ: u32 = 0x1;
+        const FILE_SHARE_DELETE: u32 = 0x4;
+        options.share_mode(FILE_SHARE_READ | FILE_SHARE_DELETE);
+    }
+    options.open(path).is_ok()
 }
 
 #[cfg(test)]

@@ -40,7 +40,19 @@ impl Failure {
 
 pub fn main() -> ExitCode {
     let args = flags::Cli::parse();
-    init_logging(args.verbose);
+    // A service has no console: `service run` logs to a file beside the journal instead.
+    #[cfg(windows)]
+    let logs_to_file = matches!(
+        &args.command,
+        flags::Command::Service {
+            command: flags::ServiceCommand::Run { .. }
+        }
+    );
+    #[cfg(not(windows))]
+    let logs_to_file = false;
+    if !logs_to_file {
+        init_logging(args.verbose);
+    }
     if let Some(n) = args.threads
         && let Err(e) = rayon::ThreadPoolBuilder::new()
             .num_threads(n)

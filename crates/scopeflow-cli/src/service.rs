@@ -27,6 +27,12 @@ define_windows_service!(ffi_service_main, service_main);
 
 /// What the Service Control Manager runs.
 pub(crate) fn run(config: &Path, name: &str) -> Result<(), Failure> {
+    if let Ok(pipeline) = scopeflow_pipeline::load(config) {
+        let log = log_file(&pipeline.state);
+        if let Err(e) = init_file_logging(&log) {
+            eprintln!("scopeflow service: {}: {e}", log.display());
+        }
+    }
     let _ = CONFIG.set((config.to_path_buf(), name.to_string()));
     service_dispatcher::start(name, ffi_service_main).map_err(Failure::work)
 }
@@ -89,10 +95,48 @@ fn serve() -> anyhow::Result<()> {
     outcome.map(|_| ())
 }
 
+/// The service's log: `scopeflow-agent.log` in the folder of the journal (`state:`).
+fn log_file(journal: &Path) -> PathBuf {
+    journal
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("scopeflow-agent.log")
+}
+
+/// Logs (level info, or `SCOPEFLOW_LOG`) appended to `path`. A log past 64 MiB at start is
+/// kept as `scopeflow-agent.log.1` (replacing the previous one), so the log stays bounded.
+fn init_file_logging(path: &Path) -> std::io::Result<()> {
+    const KEEP: u64 = 64 << 20;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    if std::fs::metadata(path).is_ok_and(|m| m.len() > KEEP) {
+        let mut old = path.as_os_str().to_owned();
+        old.push(".1");
+        let _ = std::fs::remove_file(&old);
+        std::fs::rename(path, &old)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SCOPEFLOW_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .with_target(false)
+        .try_init();
+    Ok(())
+}
+
 /// Registers the service (started at boot, as LocalSystem unless changed in services.msc).
 pub(crate) fn install(config: &Path, name: &str) -> Result<(), Failure> {
     load_pipeline(config)?;
-    let config = std::fs::canonicalize(config)
+    // `absolute`, not `canonicalize`: the latter gives a `\\?\C:\…` path, in which `/` is not a
+    // separator, and the pipeline's relative paths (`nas/confocal-1`) are joined onto it.
+    let config = std::path::absolute(config)
         .map_err(|e| Failure::work(anyhow!("{}: {e}", config.display())))?;
     let exe = std::env::current_exe().map_err(Failure::work)?;
     let manager = ServiceManager::local_computer(
@@ -111,7 +155,7 @@ pub(crate) fn install(config: &Path, name: &str) -> Result<(), Failure> {
             "service".into(),
             "run".into(),
             "--config".into(),
-            config.into_os_string(),
+            config.clone().into_os_string(),
             "--name".into(),
             name.into(),
         ],
@@ -125,7 +169,12 @@ pub(crate) fn install(config: &Path, name: &str) -> Result<(), Failure> {
     service
         .set_description("Watches acquisition folders and delivers verified copies (scopeflow)")
         .map_err(Failure::work)?;
-    println!("installed service {name}; start it with `sc start {name}`");
+    println!(
+        "installed service {name}; start it with `sc start {name}`; it logs to {}",
+        scopeflow_pipeline::load(&config)
+            .map(|p| log_file(&p.state).display().to_string())
+            .unwrap_or_default()
+    );
     Ok(())
 }
 

@@ -95,7 +95,7 @@ fn sync_each(root: &Path) -> std::io::Result<()> {
             if entry.file_type()?.is_dir() {
                 dirs.push(entry.path());
             } else {
-                std::fs::File::open(entry.path())?.sync_all()?;
+                sync_file(&entry.path())?;
             }
         }
         i += 1;
@@ -104,6 +104,18 @@ fn sync_each(root: &Path) -> std::io::Result<()> {
         sync_dir(d)?;
     }
     Ok(())
+}
+
+/// Windows flushes a file only through a handle with write access (`FlushFileBuffers` on a
+/// read-only handle is "Access denied"); Unix syncs through any descriptor, and opening
+/// read-only there keeps working on files without write permission.
+#[cfg(not(target_os = "linux"))]
+fn sync_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(windows)]
+    options.write(true);
+    options.open(path)?.sync_all()
 }
 
 /// Folder entries (new names) are durable only once the folder is synced; Windows has no

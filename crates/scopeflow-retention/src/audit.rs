@@ -99,7 +99,26 @@ impl Audit {
             text.push('\n');
         }
         f.write_all(text.as_bytes())
-            .and_then(|()| f.sync_data())
+            .and_then(|()| sync_appended(&f, &self.file))
             .map_err(|e| err("append to the audit file", e))
+    }
+}
+
+/// Windows flushes only through a handle opened for writing, not an append-only one: a second
+/// handle flushes the file (`FlushFileBuffers` covers every handle's data). Unix syncs the
+/// append handle itself.
+fn sync_appended(file: &std::fs::File, path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(windows)]
+    {
+        let _ = file;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)?
+            .sync_data()
+    }
+    #[cfg(not(windows))]
+    {
+        let _ = path;
+        file.sync_data()
     }
 }

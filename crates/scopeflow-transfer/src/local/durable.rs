@@ -34,6 +34,16 @@ pub(super) fn sync_dir(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Flushes one written file. Windows flushes only through a handle with write access
+/// (`FlushFileBuffers` on a read-only handle fails with "Access denied"); Unix through any.
+pub(super) fn sync_file(path: &Path) -> io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(windows)]
+    options.write(true);
+    options.open(path)?.sync_all()
+}
+
 /// Flushes many freshly written files under `dir` at once. Linux: one `syncfs` of the
 /// filesystem holding `dir`, instead of one journal commit per file (an OME-Zarr holds hundreds
 /// of chunk files); returns false elsewhere, where the caller syncs file by file.

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest as _, Sha256};
 use tracing::{debug, info};
 
-use super::durable::{drop_cache, hash_stored, sync_dir, sync_filesystem};
+use super::durable::{drop_cache, hash_stored, sync_dir, sync_file, sync_filesystem};
 use super::root::Root;
 use super::temporary::Temporary;
 use super::tree::{Shape, Tree, WalkError, shape, sub_path};
@@ -107,9 +107,7 @@ fn put_tree(
     if !synced {
         for (sub, _) in &tree.files {
             let p = sub_path(temp.path(), sub);
-            File::open(&p)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| root.err("flush", &p, e))?;
+            sync_file(&p).map_err(|e| root.err("flush", &p, e))?;
         }
     }
     // Deepest folders first, so each folder is flushed after the entries it holds.
