@@ -11,6 +11,9 @@ use scopeflow_formats::{
 };
 use serde_json::Value;
 
+mod common;
+use common::python;
+
 /// Three series (CZYX uint16, TYX float32, YXS uint8 RGB); `facts.json` holds tifffile's view of
 /// each and `series<N>.raw` its pixels as little-endian bytes in tifffile's axis order.
 const MAKE: &str = r#"
@@ -35,20 +38,6 @@ with tifffile.TiffFile(out) as tf:
         facts.append({"axes": s.axes, "shape": list(s.shape), "dtype": str(s.dtype), "name": s.name})
 json.dump(facts, open(f"{d}/facts.json", "w"))
 "#;
-
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("SCOPEFLOW_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let venv = std::env::var_os("SCOPEFLOW_VENV").map_or_else(
-        || {
-            let home = std::env::var_os("HOME").unwrap_or_default();
-            Path::new(&home).join(".cache/scopeflow/venv")
-        },
-        PathBuf::from,
-    );
-    venv.join("bin/python")
-}
 
 fn make(dir: &Path) -> (PathBuf, Vec<Value>) {
     let file = dir.join("multi.ome.tif");

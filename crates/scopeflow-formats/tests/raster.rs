@@ -8,17 +8,8 @@ use scopeflow_formats::{ImageSource, conformance::bands_concatenate_to_plane};
 use serde_json::Value;
 
 mod common;
+use common::python;
 use common::{manifest_dir, real};
-
-fn python() -> PathBuf {
-    std::env::var_os("SCOPEFLOW_PYTHON").map_or_else(
-        || {
-            let home = std::env::var_os("HOME").expect("HOME or SCOPEFLOW_PYTHON must be set");
-            PathBuf::from(home).join(".cache/scopeflow/venv/bin/python")
-        },
-        PathBuf::from,
-    )
-}
 
 fn tools() -> PathBuf {
     std::env::var_os("SCOPEFLOW_SHARED").map_or_else(

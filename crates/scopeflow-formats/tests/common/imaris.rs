@@ -10,21 +10,7 @@ use scopeflow_formats::ImageSource;
 use serde_json::Value;
 
 use super::common;
-
-/// The venv python (`SCOPEFLOW_PYTHON`, else `~/.cache/scopeflow/venv/bin/python`).
-pub fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("SCOPEFLOW_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let home = std::env::var_os("HOME").expect("HOME is not set: set SCOPEFLOW_PYTHON");
-    let py = PathBuf::from(home).join(".cache/scopeflow/venv/bin/python");
-    assert!(
-        py.is_file(),
-        "{} is missing: run `bash scripts/setup-python.sh` or set SCOPEFLOW_PYTHON",
-        py.display()
-    );
-    py
-}
+pub use super::common::python;
 
 /// `shared/tools` (`$SCOPEFLOW_SHARED/tools`, else beside the real samples).
 pub fn tools() -> PathBuf {

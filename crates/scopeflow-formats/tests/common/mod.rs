@@ -26,3 +26,26 @@ pub fn real(name: &str) -> PathBuf {
     );
     path
 }
+
+/// `$SCOPEFLOW_PYTHON`, else the venv `scripts/setup-python.sh` makes: the independent
+/// Python readers every format test compares with.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("SCOPEFLOW_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .expect("HOME is not set: set SCOPEFLOW_PYTHON to the venv's python");
+    let venv = PathBuf::from(home).join(".cache/scopeflow/venv");
+    let py = if cfg!(windows) {
+        venv.join("Scripts").join("python.exe")
+    } else {
+        venv.join("bin").join("python")
+    };
+    assert!(
+        py.exists(),
+        "{} is missing: run `bash scripts/setup-python.sh` or set SCOPEFLOW_PYTHON",
+        py.display()
+    );
+    py
+}

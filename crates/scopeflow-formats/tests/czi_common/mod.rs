@@ -5,22 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub use super::common::python;
 use scopeflow_core::Axis;
 use scopeflow_formats::{ImageSource, plane_count, plane_index};
-
-pub fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("SCOPEFLOW_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let home = std::env::var_os("HOME").expect("HOME or SCOPEFLOW_PYTHON must be set");
-    let py = PathBuf::from(home).join(".cache/scopeflow/venv/bin/python");
-    assert!(
-        py.is_file(),
-        "{} is missing: run `bash scripts/setup-python.sh` or set SCOPEFLOW_PYTHON",
-        py.display()
-    );
-    py
-}
 
 pub fn tools_dir() -> PathBuf {
     let shared = std::env::var_os("SCOPEFLOW_SHARED").map_or_else(

@@ -5,33 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+pub use super::common::python;
 use scopeflow_formats::{ImageSource, plane_count, plane_index};
 
 fn manifest_dir() -> PathBuf {
     std::env::var_os("CARGO_MANIFEST_DIR")
         .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
-}
-
-/// `$SCOPEFLOW_PYTHON`, else the venv `scripts/setup-python.sh` makes.
-pub fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("SCOPEFLOW_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let home = std::env::var_os("HOME")
-        .or_else(|| std::env::var_os("USERPROFILE"))
-        .expect("HOME is not set: set SCOPEFLOW_PYTHON");
-    let venv = PathBuf::from(home).join(".cache/scopeflow/venv");
-    let py = if cfg!(windows) {
-        venv.join("Scripts").join("python.exe")
-    } else {
-        venv.join("bin").join("python")
-    };
-    assert!(
-        py.exists(),
-        "{} is missing: run `bash scripts/setup-python.sh` or set SCOPEFLOW_PYTHON",
-        py.display()
-    );
-    py
 }
 
 /// The shared folder (`$SCOPEFLOW_SHARED`, else `../shared` beside the repository).

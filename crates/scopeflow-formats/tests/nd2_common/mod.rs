@@ -9,6 +9,7 @@ use serde_json::Value;
 
 #[path = "../common/mod.rs"]
 mod common;
+pub use common::python;
 pub use common::{manifest_dir, real};
 
 pub const REAL: [&str; 5] = [
@@ -18,28 +19,6 @@ pub const REAL: [&str; 5] = [
     "arcadia_example-timelapse.nd2",
     "arcadia_example-zstack.nd2",
 ];
-
-/// `$SCOPEFLOW_PYTHON`, else the venv made by `scripts/setup-python.sh`.
-pub fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("SCOPEFLOW_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let home = std::env::var_os("HOME")
-        .or_else(|| std::env::var_os("USERPROFILE"))
-        .expect("HOME is not set: set SCOPEFLOW_PYTHON to the venv's python");
-    let venv = PathBuf::from(home).join(".cache/scopeflow/venv");
-    let py = if cfg!(windows) {
-        venv.join("Scripts").join("python.exe")
-    } else {
-        venv.join("bin").join("python")
-    };
-    assert!(
-        py.exists(),
-        "{} is missing: run `bash scripts/setup-python.sh` or set SCOPEFLOW_PYTHON",
-        py.display()
-    );
-    py
-}
 
 fn run_python(script: &str, args: &[&Path]) {
     let out = Command::new(python())
