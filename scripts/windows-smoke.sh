@@ -71,7 +71,14 @@ trap cleanup EXIT
 mkdir -p "$work/bin" "$work/run"
 cp "$exe" "$work/bin/scopeflow.exe"
 say "wineboot (a fresh prefix)"
-"$wine" wineboot -i >/dev/null 2>&1 || true
+"$wine" wineboot -i >"$work/boot.log" 2>&1 || true
+"$wineserver" -w >/dev/null 2>&1 || true
+# A prefix without its registry means wineboot failed (a full disk does that silently).
+if [ ! -s "$WINEPREFIX/system.reg" ]; then
+  tail -20 "$work/boot.log" >&2
+  df -h "$work" >&2
+  fail "wineboot did not create the Wine prefix in $WINEPREFIX (see its log and the free space above)"
+fi
 
 # Runs the .exe from $work/run (Wine maps the Unix cwd to Z:), relative paths only.
 # Output goes to $work/out and $work/err; a non-zero exit or a crash report fails the smoke.
@@ -89,15 +96,18 @@ win() {
 # Wine before 9 lacks bcryptprimitives.dll!ProcessPrng, which Rust's standard library imports:
 # the loader refuses the .exe. Then (only then) the shim goes beside it.
 say "scopeflow --version (checks whether this Wine needs the ProcessPrng shim)"
-if ! (cd "$work/run" && WINEDEBUG=err+module "$wine" "$work/bin/scopeflow.exe" --version) \
-  >"$work/out" 2>"$work/err" </dev/null; then
+first=0
+(cd "$work/run" && WINEDEBUG=err+module "$wine" "$work/bin/scopeflow.exe" --version) \
+  >"$work/out" 2>"$work/err" </dev/null || first=$?
+if [ "$first" != 0 ]; then
   if grep -qi 'bcryptprimitives\|ProcessPrng' "$work/err"; then
     echo "this Wine lacks ProcessPrng: building deploy/windows/processprng-shim.c into bcryptprimitives.dll"
     x86_64-w64-mingw32-gcc -O2 -shared -o "$work/bin/bcryptprimitives.dll" \
       deploy/windows/processprng-shim.c -ladvapi32
   else
     cat "$work/err" >&2
-    fail "scopeflow.exe --version does not start under Wine"
+    df -h "$work" >&2
+    fail "scopeflow.exe --version does not start under Wine (exit $first; Wine's messages above)"
   fi
 fi
 win --version
