@@ -20,6 +20,7 @@ mod raster;
 mod source;
 mod tiff;
 pub mod units;
+mod xml;
 
 pub mod conformance;
 
