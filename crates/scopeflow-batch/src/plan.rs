@@ -277,8 +277,8 @@ mod tests {
         for f in &planned {
             bytes[f.task] += f.size;
         }
-        // 300 bytes over 3 shards: greedy largest-first gives 100 each.
-        assert_eq!(bytes, [100, 100, 100]);
+        // Largest first, each to the lightest shard: 90+20 | 60+30+10 | 50+40.
+        assert_eq!(bytes, [110, 100, 90]);
         assert_eq!(planned.len(), 7);
         assert_eq!(planned[0].zarr, "ome-zarr/d/f0.ome.zarr");
         assert_eq!(planned[0].qc, "qc/d/f0.json");
