@@ -78,11 +78,20 @@ pub(crate) fn check_manifest(dest: &Path) {
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).unwrap().flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            assert!(!name.contains(".scopeflow-tmp-"), "temporary left: {}", e.path().display());
+            assert!(
+                !name.contains(".scopeflow-tmp-"),
+                "temporary left: {}",
+                e.path().display()
+            );
             if e.file_type().unwrap().is_dir() {
                 stack.push(e.path());
             } else {
-                let rel = e.path().strip_prefix(dest).unwrap().to_string_lossy().into_owned();
+                let rel = e
+                    .path()
+                    .strip_prefix(dest)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
                 on_disk.push(rel);
             }
         }
@@ -102,7 +111,12 @@ pub(crate) fn validate_tiffs(from: &Path, dest: &Path, sub: &str) {
         let zarr = dest.join(format!("ome-zarr/{sub}/{}.ome.zarr", s.stem()));
         validate(&zarr, &from.join(sub).join(s.file), Some(&s.truth_path()));
         let qc: Value = read_json(&dest.join(format!("qc/{sub}/{}.json", s.stem())));
-        assert_eq!(qc["sha256"].as_str(), Some(sha256_file(&s.path()).as_str()), "{}", s.file);
+        assert_eq!(
+            qc["sha256"].as_str(),
+            Some(sha256_file(&s.path()).as_str()),
+            "{}",
+            s.file
+        );
     }
 }
 
@@ -114,100 +128,191 @@ pub(crate) fn status_json(dest: &Path, id: &str, extra: &[&str]) -> (Run, Value)
     (run, doc)
 }
 
-sftest!(local_engine_converts_real_samples_once_and_resume_redoes_nothing, |dir: Dir| {
-    let from = dir.mkdir("archive");
-    let dest = dir.join("dest");
-    let images = backlog(&from, &["2019/day1", "2020"]);
-    let run = scopeflow(args![
-        "batch", "submit", "--from", &from, "--to", &dest, "--engine", "local", "--tasks", "3",
-        "--include", "**/*.tif", "--include", "**/*.tiff"
-    ])
-    .success();
-    let id = batch_id(&run);
-    let (_, st) = status_json(&dest, &id, &[]);
-    assert_eq!(st["batch"], id.as_str());
-    let files = st["files"].as_array().expect("files[]");
-    let paths: Vec<&str> = files.iter().map(|f| f["path"].as_str().unwrap()).collect();
-    assert_eq!(paths, images.iter().map(String::as_str).collect::<Vec<_>>(), "notes.txt is not planned");
-    assert!(files.iter().all(|f| f["state"] == "done" && f["error"].is_null()), "{st:#}");
-    assert_eq!(st["tasks"].as_array().unwrap().len(), 3);
-    for sub in ["2019/day1", "2020"] {
-        validate_tiffs(&from, &dest, sub);
-    }
-    check_manifest(&dest);
-    let before = records(&dest, &id);
-    assert!(before.values().all(|r| r == &["file_start", "file_done"]), "{before:?}");
+sftest!(
+    local_engine_converts_real_samples_once_and_resume_redoes_nothing,
+    |dir: Dir| {
+        let from = dir.mkdir("archive");
+        let dest = dir.join("dest");
+        let images = backlog(&from, &["2019/day1", "2020"]);
+        let run = scopeflow(args![
+            "batch",
+            "submit",
+            "--from",
+            &from,
+            "--to",
+            &dest,
+            "--engine",
+            "local",
+            "--tasks",
+            "3",
+            "--include",
+            "**/*.tif",
+            "--include",
+            "**/*.tiff"
+        ])
+        .success();
+        let id = batch_id(&run);
+        let (_, st) = status_json(&dest, &id, &[]);
+        assert_eq!(st["batch"], id.as_str());
+        let files = st["files"].as_array().expect("files[]");
+        let paths: Vec<&str> = files.iter().map(|f| f["path"].as_str().unwrap()).collect();
+        assert_eq!(
+            paths,
+            images.iter().map(String::as_str).collect::<Vec<_>>(),
+            "notes.txt is not planned"
+        );
+        assert!(
+            files
+                .iter()
+                .all(|f| f["state"] == "done" && f["error"].is_null()),
+            "{st:#}"
+        );
+        assert_eq!(st["tasks"].as_array().unwrap().len(), 3);
+        for sub in ["2019/day1", "2020"] {
+            validate_tiffs(&from, &dest, sub);
+        }
+        check_manifest(&dest);
+        let before = records(&dest, &id);
+        assert!(
+            before.values().all(|r| r == &["file_start", "file_done"]),
+            "{before:?}"
+        );
 
-    let again = scopeflow(args!["batch", "resume", &id, "--to", &dest]).success();
-    assert!(again.stdout.contains("nothing to resume"), "{again}");
-    assert_eq!(records(&dest, &id), before);
-    // The raw files are read in place, never modified.
-    for img in &images {
-        let name = Path::new(img).file_name().unwrap().to_str().unwrap();
-        assert_eq!(sha256_file(&from.join(img)), sha256_file(&real_samples_dir().join(name)));
+        let again = scopeflow(args!["batch", "resume", &id, "--to", &dest]).success();
+        assert!(again.stdout.contains("nothing to resume"), "{again}");
+        assert_eq!(records(&dest, &id), before);
+        // The raw files are read in place, never modified.
+        for img in &images {
+            let name = Path::new(img).file_name().unwrap().to_str().unwrap();
+            assert_eq!(
+                sha256_file(&from.join(img)),
+                sha256_file(&real_samples_dir().join(name))
+            );
+        }
     }
-});
+);
 
-sftest!(a_second_batch_over_the_same_dest_adopts_finished_outputs, |dir: Dir| {
-    // A task killed after publishing but before recording leaves complete outputs: the next run
-    // recognises them by the raw file's sha256 instead of converting again.
-    let from = dir.mkdir("archive");
-    let dest = dir.join("dest");
-    backlog(&from, &["a"]);
-    let first = scopeflow(args![
-        "batch", "submit", "--from", &from, "--to", &dest, "--engine", "local", "--include",
-        "**/maize_clsm.tif"
-    ])
-    .success();
-    let second = scopeflow(args![
-        "batch", "submit", "--from", &from, "--to", &dest, "--engine", "local", "--include",
-        "**/maize_clsm.tif"
-    ])
-    .success();
-    let (a, b) = (batch_id(&first), batch_id(&second));
-    assert_ne!(a, b);
-    let rec = dest.join(".scopeflow-batch").join(&b).join("tasks/0.jsonl");
-    let text = std::fs::read_to_string(&rec).unwrap();
-    assert!(text.contains(r#""adopted":true"#), "{text}");
-    check_manifest(&dest);
-});
+sftest!(
+    a_second_batch_over_the_same_dest_adopts_finished_outputs,
+    |dir: Dir| {
+        // A task killed after publishing but before recording leaves complete outputs: the next run
+        // recognises them by the raw file's sha256 instead of converting again.
+        let from = dir.mkdir("archive");
+        let dest = dir.join("dest");
+        backlog(&from, &["a"]);
+        let first = scopeflow(args![
+            "batch",
+            "submit",
+            "--from",
+            &from,
+            "--to",
+            &dest,
+            "--engine",
+            "local",
+            "--include",
+            "**/maize_clsm.tif"
+        ])
+        .success();
+        let second = scopeflow(args![
+            "batch",
+            "submit",
+            "--from",
+            &from,
+            "--to",
+            &dest,
+            "--engine",
+            "local",
+            "--include",
+            "**/maize_clsm.tif"
+        ])
+        .success();
+        let (a, b) = (batch_id(&first), batch_id(&second));
+        assert_ne!(a, b);
+        let rec = dest.join(".scopeflow-batch").join(&b).join("tasks/0.jsonl");
+        let text = std::fs::read_to_string(&rec).unwrap();
+        assert!(text.contains(r#""adopted":true"#), "{text}");
+        check_manifest(&dest);
+    }
+);
 
 sftest!(unknown_batch_and_bad_flags_are_usage_errors, |dir: Dir| {
-    let r = scopeflow(args!["batch", "status", "no-such-batch", "--to", dir.path()]).exit(2);
+    let r = scopeflow(args![
+        "batch",
+        "status",
+        "no-such-batch",
+        "--to",
+        dir.path()
+    ])
+    .exit(2);
     assert!(r.stderr.contains("no-such-batch"), "{r}");
     let empty = dir.mkdir("empty");
     let r = scopeflow(args![
-        "batch", "submit", "--from", &empty, "--to", dir.join("d"), "--engine", "local"
+        "batch",
+        "submit",
+        "--from",
+        &empty,
+        "--to",
+        dir.join("d"),
+        "--engine",
+        "local"
     ])
     .exit(2);
     assert!(r.stderr.contains("no image"), "{r}");
 });
 
-sftest!(a_batch_reports_its_files_and_qc_to_the_central_server, |dir: Dir| {
-    let db = format!("sqlite://{}", dir.join("server.db").display());
-    let agent = token(&db, &["--agent", "archive-migration"]);
-    let viewer = token(&db, &["--viewer"]);
-    let token_file: PathBuf = dir.create("agent.token", format!("{agent}\n"));
-    let port = free_port();
-    let server = Server::start(&db, port, &dir.join("server.log"));
-    let from = dir.mkdir("archive");
-    let dest = dir.join("dest");
-    let images = backlog(&from, &["x"]);
-    let run = scopeflow(args![
-        "batch", "submit", "--from", &from, "--to", &dest, "--engine", "local", "--include",
-        "**/*.tif", "--server", &server.url, "--token-file", &token_file, "--agent",
-        "archive-migration"
-    ])
-    .success();
-    let _ = batch_id(&run);
-    let doc = get_json(&format!("{}/api/files?agent=archive-migration", server.url), &viewer);
-    let files = doc["files"].as_array().expect("files[]");
-    let tifs: Vec<&String> = images.iter().filter(|p| p.ends_with(".tif")).collect();
-    assert_eq!(files.len(), tifs.len(), "{doc:#}");
-    for f in files {
-        let path = f["path"].as_str().unwrap();
-        let raw = from.join(path);
-        assert_eq!(f["sha256"].as_str(), Some(sha256_file(&raw).as_str()), "{f}");
-        assert!(f["qc"]["channels"].as_array().is_some_and(|c| !c.is_empty()), "{f}");
+sftest!(
+    a_batch_reports_its_files_and_qc_to_the_central_server,
+    |dir: Dir| {
+        let db = format!("sqlite://{}", dir.join("server.db").display());
+        let agent = token(&db, &["--agent", "archive-migration"]);
+        let viewer = token(&db, &["--viewer"]);
+        let token_file: PathBuf = dir.create("agent.token", format!("{agent}\n"));
+        let port = free_port();
+        let server = Server::start(&db, port, &dir.join("server.log"));
+        let from = dir.mkdir("archive");
+        let dest = dir.join("dest");
+        let images = backlog(&from, &["x"]);
+        let run = scopeflow(args![
+            "batch",
+            "submit",
+            "--from",
+            &from,
+            "--to",
+            &dest,
+            "--engine",
+            "local",
+            "--include",
+            "**/*.tif",
+            "--server",
+            &server.url,
+            "--token-file",
+            &token_file,
+            "--agent",
+            "archive-migration"
+        ])
+        .success();
+        let _ = batch_id(&run);
+        let doc = get_json(
+            &format!("{}/api/files?agent=archive-migration", server.url),
+            &viewer,
+        );
+        let files = doc["files"].as_array().expect("files[]");
+        let tifs: Vec<&String> = images.iter().filter(|p| p.ends_with(".tif")).collect();
+        assert_eq!(files.len(), tifs.len(), "{doc:#}");
+        for f in files {
+            let path = f["path"].as_str().unwrap();
+            let raw = from.join(path);
+            assert_eq!(
+                f["sha256"].as_str(),
+                Some(sha256_file(&raw).as_str()),
+                "{f}"
+            );
+            assert!(
+                f["qc"]["channels"]
+                    .as_array()
+                    .is_some_and(|c| !c.is_empty()),
+                "{f}"
+            );
+        }
     }
-});
+);

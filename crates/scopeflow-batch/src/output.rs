@@ -51,7 +51,10 @@ fn discard(target: &Path) -> Result<(), BatchError> {
     if !target.exists() {
         return Ok(());
     }
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let aside = target.with_file_name(format!(
         ".{name}.{}stale-{}",
         scopeflow_transfer::remote::TEMP_MARKER.trim_start_matches('.'),
@@ -92,7 +95,10 @@ pub fn convert(
             let other = if z { &zarr } else { &qc };
             return Err(fail(
                 other,
-                format!("already exists and is not the output of this batch (converting {})", raw.display()),
+                format!(
+                    "already exists and is not the output of this batch (converting {})",
+                    raw.display()
+                ),
             ));
         }
     }
@@ -151,7 +157,9 @@ fn entries(to: &Path, file: &PlannedFile) -> Result<Vec<(RelPath, Digest)>, Batc
         let list = std::fs::read_dir(&dir).map_err(|e| BatchError::io(&dir, e))?;
         for e in list {
             let e = e.map_err(|e| BatchError::io(&dir, e))?;
-            let ft = e.file_type().map_err(|err| BatchError::io(&e.path(), err))?;
+            let ft = e
+                .file_type()
+                .map_err(|err| BatchError::io(&e.path(), err))?;
             if ft.is_dir() {
                 stack.push(e.path());
             } else {

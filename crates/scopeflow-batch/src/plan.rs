@@ -126,9 +126,7 @@ pub fn list_images(from: &Path, include: &[String]) -> Result<Vec<(String, u64)>
     let seen = scopeflow_agent::scan(from, &filter).map_err(|e| BatchError::io(from, e))?;
     Ok(seen
         .into_iter()
-        .filter(|s| {
-            !include.is_empty() || scopeflow_formats::detect(&s.path).is_ok_and(readable)
-        })
+        .filter(|s| !include.is_empty() || scopeflow_formats::detect(&s.path).is_ok_and(readable))
         .map(|s| (s.rel, s.size))
         .collect())
 }

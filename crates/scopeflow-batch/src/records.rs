@@ -153,7 +153,10 @@ mod tests {
         w.append(&start).unwrap();
         drop(w);
         let path = records_path(d.path(), 0);
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         f.write_all(br#"{"event":"file_done","at":"#).unwrap();
         drop(f);
         assert_eq!(read(d.path(), 0).unwrap(), vec![start.clone()]);

@@ -109,8 +109,7 @@ pub fn flush(plan: &Plan, server: &ServerRef, writer: &str) -> Result<usize, Str
         .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
     let url = format!("{}/api/events", server.url.trim_end_matches('/'));
     let ack_path = dir.join("reported").join(format!("{writer}.txt"));
-    std::fs::create_dir_all(dir.join("reported"))
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir.join("reported")).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut sent = 0;
     let total = events.len();
     for chunk in events.chunks(BATCH) {

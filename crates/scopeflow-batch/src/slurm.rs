@@ -110,7 +110,10 @@ pub fn submit(plan: &Plan, exe: &Path, tasks: &[usize]) -> Result<Submission, Ba
 pub fn submissions(dir: &Path) -> Result<Vec<Submission>, BatchError> {
     let path = dir.join("jobs.jsonl");
     match std::fs::read_to_string(&path) {
-        Ok(t) => Ok(t.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()),
+        Ok(t) => Ok(t
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(BatchError::io(&path, e)),
     }

@@ -97,7 +97,11 @@ fn from_records(recs: &[Record], engine: Engine) -> String {
         .rposition(|r| matches!(r, Record::TaskStart { .. }));
     match last_start {
         None => "NOT_STARTED".into(),
-        Some(i) if recs[i..].iter().any(|r| matches!(r, Record::TaskEnd { .. })) => {
+        Some(i)
+            if recs[i..]
+                .iter()
+                .any(|r| matches!(r, Record::TaskEnd { .. })) =>
+        {
             "COMPLETED".into()
         }
         Some(i) => match &recs[i] {
@@ -146,7 +150,10 @@ pub fn status(dir: &Path) -> Result<Status, BatchError> {
     for t in 0..plan.tasks {
         let recs = records::read(dir, t)?;
         let job = job_of.get(&t).map(|j| format!("{j}_{t}"));
-        let (state, source) = match job.as_ref().and_then(|j| queue.get(j).or_else(|| acct.get(j)).map(|s| (j, s))) {
+        let (state, source) = match job
+            .as_ref()
+            .and_then(|j| queue.get(j).or_else(|| acct.get(j)).map(|s| (j, s)))
+        {
             Some((j, s)) if queue.contains_key(j) => (s.clone(), "squeue"),
             Some((_, s)) => (s.clone(), "sacct"),
             None => (from_records(&recs, plan.engine), "records"),

@@ -59,7 +59,11 @@ pub fn submit(req: SubmitRequest) -> Result<Submission, BatchError> {
         return Err(BatchError::Usage(format!(
             "--from {}: no image to convert{}",
             from.display(),
-            if req.include.is_empty() { "" } else { " matches --include" }
+            if req.include.is_empty() {
+                ""
+            } else {
+                " matches --include"
+            }
         )));
     }
     let tasks = req.tasks.unwrap_or(match req.engine {

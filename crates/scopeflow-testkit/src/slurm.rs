@@ -59,10 +59,11 @@ impl Slurm {
     /// `None` (the test then passes, saying so) only when SCOPEFLOW_SKIP_SLURM=1 and Slurm is
     /// missing.
     pub fn start() -> Option<Slurm> {
-        if !Path::new("/usr/sbin/slurmctld").exists() || !Path::new("/usr/sbin/munged").exists()
-        {
+        if !Path::new("/usr/sbin/slurmctld").exists() || !Path::new("/usr/sbin/munged").exists() {
             if std::env::var_os("SCOPEFLOW_SKIP_SLURM").is_some_and(|v| v == "1") {
-                eprintln!("slurmctld/munged missing and SCOPEFLOW_SKIP_SLURM=1: Slurm test skipped");
+                eprintln!(
+                    "slurmctld/munged missing and SCOPEFLOW_SKIP_SLURM=1: Slurm test skipped"
+                );
                 return None;
             }
             panic!("Slurm is missing: {INSTALL} (or SCOPEFLOW_SKIP_SLURM=1)");
@@ -86,7 +87,10 @@ impl Slurm {
         fs::create_dir_all(&private).expect("munge key folder");
         let key = private.join("munge.key");
         run_ok(
-            Command::new("mungekey").arg("--create").arg("--keyfile").arg(&key),
+            Command::new("mungekey")
+                .arg("--create")
+                .arg("--keyfile")
+                .arg(&key),
             "mungekey",
         );
         chown_munge(&munge);
@@ -101,7 +105,10 @@ impl Slurm {
                 .arg(format!("--socket={}", socket.display()))
                 .arg(format!("--pid-file={}", munge.join("munged.pid").display()))
                 .arg(format!("--log-file={}", munge.join("munged.log").display()))
-                .arg(format!("--seed-file={}", munge.join("munged.seed").display())),
+                .arg(format!(
+                    "--seed-file={}",
+                    munge.join("munged.seed").display()
+                )),
             "munged",
         );
         for sub in ["state", "spool", "log"] {
@@ -194,7 +201,10 @@ impl Slurm {
     fn wait_idle(&self, node: &str) {
         let t0 = Instant::now();
         loop {
-            let out = self.command("sinfo").args(["-h", "-n", node, "-o", "%T"]).output();
+            let out = self
+                .command("sinfo")
+                .args(["-h", "-n", node, "-o", "%T"])
+                .output();
             if let Ok(o) = &out
                 && String::from_utf8_lossy(&o.stdout).trim() == "idle"
             {
