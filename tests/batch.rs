@@ -297,7 +297,10 @@ sftest!(
             &viewer,
         );
         let files = doc["files"].as_array().expect("files[]");
-        let tifs: Vec<&String> = images.iter().filter(|p| p.ends_with(".tif")).collect();
+        let tifs: Vec<&String> = images
+            .iter()
+            .filter(|p| Path::new(p).extension().is_some_and(|e| e == "tif"))
+            .collect();
         assert_eq!(files.len(), tifs.len(), "{doc:#}");
         for f in files {
             let path = f["path"].as_str().unwrap();

@@ -11,6 +11,8 @@ use super::print_json;
 use crate::Failure;
 use crate::flags::ConvertFlags;
 
+// Parsed once per run: the size of the flags' variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub(crate) enum BatchCommand {
     /// Plan every image under --from, split it into --tasks shards balanced by bytes, and
