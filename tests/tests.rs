@@ -19,6 +19,8 @@
 //! - `retention`: `retention plan|run` on files ingested by the real agent (local and SFTP
 //!   destinations): each keep reason, purge, trash and expiry, caps, crashes and kill -9;
 //! - `resend`: a copy damaged after verification is found by the robot and sent again;
+//! - `batch`, `batch_slurm`: `batch submit|status|resume` with the local engine (real samples,
+//!   reporting to a real server) and on a real one-node Slurm cluster (a task cancelled, resumed);
 //! - `server`: the agent reporting to a real `scopeflow server`, down then up;
 //! - `agent`: `pipeline check`, `agent --once` and the long-running agent on real files into a
 //!   local destination (settling, polling, retries, quarantine, replaced files, SIGKILL at random
@@ -29,6 +31,8 @@ mod util;
 
 mod agent;
 mod bad_input;
+mod batch;
+mod batch_slurm;
 mod convert;
 mod destinations;
 mod formats;

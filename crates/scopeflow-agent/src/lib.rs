@@ -27,3 +27,6 @@ mod settle;
 mod watch;
 
 pub use run::{AgentError, Summary, run};
+/// The include rules and folder scan, shared with `scopeflow batch` so a backlog is planned
+/// exactly as the agent would have picked its files.
+pub use scan::{Filter, Seen, scan};

@@ -62,6 +62,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: ServiceCommand,
     },
+    /// Convert a backlog as one Slurm job array (or locally): submit, status, resume.
+    Batch {
+        #[command(subcommand)]
+        command: crate::commands::batch::BatchCommand,
+    },
     /// Every file the pipeline's journal knows: state, sha256, error, copies.
     Status {
         #[arg(long)]
@@ -172,6 +177,26 @@ pub(crate) enum PipelineCommand {
 pub(crate) struct ConvertArgs {
     pub input: PathBuf,
     pub output: PathBuf,
+    #[command(flatten)]
+    pub options: ConvertFlags,
+    /// Convert only series N (0-based) of a file holding several, as a plain image at OUTPUT;
+    /// without it every series is converted (a bioformats2raw-layout container when several).
+    #[arg(long, value_name = "N")]
+    pub series: Option<usize>,
+    /// Replace an existing OUTPUT.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// No progress bar, no summary line.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Print the conversion report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The conversion options, shared by `convert` and `batch submit`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct ConvertFlags {
     /// NGFF version: 0.5 (Zarr v3) or 0.4 (Zarr v2).
     #[arg(long, default_value = "0.5", value_parser = named::<NgffVersion>(&["0.5", "0.4"]))]
     pub ngff: NgffVersion,
@@ -189,19 +214,20 @@ pub(crate) struct ConvertArgs {
     /// Pyramid levels: a number, or `auto` (halve until one chunk holds a plane).
     #[arg(long, default_value = "auto", value_parser = parse_levels)]
     pub levels: scopeflow_ngff::Levels,
-    /// Convert only series N (0-based) of a file holding several, as a plain image at OUTPUT;
-    /// without it every series is converted (a bioformats2raw-layout container when several).
-    #[arg(long, value_name = "N")]
-    pub series: Option<usize>,
-    /// Replace an existing OUTPUT.
-    #[arg(long)]
-    pub overwrite: bool,
-    /// No progress bar, no summary line.
-    #[arg(long)]
-    pub quiet: bool,
-    /// Print the conversion report as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
+}
+
+impl ConvertFlags {
+    pub fn options(&self, overwrite: bool) -> scopeflow_ngff::ConvertOptions {
+        scopeflow_ngff::ConvertOptions {
+            ngff: self.ngff,
+            chunk_yx: self.chunk_yx,
+            shard_yx: self.shard_yx,
+            codec: self.codec,
+            level: self.level,
+            levels: self.levels,
+            overwrite,
+        }
+    }
 }
 
 fn scopeflow_ngff_default_chunk() -> usize {

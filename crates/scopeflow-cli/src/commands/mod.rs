@@ -1,4 +1,5 @@
 mod agent;
+pub(crate) mod batch;
 mod convert;
 mod inspect;
 mod pipeline;
@@ -23,6 +24,7 @@ pub(crate) fn run(cmd: Command) -> Result<(), Failure> {
             command: PipelineCommand::Check { file },
         } => pipeline::check(&file),
         Command::Agent { config, once } => agent::run(&config, once),
+        Command::Batch { command } => batch::run(command),
         Command::Status { config, json } => status::run(&config, json),
         Command::Retention { command } => match command {
             RetentionCommand::Plan { config, now, json } => {
