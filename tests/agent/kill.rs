@@ -1,0 +1,139 @@
+//! SIGKILL at random moments (every file still delivered exactly once), and `protect_raw`.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::Value;
+
+use crate::util::*;
+use super::world::*;
+use super::expect::*;
+
+// ---------------------------------------------------------------------------------------------
+// 9. SIGKILL at random moments: every file still delivered exactly once
+// ---------------------------------------------------------------------------------------------
+
+sftest!(kill9_exactly_once, |dir: Dir| {
+    const ROUNDS: usize = 20;
+    const FILES: usize = 24;
+    let started = Instant::now();
+    // Small chunks: ~350 files per OME-Zarr, so converting, copying and reading back take
+    // long enough for most kills to land in the middle of the work.
+    let env = Env::new(
+        dir,
+        &Pipeline::new("1s")
+            .top("workers: 2")
+            .top("steps: [metadata, qc, {convert: {chunk_yx: 64}}]"),
+    );
+    let raws = put_many(&env, FILES);
+    let snap = RawSnapshot::take(&raws.iter().map(|r| r.1.clone()).collect::<Vec<_>>());
+    let seed = seed("SCOPEFLOW_KILL9_SEED");
+    let mut rng = Rng(seed);
+    let mut p = Problems::new();
+    let mut sleeps = Vec::new();
+    for round in 1..=ROUNDS {
+        let ms = rng.range(50, 1500);
+        sleeps.push(ms);
+        let mut agent = env.start_agent("agent.log");
+        std::thread::sleep(Duration::from_millis(ms));
+        if let Some(s) = agent.exited() {
+            p.push(format!(
+                "round {round}: the agent exited by itself ({s}) before the SIGKILL at {ms} ms"
+            ));
+        }
+        agent.kill9();
+    }
+    let progress = env
+        .try_status()
+        .map(|files| {
+            let mut by_state: BTreeMap<String, usize> = BTreeMap::new();
+            for f in &files {
+                *by_state.entry(state_of(f).to_string()).or_default() += 1;
+            }
+            format!("{by_state:?}")
+        })
+        .unwrap_or_else(|r| format!("status failed:\n{r}"));
+    env.say(format!(
+        "kill9: seed {seed}, {ROUNDS} rounds killed after {sleeps:?} ms, {:.1}s; states before \
+         the final --once: {progress}",
+        started.elapsed().as_secs_f64()
+    ));
+
+    let left = Duration::from_secs(180).saturating_sub(started.elapsed());
+    let r = env.once(left.max(Duration::from_secs(30)));
+    p.check(r.code() == Some(0), || {
+        format!("final agent --once: exit {:?}, expected 0", r.code())
+    });
+    let files = env.status();
+    p.check(files.len() == FILES, || {
+        format!("status has {} entries, expected {FILES}", files.len())
+    });
+    check_status_v1(&mut p, &files, &raws);
+    check_destination(&mut p, &env.dest, &expected_v1(&raws));
+    let count = |sub: &str| walk_files(&env.dest.join(sub)).len();
+    let zarrs = zarr_dirs(&env.dest.join("ome-zarr")).len();
+    p.check(
+        count("raw") == FILES && zarrs == FILES && count("qc") == FILES,
+        || {
+            format!(
+                "the destination holds {} raw files, {zarrs} OME-Zarr, {} QC files; expected \
+                 {FILES} of each",
+                count("raw"),
+                count("qc")
+            )
+        },
+    );
+    check_manifest(&mut p, &env.dest);
+    check_no_tmp(
+        &mut p,
+        env.dir.path(),
+        "the test folder (destination, state folder, watch folder)",
+    );
+    snap.check_unchanged(&mut p);
+    env.say(format!(
+        "kill9: seed {seed}, whole test {:.1}s",
+        started.elapsed().as_secs_f64()
+    ));
+    env.finish(p);
+});
+
+// ---------------------------------------------------------------------------------------------
+// 10. protect_raw
+// ---------------------------------------------------------------------------------------------
+
+sftest!(
+    #[cfg(unix)]
+    protect_raw,
+    |dir: Dir| {
+        let env = Env::new(dir, &Pipeline::new("1s").top("protect_raw: true"));
+        let path = env.put("protected.tif", &REAL_MAIZE.path());
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).expect("chmod 644");
+        let snap = RawSnapshot::take(std::slice::from_ref(&path));
+        let r = env.once(ONCE_LIMIT);
+        let mut p = Problems::new();
+        p.check(r.code() == Some(0), || {
+            format!("agent --once: exit {:?}, expected 0", r.code())
+        });
+        let raws = raws_of(&env, &["protected.tif"]);
+        check_status_v1(&mut p, &env.status(), &raws);
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
+        p.check(mode & 0o222 == 0, || {
+            format!(
+                "the verified raw file is still writable: mode {:o}",
+                mode & 0o7777
+            )
+        });
+        check_destination(&mut p, &env.dest, &expected_v1(&raws));
+        check_manifest(&mut p, &env.dest);
+        snap.check_unchanged(&mut p);
+        env.finish(p);
+    }
+);
