@@ -14,8 +14,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
-use crate::util::*;
 use super::world::*;
+use crate::util::*;
 
 // ---------------------------------------------------------------------------------------------
 // Files and destinations
@@ -394,7 +394,14 @@ pub(super) fn error_text(e: &Value) -> String {
 
 /// One status entry is a verified version `version` of a file with this sha256 and size, with
 /// one verified copy at the destination.
-pub(super) fn check_entry(p: &mut Problems, e: &Value, rel: &str, sha: &str, size: u64, version: u64) {
+pub(super) fn check_entry(
+    p: &mut Problems,
+    e: &Value,
+    rel: &str,
+    sha: &str,
+    size: u64,
+    version: u64,
+) {
     let what = format!("status of {rel} (version {version})");
     p.check(state_of(e) == "verified", || {
         format!(

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
-use crate::util::*;
-use super::world::*;
 use super::expect::*;
+use super::world::*;
+use crate::util::*;
 
 // ---------------------------------------------------------------------------------------------
 // 2. --once on three real files
@@ -85,7 +85,6 @@ sftest!(once_basic, |dir: Dir| {
 // ---------------------------------------------------------------------------------------------
 // 3. thirty files in one run
 // ---------------------------------------------------------------------------------------------
-
 
 sftest!(thirty_files, |dir: Dir| {
     let env = Env::new(dir, &Pipeline::new("1s").top("workers: 2"));

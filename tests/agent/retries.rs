@@ -14,9 +14,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
-use crate::util::*;
-use super::world::*;
 use super::expect::*;
+use super::world::*;
+use crate::util::*;
 
 // ---------------------------------------------------------------------------------------------
 // 6. a corrupt file is quarantined after its attempts, the others go through

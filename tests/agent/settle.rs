@@ -13,9 +13,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
-use crate::util::*;
-use super::world::*;
 use super::expect::*;
+use super::world::*;
+use crate::util::*;
 
 // ---------------------------------------------------------------------------------------------
 // 4. a file still being written
