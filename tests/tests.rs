@@ -20,9 +20,13 @@
 //!   destinations): each keep reason, purge, trash and expiry, caps, crashes and kill -9;
 //! - `resend`: a copy damaged after verification is found by the robot and sent again;
 //! - `server`: the agent reporting to a real `scopeflow server`, down then up;
+//! - `server_rejected`: events the server refuses (HTTP 400) set aside with its reason;
 //! - `agent`: `pipeline check`, `agent --once` and the long-running agent on real files into a
 //!   local destination (settling, polling, retries, quarantine, replaced files, SIGKILL at random
-//!   moments), checked through `status --json`, the destination's layout and `sha256sum -c`.
+//!   moments, panics isolated, a file that aborts the process quarantined), checked through
+//!   `status --json`, the destination's layout and `sha256sum -c`;
+//! - `permanent`: S3 at an IP address without `path_style`; a missing bucket, a bad S3 key, an
+//!   unknown host key, a refused user key quarantined at once, then `scopeflow retry`.
 
 #[macro_use]
 mod util;
@@ -33,8 +37,10 @@ mod convert;
 mod destinations;
 mod formats;
 mod inspect;
+mod permanent;
 mod qc;
 mod resend;
 mod retention;
 mod series;
 mod server;
+mod server_rejected;

@@ -13,9 +13,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
-use crate::util::*;
-use super::world::*;
 use super::expect::*;
+use super::world::*;
+use crate::util::*;
 
 // ---------------------------------------------------------------------------------------------
 // 9. SIGKILL at random moments: every file still delivered exactly once
@@ -29,9 +29,12 @@ sftest!(kill9_exactly_once, |dir: Dir| {
     // long enough for most kills to land in the middle of the work.
     let env = Env::new(
         dir,
+        // A kill during conversion counts as an attempt (crash quarantine); the rounds may hit
+        // the same file more often than the default 5 attempts allow.
         &Pipeline::new("1s")
             .top("workers: 2")
-            .top("steps: [metadata, qc, {convert: {chunk_yx: 64}}]"),
+            .top("steps: [metadata, qc, {convert: {chunk_yx: 64}}]")
+            .top("retry: {max_attempts: 1000, backoff: 0s, max_backoff: 1s}"),
     );
     let raws = put_many(&env, FILES);
     let snap = RawSnapshot::take(&raws.iter().map(|r| r.1.clone()).collect::<Vec<_>>());

@@ -16,6 +16,7 @@ mod expect;
 mod world;
 
 mod check;
+mod isolation;
 mod kill;
 mod once;
 mod retries;

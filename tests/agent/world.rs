@@ -32,6 +32,8 @@ pub(super) struct Pipeline {
     pub(super) poll: bool,
     pub(super) watch_extra: Vec<String>,
     pub(super) top_extra: Vec<String>,
+    /// More destinations after `nas`, as YAML list items.
+    pub(super) dest_extra: Vec<String>,
 }
 
 impl Pipeline {
@@ -41,7 +43,14 @@ impl Pipeline {
             poll: false,
             watch_extra: Vec::new(),
             top_extra: Vec::new(),
+            dest_extra: Vec::new(),
         }
+    }
+
+    /// One more destination after `nas` (a YAML list item, `  - name: …`).
+    pub(super) fn destination(mut self, item: &str) -> Pipeline {
+        self.dest_extra.push(item.to_string());
+        self
     }
 
     /// `poll: true` with this `poll_interval`.
@@ -87,6 +96,9 @@ impl Pipeline {
                  kind: local\n    \
                  path: {DEST_REL}\n"
         ));
+        for d in &self.dest_extra {
+            y.push_str(d);
+        }
         y
     }
 }
@@ -207,11 +219,18 @@ impl Env {
 
     /// `scopeflow -v agent --config CFG --once`, killed (and failing the test) after `limit`.
     pub(super) fn once(&self, limit: Duration) -> Run {
+        self.once_with(limit, &[])
+    }
+
+    /// [`Env::once`] with these variables in the agent's environment (the debug build's test
+    /// hooks: `SCOPEFLOW_TEST_PANIC`, `SCOPEFLOW_TEST_ABORT_ON`).
+    pub(super) fn once_with(&self, limit: Duration, vars: &[(&str, &str)]) -> Run {
         let n = self.runs.get() + 1;
         self.runs.set(n);
         let r = run_bounded(
             self,
             args!["-v", "agent", "--config", self.cfg, "--once"],
+            vars,
             limit,
             &format!("once-{n}"),
         );
@@ -308,7 +327,13 @@ impl Env {
 
 /// Runs the binary with `args`, output to `<name>.out` / `<name>.log` in the test folder, and
 /// kills its process group after `limit` (failing the test).
-pub(super) fn run_bounded(env: &Env, args: Vec<std::ffi::OsString>, limit: Duration, name: &str) -> Run {
+pub(super) fn run_bounded(
+    env: &Env,
+    args: Vec<std::ffi::OsString>,
+    vars: &[(&str, &str)],
+    limit: Duration,
+    name: &str,
+) -> Run {
     let out_path = env.dir.join(format!("{name}.out"));
     let err_path = env.dir.join(format!("{name}.log"));
     let cmd = std::iter::once(scopeflow_bin().as_os_str().to_string_lossy().into_owned())
@@ -320,6 +345,7 @@ pub(super) fn run_bounded(env: &Env, args: Vec<std::ffi::OsString>, limit: Durat
     let start = Instant::now();
     let mut child = Command::new(scopeflow_bin())
         .args(&args)
+        .envs(vars.iter().copied())
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(out)
