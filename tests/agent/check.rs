@@ -1,19 +1,9 @@
 //! `pipeline check` on a valid pipeline and on one with three problems.
 
-use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
+use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
-use serde_json::Value;
-
-use super::expect::*;
 use super::world::*;
 use crate::util::*;
 

@@ -1,17 +1,9 @@
 //! SIGKILL at random moments (every file still delivered exactly once), and `protect_raw`.
 
-use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
+use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant, SystemTime};
-
-use serde_json::Value;
+use std::time::{Duration, Instant};
 
 use super::expect::*;
 use super::world::*;

@@ -1,17 +1,8 @@
 //! Files still being written (settling), and polling for network folders.
 
-use std::cell::{Cell, RefCell};
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant, SystemTime};
-
-use serde_json::Value;
+use std::time::{Duration, Instant};
 
 use super::expect::*;
 use super::world::*;
