@@ -95,7 +95,7 @@ pub(crate) fn token(db: &str, args: &[&str]) -> String {
         .to_string()
 }
 
-fn pipeline(dir: &Dir, port: u16) -> PathBuf {
+pub(crate) fn pipeline(dir: &Dir, port: u16) -> PathBuf {
     dir.mkdir("acquisitions/day1");
     dir.mkdir("nas");
     dir.create(
@@ -109,7 +109,7 @@ fn pipeline(dir: &Dir, port: u16) -> PathBuf {
     )
 }
 
-fn files_of(url: &str, token: &str) -> Vec<Value> {
+pub(crate) fn files_of(url: &str, token: &str) -> Vec<Value> {
     get_json(&format!("{url}/api/files?agent=confocal-7"), token)["files"]
         .as_array()
         .cloned()

@@ -22,9 +22,13 @@
 //! - `batch`, `batch_slurm`: `batch submit|status|resume` with the local engine (real samples,
 //!   reporting to a real server) and on a real one-node Slurm cluster (a task cancelled, resumed);
 //! - `server`: the agent reporting to a real `scopeflow server`, down then up;
+//! - `server_rejected`: events the server refuses (HTTP 400) set aside with its reason;
 //! - `agent`: `pipeline check`, `agent --once` and the long-running agent on real files into a
 //!   local destination (settling, polling, retries, quarantine, replaced files, SIGKILL at random
-//!   moments), checked through `status --json`, the destination's layout and `sha256sum -c`.
+//!   moments, panics isolated, a file that aborts the process quarantined), checked through
+//!   `status --json`, the destination's layout and `sha256sum -c`;
+//! - `permanent`: S3 at an IP address without `path_style`; a missing bucket, a bad S3 key, an
+//!   unknown host key, a refused user key quarantined at once, then `scopeflow retry`.
 
 #[macro_use]
 mod util;
@@ -37,8 +41,10 @@ mod convert;
 mod destinations;
 mod formats;
 mod inspect;
+mod permanent;
 mod qc;
 mod resend;
 mod retention;
 mod series;
 mod server;
+mod server_rejected;

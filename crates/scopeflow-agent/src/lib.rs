@@ -17,6 +17,7 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 mod deliver;
+mod isolate;
 mod job;
 mod process;
 mod report;

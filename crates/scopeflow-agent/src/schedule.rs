@@ -111,9 +111,9 @@ impl Schedule {
             if self.in_flight.len() < ctx.pipeline.workers {
                 self.in_flight.insert(row.id);
                 retry.remove(&row.id);
-                let (c, id) = (ctx.clone(), row.id);
+                let (c, id, rel) = (ctx.clone(), row.id, row.rel.clone());
                 self.jobs.spawn(async move {
-                    job::run(c, row).await;
+                    crate::isolate::job(&rel, job::run(c, row)).await;
                     id
                 });
             }

@@ -74,6 +74,20 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Re-queue quarantined (and failed) files after a fix: attempts start again from zero and
+    /// the agent works on them at its next pass. PATH: as `status` shows it (relative to its
+    /// watched folder) or a path to the raw file. Exit 0: all re-queued; 1: a PATH is not
+    /// quarantined or failed (the others are re-queued); 2: bad command line or pipeline.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["paths", "all"])))]
+    Retry {
+        #[arg(long)]
+        config: PathBuf,
+        /// Files to re-queue.
+        paths: Vec<PathBuf>,
+        /// Every quarantined or failed file.
+        #[arg(long, conflicts_with = "paths")]
+        all: bool,
+    },
     /// The retention robot: purge local raw files whose every required copy verifies now.
     Retention {
         #[command(subcommand)]
@@ -96,7 +110,8 @@ pub(crate) enum Command {
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum RetentionCommand {
-    /// Dry run: what would be purged, and why every other file is kept.
+    /// Dry run: what would be purged, and why every other file is kept. By default from the
+    /// journal only (fast; nothing contacted or hashed); `--verify` checks as `run` does.
     Plan {
         #[arg(long)]
         config: PathBuf,
@@ -105,6 +120,10 @@ pub(crate) enum RetentionCommand {
         now: Option<String>,
         #[arg(long)]
         json: bool,
+        /// Re-verify every copy at its destination and re-hash every local file, as `run`
+        /// does, so the plan shows exactly what `run` would do (nothing is purged or recorded).
+        #[arg(long)]
+        verify: bool,
     },
     /// Purge (or move to the trash) what is safe to purge now; exit 0 whatever it kept.
     Run {

@@ -17,6 +17,7 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 mod copies;
+mod crash;
 mod error;
 mod files;
 mod model;
@@ -26,6 +27,7 @@ mod retention;
 mod retry;
 mod time;
 
+pub use crash::Interrupted;
 pub use error::JournalError;
 pub use model::{CopyRow, FileRow, FileStatus, OutboxEvent};
 pub use open::Journal;

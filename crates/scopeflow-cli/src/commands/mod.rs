@@ -5,6 +5,7 @@ mod inspect;
 mod pipeline;
 mod qc;
 mod retention;
+mod retry;
 mod server;
 mod status;
 
@@ -26,12 +27,16 @@ pub(crate) fn run(cmd: Command) -> Result<(), Failure> {
         Command::Agent { config, once } => agent::run(&config, once),
         Command::Batch { command } => batch::run(command),
         Command::Status { config, json } => status::run(&config, json),
+        Command::Retry { config, paths, all } => retry::run(&config, &paths, all),
         Command::Retention { command } => match command {
-            RetentionCommand::Plan { config, now, json } => {
-                retention::run(&config, now.as_deref(), json, false)
-            }
+            RetentionCommand::Plan {
+                config,
+                now,
+                json,
+                verify,
+            } => retention::run(&config, now.as_deref(), json, false, verify),
             RetentionCommand::Run { config, now, json } => {
-                retention::run(&config, now.as_deref(), json, true)
+                retention::run(&config, now.as_deref(), json, true, false)
             }
         },
         Command::Server {

@@ -20,13 +20,24 @@ pub(crate) fn run(config: &Path, as_json: bool) -> Result<(), Failure> {
     }
     let rows = runtime()?.block_on(async {
         let journal = scopeflow_journal::Journal::open(&pipeline.state).await?;
-        journal.status().await
+        Ok::<_, scopeflow_journal::JournalError>((
+            journal.status().await?,
+            journal.rejected().await?,
+        ))
     });
-    let rows =
+    let (rows, rejected) =
         rows.map_err(|e| Failure::work(anyhow::anyhow!("{}: {e}", pipeline.state.display())))?;
+    // Events the central server refused for good: kept in the journal, never resent.
+    let rejected: Vec<_> = rejected
+        .into_iter()
+        .map(|(id, kind, at, reason)| json!({"id": id, "kind": kind, "at": at, "reason": reason}))
+        .collect();
     if as_json {
         let files: Vec<_> = rows.iter().map(|r| r.to_json()).collect();
-        return print_json(&json!({ "files": files }));
+        return print_json(&json!({ "files": files, "rejected_events": rejected }));
+    }
+    for r in &rejected {
+        println!("event rejected by the central server: {r}");
     }
     println!(
         "{:<12} {:>3} {:<14} {:<50} error",
@@ -34,7 +45,10 @@ pub(crate) fn run(config: &Path, as_json: bool) -> Result<(), Failure> {
     );
     for r in &rows {
         let f = &r.file;
-        let sha = f.sha256.as_deref().map_or("-", |s| &s[..s.len().min(12)]);
+        let sha = f
+            .sha256
+            .as_deref()
+            .map_or("-", |s| s.get(..12).unwrap_or(s));
         println!(
             "{:<12} {:>3} {:<14} {:<50} {}",
             f.state,
