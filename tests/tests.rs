@@ -16,10 +16,13 @@
 //!   container validated series by series, or `--series N` alone) and the agent;
 //! - `bad_input`: damaged, unsupported and missing inputs (exit 1, a clear message, nothing
 //!   left behind) and bad command lines (exit 2);
+//! - `huge_dimensions`: headers claiming more pixels than memory holds (issue 20): exit 1, not
+//!   an abort, in the commands and in the agent;
 //! - `retention`: `retention plan|run` on files ingested by the real agent (local and SFTP
 //!   destinations): each keep reason, purge, trash and expiry, caps, crashes and kill -9;
 //! - `resend`: a copy damaged after verification is found by the robot and sent again;
 //! - `server`: the agent reporting to a real `scopeflow server`, down then up;
+//! - `status_listing`: `status` paging, filters and the format column on a real journal;
 //! - `agent`: `pipeline check`, `agent --once` and the long-running agent on real files into a
 //!   local destination (settling, polling, retries, quarantine, replaced files, SIGKILL at random
 //!   moments), checked through `status --json`, the destination's layout and `sha256sum -c`.
@@ -32,9 +35,11 @@ mod bad_input;
 mod convert;
 mod destinations;
 mod formats;
+mod huge_dimensions;
 mod inspect;
 mod qc;
 mod resend;
 mod retention;
 mod series;
 mod server;
+mod status_listing;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
-use scopeflow_core::{Codec, NgffVersion};
+use scopeflow_core::{Codec, FileState, NgffVersion};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -63,12 +63,7 @@ pub(crate) enum Command {
         command: ServiceCommand,
     },
     /// Every file the pipeline's journal knows: state, sha256, error, copies.
-    Status {
-        #[arg(long)]
-        config: PathBuf,
-        #[arg(long)]
-        json: bool,
-    },
+    Status(StatusArgs),
     /// The retention robot: purge local raw files whose every required copy verifies now.
     Retention {
         #[command(subcommand)]
@@ -87,6 +82,28 @@ pub(crate) enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
+}
+
+/// `status` reads the journal row by row; these choose which rows.
+#[derive(clap::Args, Debug)]
+pub(crate) struct StatusArgs {
+    #[arg(long)]
+    pub config: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+    /// Only files in these states (repeat or separate with commas: `--state failed,quarantined`).
+    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(FileState::ALL.map(|s| s.as_str())))]
+    pub state: Vec<String>,
+    /// Only files changed since this time: RFC 3339 (`2026-12-01T00:00:00Z`) or a duration
+    /// back from now (`30m`, `12h`, `7d`).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// At most this many files (after --offset).
+    #[arg(long)]
+    pub limit: Option<u64>,
+    /// Skip this many files first (in watch folder, path, version order).
+    #[arg(long, default_value_t = 0)]
+    pub offset: u64,
 }
 
 #[derive(Subcommand, Debug)]

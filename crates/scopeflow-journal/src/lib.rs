@@ -24,10 +24,12 @@ mod open;
 mod outbox;
 mod retention;
 mod retry;
+mod status;
 mod time;
 
 pub use error::JournalError;
 pub use model::{CopyRow, FileRow, FileStatus, OutboxEvent};
 pub use open::Journal;
 pub use retention::{PurgeIntent, TrashEntry};
+pub use status::StatusQuery;
 pub use scopeflow_core::{CopyState, FileState};

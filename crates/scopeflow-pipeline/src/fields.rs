@@ -1,6 +1,7 @@
 //! A YAML map read as a set of named fields: unknown, repeated and secret-bearing keys are
 //! reported here, once, for every map in the file.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -50,6 +51,9 @@ impl<'n> Fields<'n> {
             }
         };
         let mut entries: Vec<Entry<'n>> = Vec::with_capacity(pairs.len());
+        // Index of each key's first entry: a linear scan per key made a file with 100k
+        // (unknown) keys take seconds to check.
+        let mut seen: HashMap<String, usize> = HashMap::with_capacity(pairs.len());
         for (key, value) in pairs {
             let Some(text) = key
                 .scalar_text()
@@ -65,7 +69,8 @@ impl<'n> Fields<'n> {
                 );
                 continue;
             };
-            if let Some(first) = entries.iter().find(|e| e.key == text) {
+            if let Some(&first) = seen.get(&text) {
+                let first = &entries[first];
                 r.error(
                     key.pos,
                     format!(
@@ -76,6 +81,7 @@ impl<'n> Fields<'n> {
                 );
                 continue;
             }
+            seen.insert(text.clone(), entries.len());
             entries.push(Entry {
                 key: text,
                 key_pos: key.pos,

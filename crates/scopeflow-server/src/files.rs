@@ -13,6 +13,7 @@ use sqlx::{AssertSqlSafe, Row};
 use crate::api::AppState;
 use crate::auth::Principal;
 use crate::catalog::FileRow;
+use crate::db::Backend;
 use crate::error::ApiError;
 use crate::store::{FILE_COLUMNS, read_row};
 
@@ -61,14 +62,10 @@ pub async fn list(
         add("instrument = ?", i);
     }
     if let Some(q) = fq.q.filter(|s| !s.trim().is_empty()) {
-        // `search` is stored lower-cased: LIKE then behaves the same on both backends.
+        let sqlite = state.db.backend == Backend::Sqlite;
         for word in q.split_whitespace() {
-            let escaped = word
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            add("search LIKE ? ESCAPE '\\'", format!("%{escaped}%"));
+            let (clause, value) = search_clause(&word.to_lowercase(), sqlite);
+            add(clause, value);
         }
     }
     for (name, value, op) in [("from", &fq.from, ">="), ("to", &fq.to, "<")] {
@@ -147,6 +144,24 @@ pub async fn one(
 }
 
 /// The JSON of one file in a list (keys of CLI.md first, then ours).
+/// One word of `q=`: files whose search text (path, channels, instrument, user, agent, format;
+/// stored lower-cased) contains it. On SQLite a word of 3 characters or more is looked up in the
+/// FTS5 trigram index (server migration 4) as a phrase, which matches the same substrings as
+/// `LIKE '%word%'`; shorter words have no trigram and fall back to `LIKE`, which scans.
+/// PostgreSQL's `LIKE` uses its pg_trgm index (migration 2) by itself.
+fn search_clause(word: &str, sqlite: bool) -> (&'static str, String) {
+    if sqlite && word.chars().count() >= 3 {
+        // An FTS5 string: double quotes doubled, so the word is one phrase whatever it holds.
+        let phrase = format!("\"{}\"", word.replace('"', "\"\""));
+        return ("id IN (SELECT rowid FROM files_fts WHERE files_fts MATCH ?)", phrase);
+    }
+    let escaped = word
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    ("search LIKE ? ESCAPE '\\'", format!("%{escaped}%"))
+}
+
 pub fn file_json(r: &FileRow, copies: Vec<Value>) -> Value {
     json!({
         "id": r.id,
@@ -166,6 +181,7 @@ pub fn file_json(r: &FileRow, copies: Vec<Value>) -> Value {
         "channels": r.channels.as_deref().map(|c| c.split(',').collect::<Vec<_>>()),
         "dtype": r.dtype,
         "axes": r.axes,
+        "format": r.format,
         "error": r.error,
         "kept_reason": r.kept_reason,
         "purged_at": r.purged_at,

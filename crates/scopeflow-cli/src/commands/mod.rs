@@ -23,7 +23,7 @@ pub(crate) fn run(cmd: Command) -> Result<(), Failure> {
             command: PipelineCommand::Check { file },
         } => pipeline::check(&file),
         Command::Agent { config, once } => agent::run(&config, once),
-        Command::Status { config, json } => status::run(&config, json),
+        Command::Status(args) => status::run(&args),
         Command::Retention { command } => match command {
             RetentionCommand::Plan { config, now, json } => {
                 retention::run(&config, now.as_deref(), json, false)
