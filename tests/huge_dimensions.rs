@@ -46,16 +46,36 @@ impl Tiff {
         };
         let (short, long) = (3u16, 4u16);
         // A SHORT array of 1 or 2 values sits in the entry itself.
-        let shorts = |v: u16, at: u32| if s <= 2 { u32::from(v) | (u32::from(v) << 16) * (s - 1) } else { at };
+        let shorts = |v: u16, at: u32| {
+            if s <= 2 {
+                u32::from(v) | (u32::from(v) << 16) * (s - 1)
+            } else {
+                at
+            }
+        };
         entry(256, long, 1, self.width);
         entry(257, long, 1, self.height);
         entry(258, short, s, shorts(self.bits, bits_at));
         entry(259, short, 1, u32::from(self.compression));
         entry(262, short, 1, if s == 3 { 2 } else { 1 });
-        entry(273, long, strips, if strips == 1 { data_at } else { offsets_at });
+        entry(
+            273,
+            long,
+            strips,
+            if strips == 1 { data_at } else { offsets_at },
+        );
         entry(277, short, 1, s);
         entry(278, long, 1, self.rows_per_strip);
-        entry(279, long, strips, if strips == 1 { self.strip_bytes } else { counts_at });
+        entry(
+            279,
+            long,
+            strips,
+            if strips == 1 {
+                self.strip_bytes
+            } else {
+                counts_at
+            },
+        );
         entry(284, short, 1, 1);
         entry(339, short, s, shorts(self.sample_format, formats_at));
         b.extend(0u32.to_le_bytes());
@@ -118,12 +138,20 @@ fn refused_everywhere(dir: &Dir, file: &Path, inspect_fails: bool, causes: &[&st
         let r = r.exit(1);
         assert!(r.stderr.contains(name), "names the file: {r}");
         let lower = r.stderr.to_lowercase();
-        assert!(causes.iter().any(|c| lower.contains(c)), "says why ({causes:?}): {r}");
+        assert!(
+            causes.iter().any(|c| lower.contains(c)),
+            "says why ({causes:?}): {r}"
+        );
     }
     let left: Vec<PathBuf> = fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap().to_string_lossy().contains("out.ome.zarr"))
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .contains("out.ome.zarr")
+        })
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
@@ -144,21 +172,33 @@ sftest!(issue_reproducer_width_2_to_the_32_is_refused, |dir: Dir| {
     refused_everywhere(&dir, &file, true, &["corrupt"]);
 });
 
-sftest!(band_larger_than_memory_is_refused_before_allocating, |dir: Dir| {
-    // Passes every header check (a side of 2^22 pixels is allowed, each deflate strip may
-    // expand 65,536 times), but one band of 256 rows of 4,194,304 RGB float64 pixels is 24 GiB:
-    // more than this machine can give, and far more than any real image needs.
-    let file = dir.create("wide-rgb.tif", wide_rgb(1, 2048));
-    let inspect = scopeflow(args!["inspect", &file, "--json"]).success().stdout_json();
-    assert_eq!(inspect["shape"], serde_json::json!([1024, 4194304, 3]), "{inspect}");
-    refused_everywhere(&dir, &file, false, &["memory"]);
-});
+sftest!(
+    band_larger_than_memory_is_refused_before_allocating,
+    |dir: Dir| {
+        // Passes every header check (a side of 2^22 pixels is allowed, each deflate strip may
+        // expand 65,536 times), but one band of 256 rows of 4,194,304 RGB float64 pixels is 24 GiB:
+        // more than this machine can give, and far more than any real image needs.
+        let file = dir.create("wide-rgb.tif", wide_rgb(1, 2048));
+        let inspect = scopeflow(args!["inspect", &file, "--json"])
+            .success()
+            .stdout_json();
+        assert_eq!(
+            inspect["shape"],
+            serde_json::json!([1024, 4194304, 3]),
+            "{inspect}"
+        );
+        refused_everywhere(&dir, &file, false, &["memory"]);
+    }
+);
 
-sftest!(compressed_strip_larger_than_memory_is_refused, |dir: Dir| {
-    // One deflate strip claiming 1,024 rows of 4,194,304 RGB float64 pixels (96 GiB).
-    let file = dir.create("one-strip.tif", wide_rgb(1024, 2 << 20));
-    refused_everywhere(&dir, &file, true, &["decodes to"]);
-});
+sftest!(
+    compressed_strip_larger_than_memory_is_refused,
+    |dir: Dir| {
+        // One deflate strip claiming 1,024 rows of 4,194,304 RGB float64 pixels (96 GiB).
+        let file = dir.create("one-strip.tif", wide_rgb(1024, 2 << 20));
+        refused_everywhere(&dir, &file, true, &["decodes to"]);
+    }
+);
 
 sftest!(agent_fails_the_file_and_goes_on, |dir: Dir| {
     let acq = dir.mkdir("acq");

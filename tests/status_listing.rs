@@ -49,7 +49,13 @@ sftest!(status_pages_filters_and_shows_the_format, |dir: Dir| {
     let all = listed(&cfg, &[]);
     assert_eq!(
         paths(&all),
-        ["a/cells.ome.tiff", "b/cells.czi", "c/maize.tif", "d/stack.nd2", "e/notes.tif"]
+        [
+            "a/cells.ome.tiff",
+            "b/cells.czi",
+            "c/maize.tif",
+            "d/stack.nd2",
+            "e/notes.tif"
+        ]
     );
     let formats: Vec<&Value> = all.iter().map(|f| &f["format"]).collect();
     assert_eq!(
@@ -71,7 +77,10 @@ sftest!(status_pages_filters_and_shows_the_format, |dir: Dir| {
     }
     assert_eq!(all[0]["copies"][0]["destination"], "nas");
 
-    assert_eq!(paths(&listed(&cfg, &["--limit", "2"])), ["a/cells.ome.tiff", "b/cells.czi"]);
+    assert_eq!(
+        paths(&listed(&cfg, &["--limit", "2"])),
+        ["a/cells.ome.tiff", "b/cells.czi"]
+    );
     assert_eq!(
         paths(&listed(&cfg, &["--limit", "2", "--offset", "2"])),
         ["c/maize.tif", "d/stack.nd2"]
@@ -80,7 +89,10 @@ sftest!(status_pages_filters_and_shows_the_format, |dir: Dir| {
     assert!(listed(&cfg, &["--offset", "5"]).is_empty());
     assert!(listed(&cfg, &["--limit", "0"]).is_empty());
 
-    assert_eq!(paths(&listed(&cfg, &["--state", "quarantined"])), ["e/notes.tif"]);
+    assert_eq!(
+        paths(&listed(&cfg, &["--state", "quarantined"])),
+        ["e/notes.tif"]
+    );
     assert_eq!(listed(&cfg, &["--state", "verified"]).len(), 4);
     assert_eq!(listed(&cfg, &["--state", "verified,quarantined"]).len(), 5);
     assert_eq!(
@@ -96,7 +108,10 @@ sftest!(status_pages_filters_and_shows_the_format, |dir: Dir| {
 
     assert_eq!(listed(&cfg, &["--since", "1h"]).len(), 5);
     assert!(listed(&cfg, &["--since", "2099-01-01T00:00:00Z"]).is_empty());
-    assert_eq!(listed(&cfg, &["--since", "2000-01-01T00:00:00+02:00"]).len(), 5);
+    assert_eq!(
+        listed(&cfg, &["--since", "2000-01-01T00:00:00+02:00"]).len(),
+        5
+    );
 
     let text = scopeflow(args!["status", "--config", &cfg, "--state", "verified"]).success();
     let czi = text

@@ -61,11 +61,15 @@ mod tests {
     #[test]
     fn impossible_sizes_are_errors_naming_the_file() {
         let p = Path::new("huge.tif");
-        let e = zeroed(p, &[usize::MAX, 2], "a band").unwrap_err().to_string();
+        let e = zeroed(p, &[usize::MAX, 2], "a band")
+            .unwrap_err()
+            .to_string();
         assert!(e.starts_with("huge.tif: "), "{e}");
         assert!(e.contains("a band needs"), "{e}");
         // Fits usize but no allocator gives it (isize::MAX is Rust's limit for one object).
-        let e = zeroed(p, &[usize::MAX / 2 + 1], "a plane").unwrap_err().to_string();
+        let e = zeroed(p, &[usize::MAX / 2 + 1], "a plane")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("a plane needs"), "{e}");
         assert_eq!(zeroed(p, &[3, 4], "x").unwrap(), vec![0u8; 12]);
     }

@@ -44,8 +44,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let rel = format!("user{:02}/run{:04}/img{i:06}.ome.tif", i % 37, i / 500);
         let sha = format!("{:064x}", i + 1);
         let (state, error) = match i % 200 {
-            0 | 1 => ("failed", Some(format!("{rel}: corrupt or truncated file: strip {i} runs past the end"))),
-            2 => ("quarantined", Some("unsupported format: not an image".to_owned())),
+            0 | 1 => (
+                "failed",
+                Some(format!(
+                    "{rel}: corrupt or truncated file: strip {i} runs past the end"
+                )),
+            ),
+            2 => (
+                "quarantined",
+                Some("unsupported format: not an image".to_owned()),
+            ),
             _ => ("verified", None),
         };
         let qc = qc_doc(i);

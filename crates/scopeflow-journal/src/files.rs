@@ -1,6 +1,5 @@
 //! A raw file's own states: seen, settled, processed, purged; and the reads.
 
-
 use chrono::{DateTime, Utc};
 
 use scopeflow_core::FileState;

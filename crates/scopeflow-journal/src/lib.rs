@@ -31,5 +31,5 @@ pub use error::JournalError;
 pub use model::{CopyRow, FileRow, FileStatus, OutboxEvent};
 pub use open::Journal;
 pub use retention::{PurgeIntent, TrashEntry};
-pub use status::StatusQuery;
 pub use scopeflow_core::{CopyState, FileState};
+pub use status::StatusQuery;

@@ -50,15 +50,16 @@ impl Journal {
         query: &StatusQuery,
         mut each: impl FnMut(FileStatus) -> ControlFlow<()>,
     ) -> Result<(), JournalError> {
-        let since = match &query.since {
-            Some(s) => Some(
-                crate::time::normalise(s).ok_or_else(|| JournalError::InvalidArgument {
-                    what: "since (RFC 3339 time)",
-                    value: s.clone(),
-                })?,
-            ),
-            None => None,
-        };
+        let since =
+            match &query.since {
+                Some(s) => Some(crate::time::normalise(s).ok_or_else(|| {
+                    JournalError::InvalidArgument {
+                        what: "since (RFC 3339 time)",
+                        value: s.clone(),
+                    }
+                })?),
+                None => None,
+            };
         let mut wheres = Vec::new();
         if !query.states.is_empty() {
             let list = vec!["?"; query.states.len()].join(", ");

@@ -145,9 +145,9 @@ fn run_pass(
         meta.samples(),
         meta.dtype.size(),
     );
-    let row = w
-        .checked_mul(samples * size)
-        .ok_or_else(|| FormatError::unsupported(src.path(), format!("rows of {w} pixels are too wide")))?;
+    let row = w.checked_mul(samples * size).ok_or_else(|| {
+        FormatError::unsupported(src.path(), format!("rows of {w} pixels are too wide"))
+    })?;
     crate::budget::check(src, sink.map(|s| s.plan), band, row)?;
     let n = plane_count(meta);
     let parallel_planes = n >= rayon::current_num_threads();

@@ -21,7 +21,9 @@ pub(crate) fn string(node: &Node, pos: Pos, key: &str, r: &mut Reader) -> Option
             let at = s.chars().take_while(|&c| c != '\0').count() + 1;
             r.error(
                 pos,
-                format!("{key}: contains a NUL byte (character {at}), which no path or setting may hold"),
+                format!(
+                    "{key}: contains a NUL byte (character {at}), which no path or setting may hold"
+                ),
             );
             None
         }

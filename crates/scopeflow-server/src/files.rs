@@ -153,7 +153,10 @@ fn search_clause(word: &str, sqlite: bool) -> (&'static str, String) {
     if sqlite && word.chars().count() >= 3 {
         // An FTS5 string: double quotes doubled, so the word is one phrase whatever it holds.
         let phrase = format!("\"{}\"", word.replace('"', "\"\""));
-        return ("id IN (SELECT rowid FROM files_fts WHERE files_fts MATCH ?)", phrase);
+        return (
+            "id IN (SELECT rowid FROM files_fts WHERE files_fts MATCH ?)",
+            phrase,
+        );
     }
     let escaped = word
         .replace('\\', "\\\\")

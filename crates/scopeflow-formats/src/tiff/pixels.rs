@@ -80,7 +80,12 @@ impl<'a> TiffPlaneReader<'a> {
         let row = p.row_bytes();
         let rows = (p.height - cr * p.chunk_height).min(p.chunk_height);
         let mut buf = self.cache.take().map(|(_, b)| b).unwrap_or_default();
-        crate::resize_zeroed(&mut buf, &self.src.path, &[rows, row], "a strip or row of tiles")?;
+        crate::resize_zeroed(
+            &mut buf,
+            &self.src.path,
+            &[rows, row],
+            "a strip or row of tiles",
+        )?;
         if self.decoder.is_none() {
             let mut d = self.src.take_decoder()?;
             d.seek_to_image(self.page_index)

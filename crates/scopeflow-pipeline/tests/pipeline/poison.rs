@@ -20,7 +20,10 @@ fn nul_byte_in_a_destination_path_and_a_glob_is_refused() {
     let d = Dir::new();
     let yaml = MINIMAL
         .replace("path: out/nas", "path: \"out/\\0nas\"")
-        .replace("  - path: acq\n", "  - path: acq\n    include: [\"*.tif\\0\"]\n");
+        .replace(
+            "  - path: acq\n",
+            "  - path: acq\n    include: [\"*.tif\\0\"]\n",
+        );
     let problems = d.problems(&yaml);
     let keys: Vec<(usize, &str)> = problems
         .iter()
@@ -78,7 +81,9 @@ fn every_one_of_many_unknown_keys_is_reported_in_file_order() {
 #[test]
 fn repeated_keys_among_many_point_at_the_first() {
     let d = Dir::new();
-    let extra: String = (0..20_000).map(|k| format!("k{}: 1\n", k % 10_000)).collect();
+    let extra: String = (0..20_000)
+        .map(|k| format!("k{}: 1\n", k % 10_000))
+        .collect();
     let problems = d.problems(&format!("{MINIMAL}{extra}"));
     // 10,000 unknown keys, then 10,000 repeats of them.
     assert_eq!(problems.len(), 20_000);
