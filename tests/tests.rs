@@ -16,6 +16,8 @@
 //!   container validated series by series, or `--series N` alone) and the agent;
 //! - `bad_input`: damaged, unsupported and missing inputs (exit 1, a clear message, nothing
 //!   left behind) and bad command lines (exit 2);
+//! - `huge_dimensions`: headers claiming more pixels than memory holds (issue 20): exit 1, not
+//!   an abort, in the commands and in the agent;
 //! - `retention`: `retention plan|run` on files ingested by the real agent (local and SFTP
 //!   destinations): each keep reason, purge, trash and expiry, caps, crashes and kill -9;
 //! - `resend`: a copy damaged after verification is found by the robot and sent again;
@@ -23,6 +25,7 @@
 //!   reporting to a real server) and on a real one-node Slurm cluster (a task cancelled, resumed);
 //! - `server`: the agent reporting to a real `scopeflow server`, down then up;
 //! - `server_rejected`: events the server refuses (HTTP 400) set aside with its reason;
+//! - `status_listing`: `status` paging, filters and the format column on a real journal;
 //! - `agent`: `pipeline check`, `agent --once` and the long-running agent on real files into a
 //!   local destination (settling, polling, retries, quarantine, replaced files, SIGKILL at random
 //!   moments, panics isolated, a file that aborts the process quarantined), checked through
@@ -40,6 +43,7 @@ mod batch_slurm;
 mod convert;
 mod destinations;
 mod formats;
+mod huge_dimensions;
 mod inspect;
 mod permanent;
 mod qc;
@@ -48,3 +52,4 @@ mod retention;
 mod series;
 mod server;
 mod server_rejected;
+mod status_listing;

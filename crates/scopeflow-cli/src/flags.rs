@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
-use scopeflow_core::{Codec, NgffVersion};
+use scopeflow_core::{Codec, FileState, NgffVersion};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -68,12 +68,7 @@ pub(crate) enum Command {
         command: crate::commands::batch::BatchCommand,
     },
     /// Every file the pipeline's journal knows: state, sha256, error, copies.
-    Status {
-        #[arg(long)]
-        config: PathBuf,
-        #[arg(long)]
-        json: bool,
-    },
+    Status(StatusArgs),
     /// Re-queue quarantined (and failed) files after a fix: attempts start again from zero and
     /// the agent works on them at its next pass. PATH: as `status` shows it (relative to its
     /// watched folder) or a path to the raw file. Exit 0: all re-queued; 1: a PATH is not
@@ -106,6 +101,28 @@ pub(crate) enum Command {
         #[arg(long)]
         listen: Option<String>,
     },
+}
+
+/// `status` reads the journal row by row; these choose which rows.
+#[derive(clap::Args, Debug)]
+pub(crate) struct StatusArgs {
+    #[arg(long)]
+    pub config: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+    /// Only files in these states (repeat or separate with commas: `--state failed,quarantined`).
+    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(FileState::ALL.map(|s| s.as_str())))]
+    pub state: Vec<String>,
+    /// Only files changed since this time: RFC 3339 (`2026-12-01T00:00:00Z`) or a duration
+    /// back from now (`30m`, `12h`, `7d`).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// At most this many files (after --offset).
+    #[arg(long)]
+    pub limit: Option<u64>,
+    /// Skip this many files first (in watch folder, path, version order).
+    #[arg(long, default_value_t = 0)]
+    pub offset: u64,
 }
 
 #[derive(Subcommand, Debug)]

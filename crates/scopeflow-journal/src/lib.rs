@@ -25,6 +25,7 @@ mod open;
 mod outbox;
 mod retention;
 mod retry;
+mod status;
 mod time;
 
 pub use crash::Interrupted;
@@ -33,3 +34,4 @@ pub use model::{CopyRow, FileRow, FileStatus, OutboxEvent};
 pub use open::Journal;
 pub use retention::{PurgeIntent, TrashEntry};
 pub use scopeflow_core::{CopyState, FileState};
+pub use status::StatusQuery;

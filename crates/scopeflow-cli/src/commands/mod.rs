@@ -26,7 +26,7 @@ pub(crate) fn run(cmd: Command) -> Result<(), Failure> {
         } => pipeline::check(&file),
         Command::Agent { config, once } => agent::run(&config, once),
         Command::Batch { command } => batch::run(command),
-        Command::Status { config, json } => status::run(&config, json),
+        Command::Status(args) => status::run(&args),
         Command::Retry { config, paths, all } => retry::run(&config, &paths, all),
         Command::Retention { command } => match command {
             RetentionCommand::Plan {
