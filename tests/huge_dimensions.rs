@@ -48,7 +48,7 @@ impl Tiff {
         // A SHORT array of 1 or 2 values sits in the entry itself.
         let shorts = |v: u16, at: u32| {
             if s <= 2 {
-                u32::from(v) | (u32::from(v) << 16) * (s - 1)
+                u32::from(v) | ((u32::from(v) << 16) * (s - 1))
             } else {
                 at
             }

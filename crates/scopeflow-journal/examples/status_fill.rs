@@ -104,7 +104,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn qc_doc(i: usize) -> String {
     serde_json::json!({
         "inspect": {
-            "format": if i % 3 == 0 { "czi" } else { "ome-tiff" },
+            "format": if i.is_multiple_of(3) { "czi" } else { "ome-tiff" },
             "axes": "CZYX", "shape": [2, 20, 1024, 1024], "dtype": "uint16",
             "physical_sizes": {"x": 0.1032, "y": 0.1032, "z": 0.5},
             "physical_unit": "micrometer", "channel_names": ["DAPI", "GFP"],
