@@ -21,6 +21,7 @@ fn delivered(dir: &Dir) -> std::path::PathBuf {
         fs::create_dir_all(acq.join(rel).parent().unwrap()).unwrap();
         fs::copy(real.join(name), acq.join(rel)).unwrap();
     }
+    dir.mkdir("acq/e");
     dir.create("acq/e/notes.tif", "not an image at all\n");
     let cfg = dir.create(
         "pipeline.yaml",
@@ -146,6 +147,6 @@ sftest!(status_json_of_a_pipeline_never_run_is_empty, |dir: Dir| {
     let v = scopeflow(args!["status", "--config", &cfg, "--json", "--limit", "3"])
         .success()
         .stdout_json();
-    assert_eq!(v, serde_json::json!({"files": []}));
+    assert_eq!(v, serde_json::json!({"files": [], "rejected_events": []}));
     assert!(!dir.join(".scopeflow").exists(), "no journal created");
 });
