@@ -6,7 +6,7 @@ use std::time::Duration;
 use globset::Glob;
 
 use crate::fields::Fields;
-use crate::node::{Node, Pos};
+use crate::node::{Node, Pos, Value};
 use crate::reader::{Expect, Reader};
 use crate::values;
 
@@ -125,9 +125,11 @@ fn positive(f: &Fields, key: &str, default: Duration, r: &mut Reader) -> Duratio
 /// failing later in the agent.
 fn globs(f: &Fields, key: &str, r: &mut Reader) -> Option<Vec<String>> {
     let patterns = f.strings(key, r)?;
+    // Empty as written, not emptied by entries refused (and reported) one by one.
     if patterns.is_empty()
         && key == "include"
-        && let Some((_, pos)) = f.get(key)
+        && let Some((node, pos)) = f.get(key)
+        && matches!(&node.value, Value::Seq(items) if items.is_empty())
     {
         r.error(
             pos,

@@ -139,7 +139,12 @@ async fn short_words_fall_back_to_a_scan(b: Backend) {
     three_files(&env).await;
     assert_eq!(found(&env, "ab").await, ["carol/ab.ims"]);
     assert_eq!(found(&env, "y5").await, ["carol/ab.ims"]);
-    assert_eq!(found(&env, "z").await, Vec::<String>::new());
+    assert_eq!(
+        found(&env, "z").await,
+        ["bob/tissue_42.czi"],
+        "one character: .czi"
+    );
+    assert_eq!(found(&env, "q").await, Vec::<String>::new());
     assert_eq!(
         found(&env, "42%20ce").await,
         Vec::<String>::new(),
