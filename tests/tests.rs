@@ -28,6 +28,7 @@
 mod util;
 
 mod agent;
+mod agent_throughput;
 mod bad_input;
 mod convert;
 mod destinations;

@@ -19,6 +19,7 @@
 mod deliver;
 mod job;
 mod process;
+mod progress;
 mod report;
 mod run;
 mod scan;

@@ -13,7 +13,7 @@ use crate::open::Journal;
 use crate::time;
 
 /// The newest version of each path; older versions are history.
-const CURRENT: &str = "version = (SELECT MAX(g.version) FROM files g WHERE g.watch = files.watch AND g.rel = files.rel)";
+pub(crate) const CURRENT: &str = "version = (SELECT MAX(g.version) FROM files g WHERE g.watch = files.watch AND g.rel = files.rel)";
 
 impl Journal {
     /// A file seen on disk with this size and mtime; returns its current row.
@@ -32,6 +32,45 @@ impl Journal {
         size: u64,
         mtime_ns: i64,
     ) -> Result<FileRow, JournalError> {
+        if let Some(r) = self.find(watch, rel).await?
+            && r.size == size
+            && r.mtime_ns == mtime_ns
+        {
+            return Ok(r);
+        }
+        let mut tx = self.write().await?;
+        let row = self.observe_in(&mut tx, watch, rel, size, mtime_ns).await?;
+        tx.commit().await.map_err(|e| self.db(e))?;
+        Ok(row)
+    }
+
+    /// [`Journal::observe`] for many files of one watch folder in one transaction (one sync
+    /// instead of one per file: a plate reader drops thousands at once). Rows in input order.
+    pub async fn observe_many(
+        &self,
+        watch: &str,
+        seen: &[(String, u64, i64)],
+    ) -> Result<Vec<FileRow>, JournalError> {
+        let mut tx = self.write().await?;
+        let mut rows = Vec::with_capacity(seen.len());
+        for (rel, size, mtime_ns) in seen {
+            rows.push(
+                self.observe_in(&mut tx, watch, rel, *size, *mtime_ns)
+                    .await?,
+            );
+        }
+        tx.commit().await.map_err(|e| self.db(e))?;
+        Ok(rows)
+    }
+
+    async fn observe_in(
+        &self,
+        tx: &mut Transaction<'static, Sqlite>,
+        watch: &str,
+        rel: &str,
+        size: u64,
+        mtime_ns: i64,
+    ) -> Result<FileRow, JournalError> {
         if watch.is_empty() || rel.is_empty() {
             return Err(JournalError::InvalidArgument {
                 what: "watch folder and relative path must not be empty",
@@ -43,18 +82,12 @@ impl Journal {
             value: size.to_string(),
         })?;
         let same = |r: &FileRow| r.size == size && r.mtime_ns == mtime_ns;
-        if let Some(r) = self.find(watch, rel).await?
-            && same(&r)
-        {
-            return Ok(r);
-        }
-        let mut tx = self.write().await?;
         let sql =
             format!("SELECT {FILE_COLUMNS} FROM files WHERE watch = ? AND rel = ? AND {CURRENT}");
         let current = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(watch)
             .bind(rel)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut **tx)
             .await
             .map_err(|e| self.db(e))?
             .map(|r| self.file(&r))
@@ -72,7 +105,7 @@ impl Journal {
                     .bind(mtime_ns)
                     .bind(&now)
                     .bind(r.id)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut **tx)
                     .await
             }
             other => {
@@ -89,20 +122,34 @@ impl Journal {
                     .bind(mtime_ns)
                     .bind(&now)
                     .bind(&now)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut **tx)
                     .await
             }
         }
         .map_err(|e| self.db(e))?;
-        let row = self.file(&row)?;
-        tx.commit().await.map_err(|e| self.db(e))?;
-        Ok(row)
+        self.file(&row)
     }
 
     /// The settle check passed: size and mtime held still and the file could be opened.
     pub async fn mark_stable(&self, id: i64) -> Result<(), JournalError> {
+        self.mark_stable_many(&[id]).await
+    }
+
+    /// [`Journal::mark_stable`] for many files in one transaction: all or none.
+    pub async fn mark_stable_many(&self, ids: &[i64]) -> Result<(), JournalError> {
         let mut tx = self.write().await?;
-        let row = self.file_in(&mut tx, id).await?;
+        for &id in ids {
+            self.mark_stable_in(&mut tx, id).await?;
+        }
+        tx.commit().await.map_err(|e| self.db(e))
+    }
+
+    async fn mark_stable_in(
+        &self,
+        tx: &mut Transaction<'static, Sqlite>,
+        id: i64,
+    ) -> Result<(), JournalError> {
+        let row = self.file_in(tx, id).await?;
         if row.state == FileState::Stable {
             return Ok(());
         }
@@ -119,10 +166,10 @@ impl Journal {
         .bind(&now)
         .bind(&now)
         .bind(id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .map_err(|e| self.db(e))?;
-        tx.commit().await.map_err(|e| self.db(e))
+        Ok(())
     }
 
     /// The raw file was read, converted and its outputs written and synced locally;

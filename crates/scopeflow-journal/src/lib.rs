@@ -24,6 +24,7 @@ mod open;
 mod outbox;
 mod retention;
 mod retry;
+mod throughput;
 mod time;
 
 pub use error::JournalError;
@@ -31,3 +32,4 @@ pub use model::{CopyRow, FileRow, FileStatus, OutboxEvent};
 pub use open::Journal;
 pub use retention::{PurgeIntent, TrashEntry};
 pub use scopeflow_core::{CopyState, FileState};
+pub use throughput::{Throughput, WINDOW_S};

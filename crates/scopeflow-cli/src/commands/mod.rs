@@ -6,6 +6,7 @@ mod qc;
 mod retention;
 mod server;
 mod status;
+mod throughput;
 
 use std::path::Path;
 

@@ -18,15 +18,19 @@ pub(crate) fn run(config: &Path, as_json: bool) -> Result<(), Failure> {
         );
         return Ok(());
     }
-    let rows = runtime()?.block_on(async {
+    let read = runtime()?.block_on(async {
         let journal = scopeflow_journal::Journal::open(&pipeline.state).await?;
-        journal.status().await
+        let rows = journal.status().await?;
+        Ok::<_, scopeflow_journal::JournalError>((
+            rows,
+            super::throughput::figures(&journal).await?,
+        ))
     });
-    let rows =
-        rows.map_err(|e| Failure::work(anyhow::anyhow!("{}: {e}", pipeline.state.display())))?;
+    let (rows, throughput) =
+        read.map_err(|e| Failure::work(anyhow::anyhow!("{}: {e}", pipeline.state.display())))?;
     if as_json {
         let files: Vec<_> = rows.iter().map(|r| r.to_json()).collect();
-        return print_json(&json!({ "files": files }));
+        return print_json(&json!({ "files": files, "throughput": throughput.to_json() }));
     }
     println!(
         "{:<12} {:>3} {:<14} {:<50} error",
@@ -54,5 +58,6 @@ pub(crate) fn run(config: &Path, as_json: bool) -> Result<(), Failure> {
             );
         }
     }
+    super::throughput::print(&throughput);
     Ok(())
 }
