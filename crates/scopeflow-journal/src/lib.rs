@@ -20,6 +20,7 @@ mod copies;
 mod error;
 mod files;
 mod model;
+mod observe;
 mod open;
 mod outbox;
 mod retention;
