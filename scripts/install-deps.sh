@@ -22,6 +22,12 @@ want_package openssh-server test -x /usr/sbin/sshd
 want_package openssh-client sh -c 'command -v ssh-keygen'
 want_package postgresql sh -c 'ls /usr/lib/postgresql/*/bin/initdb'
 want_package chromium sh -c 'command -v chromium'
+# A one-node Slurm cluster for the `batch` tests (scopeflow_testkit::Slurm): controller, node
+# daemon, client commands and munge authentication.
+want_package slurmctld test -x /usr/sbin/slurmctld
+want_package slurmd test -x /usr/sbin/slurmd
+want_package slurm-client sh -c 'command -v sbatch'
+want_package munge test -x /usr/sbin/munged
 # The Imaris (.ims) reader links the C HDF5 library; its build finds it through pkg-config.
 want_package pkg-config sh -c 'command -v pkg-config'
 want_package libhdf5-dev pkg-config --exists hdf5

@@ -106,7 +106,7 @@ impl Site {
 }
 
 /// The status entry of `rel`, and the destinations holding a verified copy of it.
-fn entry<'a>(files: &'a [Value], rel: &str) -> (&'a Value, Vec<String>) {
+pub(crate) fn entry<'a>(files: &'a [Value], rel: &str) -> (&'a Value, Vec<String>) {
     let e = files
         .iter()
         .rev()
@@ -128,7 +128,12 @@ fn stem(rel: &str) -> &str {
 
 /// `raw/REL` byte-identical, the OME-Zarr and the QC JSON present, the manifest checks.
 fn check_destination(p: &mut Problems, name: &str, root: &Path) {
-    for (rel, sample) in FILES {
+    check_files_at(p, name, root, &FILES);
+}
+
+/// [`check_destination`] for any list of `(REL, sample)` sent to `root`.
+pub(crate) fn check_files_at(p: &mut Problems, name: &str, root: &Path, files: &[(&str, Sample)]) {
+    for &(rel, sample) in files {
         let raw = root.join("raw").join(rel);
         if !raw.is_file() {
             p.push(format!("{name}: raw/{rel} is missing"));

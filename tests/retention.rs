@@ -15,3 +15,4 @@ mod crash;
 mod keep;
 mod purge;
 mod sftp;
+mod verify;

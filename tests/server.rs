@@ -12,13 +12,13 @@ use serde_json::Value;
 use crate::util::*;
 
 /// A `scopeflow server` process on a loopback port, stopped when dropped.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Server {
-    fn start(db: &str, port: u16, log: &Path) -> Server {
+    pub(crate) fn start(db: &str, port: u16, log: &Path) -> Server {
         let log_file = std::fs::File::create(log).expect("server log");
         let child = Command::new(scopeflow_bin())
             .args([
@@ -57,7 +57,7 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -79,13 +79,13 @@ fn get(url: &str, token: Option<&str>) -> Result<(u16, String), String> {
     Ok((code, resp.text().map_err(|e| e.to_string())?))
 }
 
-fn get_json(url: &str, token: &str) -> Value {
+pub(crate) fn get_json(url: &str, token: &str) -> Value {
     let (code, body) = get(url, Some(token)).unwrap_or_else(|e| panic!("GET {url}: {e}"));
     assert_eq!(code, 200, "GET {url}: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: not JSON ({e}): {body}"))
 }
 
-fn token(db: &str, args: &[&str]) -> String {
+pub(crate) fn token(db: &str, args: &[&str]) -> String {
     let mut all = vec!["server", "token", "create", "--db", db];
     all.extend_from_slice(args);
     let run = scopeflow(all).success();
@@ -95,7 +95,7 @@ fn token(db: &str, args: &[&str]) -> String {
         .to_string()
 }
 
-fn pipeline(dir: &Dir, port: u16) -> PathBuf {
+pub(crate) fn pipeline(dir: &Dir, port: u16) -> PathBuf {
     dir.mkdir("acquisitions/day1");
     dir.mkdir("nas");
     dir.create(
@@ -109,7 +109,7 @@ fn pipeline(dir: &Dir, port: u16) -> PathBuf {
     )
 }
 
-fn files_of(url: &str, token: &str) -> Vec<Value> {
+pub(crate) fn files_of(url: &str, token: &str) -> Vec<Value> {
     get_json(&format!("{url}/api/files?agent=confocal-7"), token)["files"]
         .as_array()
         .cloned()

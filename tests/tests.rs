@@ -16,13 +16,22 @@
 //!   container validated series by series, or `--series N` alone) and the agent;
 //! - `bad_input`: damaged, unsupported and missing inputs (exit 1, a clear message, nothing
 //!   left behind) and bad command lines (exit 2);
+//! - `huge_dimensions`: headers claiming more pixels than memory holds (issue 20): exit 1, not
+//!   an abort, in the commands and in the agent;
 //! - `retention`: `retention plan|run` on files ingested by the real agent (local and SFTP
 //!   destinations): each keep reason, purge, trash and expiry, caps, crashes and kill -9;
 //! - `resend`: a copy damaged after verification is found by the robot and sent again;
+//! - `batch`, `batch_slurm`: `batch submit|status|resume` with the local engine (real samples,
+//!   reporting to a real server) and on a real one-node Slurm cluster (a task cancelled, resumed);
 //! - `server`: the agent reporting to a real `scopeflow server`, down then up;
+//! - `server_rejected`: events the server refuses (HTTP 400) set aside with its reason;
+//! - `status_listing`: `status` paging, filters and the format column on a real journal;
 //! - `agent`: `pipeline check`, `agent --once` and the long-running agent on real files into a
 //!   local destination (settling, polling, retries, quarantine, replaced files, SIGKILL at random
-//!   moments), checked through `status --json`, the destination's layout and `sha256sum -c`.
+//!   moments, panics isolated, a file that aborts the process quarantined), checked through
+//!   `status --json`, the destination's layout and `sha256sum -c`;
+//! - `permanent`: S3 at an IP address without `path_style`; a missing bucket, a bad S3 key, an
+//!   unknown host key, a refused user key quarantined at once, then `scopeflow retry`.
 
 #[macro_use]
 mod util;
@@ -30,12 +39,18 @@ mod util;
 mod agent;
 mod agent_throughput;
 mod bad_input;
+mod batch;
+mod batch_slurm;
 mod convert;
 mod destinations;
 mod formats;
+mod huge_dimensions;
 mod inspect;
+mod permanent;
 mod qc;
 mod resend;
 mod retention;
 mod series;
 mod server;
+mod server_rejected;
+mod status_listing;

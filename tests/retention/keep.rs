@@ -10,7 +10,7 @@ use super::world::*;
 use crate::util::*;
 
 /// Flips one byte in the middle of `path`, keeping its size (and, with `keep_mtime`, its mtime).
-fn flip_byte(path: &Path, keep_mtime: bool) {
+pub(super) fn flip_byte(path: &Path, keep_mtime: bool) {
     let mtime = fs::metadata(path)
         .and_then(|m| m.modified())
         .expect("mtime");

@@ -104,6 +104,13 @@ pub enum DeliverError {
         expected: String,
         got: String,
     },
+    /// The back-end (or a dependency) panicked while delivering this copy; counted as a
+    /// failed attempt like any other failure.
+    #[error("{destination}: panicked while delivering: {message}")]
+    Panicked {
+        destination: String,
+        message: String,
+    },
 }
 
 impl DeliverError {
@@ -111,7 +118,15 @@ impl DeliverError {
     pub fn is_transient(&self) -> bool {
         match self {
             DeliverError::Transfer(e) => e.is_transient(),
-            DeliverError::RawMismatch { .. } => false,
+            DeliverError::RawMismatch { .. } | DeliverError::Panicked { .. } => false,
+        }
+    }
+
+    /// Failures only an operator can fix: the file is quarantined at once.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            DeliverError::Transfer(e) => e.is_permanent(),
+            DeliverError::RawMismatch { .. } | DeliverError::Panicked { .. } => false,
         }
     }
 }

@@ -61,6 +61,20 @@ impl Agent {
         }
     }
 
+    /// A failure only an operator can fix: quarantined at once (`scopeflow retry` re-queues).
+    async fn quarantine(&self, row: &FileRow, error: &str) {
+        let r = &self.pipeline.retry;
+        if let Err(e) = self
+            .journal
+            .mark_failed(row.id, error, 1, r.backoff, r.max_backoff)
+            .await
+        {
+            tracing::error!(file = %row.rel, error = %e, "cannot record a failure in the journal");
+        } else {
+            tracing::warn!(file = %row.rel, error, "quarantined: permanent failure");
+        }
+    }
+
     async fn deferred(&self, row: &FileRow, error: &str) {
         let delay = self
             .pipeline
@@ -91,6 +105,7 @@ pub async fn run(ctx: Arc<Agent>, row: FileRow) {
         Err(Stop::Logged) => return,
         Err(Stop::Transient(error)) => return ctx.deferred(&row, &error).await,
         Err(Stop::Failed(error)) => return ctx.failed(&row, &error).await,
+        Err(Stop::Permanent(error)) => return ctx.quarantine(&row, &error).await,
     }
     match ctx
         .journal
@@ -117,6 +132,8 @@ enum Stop {
     Transient(String),
     /// Counts as a failed attempt.
     Failed(String),
+    /// Only an operator can fix it: quarantined at once.
+    Permanent(String),
 }
 
 /// The raw file, if it is still the one the journal row describes; otherwise the row is
@@ -162,7 +179,18 @@ async fn processed(ctx: &Agent, row: &FileRow, raw: &std::path::Path) -> Option<
         ctx.pipeline.steps.clone(),
         row.id,
     );
-    match tokio::task::spawn_blocking(move || process(&raw2, &work, id, &steps)).await {
+    if let Err(e) = ctx.journal.processing_started(row.id).await {
+        tracing::error!(file = %row.rel, error = %e, "cannot record that processing started");
+        return None;
+    }
+    let result = tokio::task::spawn_blocking(move || {
+        crate::isolate::file(&raw2, || process(&raw2, &work, id, &steps))
+    })
+    .await;
+    if let Err(e) = ctx.journal.processing_ended(row.id).await {
+        tracing::error!(file = %row.rel, error = %e, "cannot record that processing ended");
+    }
+    match result {
         Ok(Ok(p)) => {
             // The server gets the QC document with the `processed` event; a document that
             // cannot be read here only costs the server its QC figures.
@@ -192,6 +220,10 @@ async fn processed(ctx: &Agent, row: &FileRow, raw: &std::path::Path) -> Option<
         }
         Ok(Err(ProcessError::Input(e))) => {
             ctx.failed(row, &e).await;
+            None
+        }
+        Ok(Err(ProcessError::Permanent(e))) => {
+            ctx.quarantine(row, &e).await;
             None
         }
         Err(e) => {
@@ -254,12 +286,21 @@ async fn deliver_everywhere(
             .map(|c| c.state)
     };
     let mut failure: Option<Stop> = None;
-    let failed = |e: &dyn std::fmt::Display, transient: bool, dest: &dyn Destination| {
+    // A permanent failure wins: the file needs an operator whatever the other copies do.
+    let note = |failure: &mut Option<Stop>,
+                e: &dyn std::fmt::Display,
+                transient: bool,
+                permanent: bool,
+                dest: &dyn Destination| {
         let error = format!("{}: {e}", dest.name());
-        if transient {
-            Stop::Transient(error)
-        } else {
-            Stop::Failed(error)
+        if permanent {
+            *failure = Some(Stop::Permanent(error));
+        } else if failure.is_none() {
+            *failure = Some(if transient {
+                Stop::Transient(error)
+            } else {
+                Stop::Failed(error)
+            });
         }
     };
     for dest in &ctx.destinations {
@@ -268,7 +309,8 @@ async fn deliver_everywhere(
             continue;
         }
         let resend = before == Some(CopyState::Invalid);
-        let (sha, manifest) = match deliver(dest.as_ref(), raw, processed, names, resend).await {
+        let delivery = deliver(dest.as_ref(), raw, processed, names, resend);
+        let (sha, manifest) = match crate::isolate::copy(dest.name(), delivery).await {
             Ok(v) => v,
             Err(e) => {
                 if matches!(e, DeliverError::RawMismatch { .. }) {
@@ -278,7 +320,13 @@ async fn deliver_everywhere(
                         .await;
                 }
                 // Other destinations still get their copy; the failure is recorded after.
-                failure.get_or_insert(failed(&e, e.is_transient(), dest.as_ref()));
+                note(
+                    &mut failure,
+                    &e,
+                    e.is_transient(),
+                    e.is_permanent(),
+                    dest.as_ref(),
+                );
                 continue;
             }
         };
@@ -294,7 +342,13 @@ async fn deliver_everywhere(
             dest.record(&manifest).await
         };
         if let Err(e) = recorded {
-            failure.get_or_insert(failed(&e, e.is_transient(), dest.as_ref()));
+            note(
+                &mut failure,
+                &e,
+                e.is_transient(),
+                e.is_permanent(),
+                dest.as_ref(),
+            );
             continue;
         }
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);

@@ -17,6 +17,7 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 mod deliver;
+mod isolate;
 mod job;
 mod process;
 mod progress;
@@ -28,3 +29,6 @@ mod settle;
 mod watch;
 
 pub use run::{AgentError, Summary, run};
+/// The include rules and folder scan, shared with `scopeflow batch` so a backlog is planned
+/// exactly as the agent would have picked its files.
+pub use scan::{Filter, Seen, scan};

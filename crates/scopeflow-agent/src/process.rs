@@ -19,9 +19,13 @@ pub struct Processed {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProcessError {
-    /// The raw file itself is bad (corrupt, truncated, unsupported): retry, then quarantine.
+    /// The raw file itself is bad (corrupt, truncated): retry, then quarantine.
     #[error("{0}")]
     Input(String),
+    /// The raw file is in a format or uses a feature this build cannot read: retrying cannot
+    /// help, so it is quarantined at once.
+    #[error("{0}")]
+    Permanent(String),
     /// The raw file changed while it was read: it is not finished after all.
     #[error("{}: changed while it was being processed", .0.display())]
     Changed(PathBuf),
@@ -106,7 +110,13 @@ pub fn process(
 }
 
 fn run_steps(raw: &Path, tmp: &Path, steps: &[Step]) -> Result<(String, bool), ProcessError> {
-    let src = scopeflow_formats::open(raw).map_err(|e| ProcessError::Input(e.to_string()))?;
+    let src = scopeflow_formats::open(raw).map_err(|e| {
+        if e.is_permanent() {
+            ProcessError::Permanent(e.to_string())
+        } else {
+            ProcessError::Input(e.to_string())
+        }
+    })?;
     let inspect = src.meta().to_inspect_json();
     let convert = steps.iter().find_map(|s| match s {
         Step::Convert(c) => Some(c),
@@ -127,6 +137,9 @@ fn run_steps(raw: &Path, tmp: &Path, steps: &[Step]) -> Result<(String, bool), P
             .map_err(|e| {
                 if e.is_usage() || matches!(e, scopeflow_ngff::ConvertError::Write { .. }) {
                     ProcessError::Local(e.to_string())
+                } else if matches!(&e, scopeflow_ngff::ConvertError::Source(f) if f.is_permanent())
+                {
+                    ProcessError::Permanent(e.to_string())
                 } else {
                     ProcessError::Input(e.to_string())
                 }

@@ -30,7 +30,12 @@ pub(crate) struct Reporter {
 /// Why a send did not go through; the loop backs off on `Retry` and logs `Rejected` loudly.
 pub(crate) enum SendError {
     Retry(String),
+    /// The agent as a whole was refused (bad token, wrong URL): every batch would be, so the
+    /// events wait for the operator's fix.
     Rejected(String),
+    /// This batch was refused for what it holds (HTTP 400, 413, 422): resending it cannot
+    /// work, so its poison events are found and set aside.
+    Poison(String),
 }
 
 impl Reporter {
@@ -73,7 +78,7 @@ impl Reporter {
                     }
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                 }
-                Err(SendError::Rejected(why)) => {
+                Err(SendError::Rejected(why) | SendError::Poison(why)) => {
                     tracing::error!(server = %self.server.url, error = %why, "the central server refused the agent's events");
                     backoff = MAX_BACKOFF;
                 }
@@ -108,7 +113,10 @@ impl Reporter {
                 }
             }
             let full = rows.len() == BATCH as usize;
-            let ack = self.post(events).await?;
+            let ack = match self.post(events.clone()).await {
+                Err(SendError::Poison(why)) => self.one_by_one(events, &why).await?,
+                other => other?,
+            };
             unreadable.extend(ack.accepted);
             self.journal
                 .mark_sent(&unreadable)
@@ -155,10 +163,69 @@ impl Reporter {
         }
         let body = response.text().await.unwrap_or_default();
         let why = format!("{url}: HTTP {status}: {}", body.trim());
-        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            Err(SendError::Retry(why))
-        } else {
-            Err(SendError::Rejected(why))
+        Err(classify(status.as_u16(), why))
+    }
+
+    /// After a batch was refused for its content: each event alone, so only those the server
+    /// refuses by themselves are set aside (kept in the outbox with its reason, never resent)
+    /// and the others go through.
+    async fn one_by_one(&self, events: Vec<Event>, batch_why: &str) -> Result<EventAck, SendError> {
+        let mut ack = EventAck {
+            accepted: Vec::new(),
+            new: 0,
+        };
+        if events.len() > 1 {
+            tracing::warn!(server = %self.server.url, error = %batch_why, events = events.len(), "the central server refused a batch; sending its events one by one");
         }
+        for event in events {
+            let id = event.id.clone();
+            match self.post(vec![event]).await {
+                Ok(one) => {
+                    ack.accepted.extend(one.accepted);
+                    ack.new += one.new;
+                }
+                Err(SendError::Poison(why)) => {
+                    tracing::error!(server = %self.server.url, event = %id, error = %why, "the central server rejected an event; it is kept in the journal and not resent");
+                    self.journal
+                        .mark_rejected(std::slice::from_ref(&id), &why)
+                        .await
+                        .map_err(|e| SendError::Retry(e.to_string()))?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(ack)
+    }
+}
+
+/// What an HTTP error status means for the events sent: 5xx, 408 and 429 pass with time; 400,
+/// 413 and 422 say the batch itself is wrong; any other 4xx (401, 403, 404) refuses the agent
+/// as configured, whatever it sends.
+fn classify(status: u16, why: String) -> SendError {
+    match status {
+        500..=599 | 408 | 429 => SendError::Retry(why),
+        400 | 413 | 422 => SendError::Poison(why),
+        _ => SendError::Rejected(why),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SendError, classify};
+
+    #[test]
+    fn statuses() {
+        let kind = |s| match classify(s, String::new()) {
+            SendError::Retry(_) => "retry",
+            SendError::Rejected(_) => "rejected",
+            SendError::Poison(_) => "poison",
+        };
+        assert_eq!(kind(503), "retry");
+        assert_eq!(kind(429), "retry");
+        assert_eq!(kind(408), "retry");
+        assert_eq!(kind(400), "poison");
+        assert_eq!(kind(413), "poison");
+        assert_eq!(kind(401), "rejected");
+        assert_eq!(kind(404), "rejected");
     }
 }

@@ -60,6 +60,7 @@ pub async fn run(
         .parent()
         .map_or_else(|| PathBuf::from("work"), |p| p.join("work"));
     crate::process::clean_work(&work_root);
+    count_crashes(&journal, &pipeline).await?;
     let destinations = scopeflow_destinations::build(&pipeline)
         .await
         .map_err(|e| AgentError::Config(e.0))?;
@@ -101,6 +102,10 @@ pub async fn run(
     Schedule::new(&ctx)
         .run(&ctx, &filters, once, &wake, shutdown)
         .await?;
+    // Jobs cut short by a stop are redone at the next start; they did not crash anything.
+    if let Err(e) = ctx.journal.processing_abandoned().await {
+        tracing::warn!(error = %e, "cannot clear the processing records");
+    }
     if let Some(task) = reporting {
         task.abort();
     }
@@ -112,6 +117,28 @@ pub async fn run(
         last_report(r).await;
     }
     summary(&ctx).await
+}
+
+/// Files that were being processed when the process died count a failed attempt each (and
+/// are quarantined after the last), so a file that kills the agent cannot crash-loop it.
+async fn count_crashes(journal: &Journal, pipeline: &Pipeline) -> Result<(), AgentError> {
+    let r = &pipeline.retry;
+    let crashed = journal
+        .count_interrupted(r.max_attempts, r.backoff, r.max_backoff)
+        .await
+        .map_err(|e| AgentError::Journal {
+            path: pipeline.state.clone(),
+            error: e.to_string(),
+        })?;
+    for c in crashed {
+        tracing::error!(
+            file = %c.rel,
+            attempt = c.attempt,
+            state = c.state.as_str(),
+            "the process died while processing this file"
+        );
+    }
+    Ok(())
 }
 
 /// File events where the system gives them; without, the periodic rescans still find

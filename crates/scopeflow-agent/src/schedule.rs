@@ -144,7 +144,8 @@ impl Schedule {
                 if let Ok(row) = c.journal.get(id).await
                     && is_workable(row.state)
                 {
-                    job::run(c, row).await;
+                    let rel = row.rel.clone();
+                    crate::isolate::job(&rel, job::run(c, row)).await;
                 }
                 id
             });

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
-use scopeflow_core::{Codec, NgffVersion};
+use scopeflow_core::{Codec, FileState, NgffVersion};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -62,12 +62,26 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: ServiceCommand,
     },
+    /// Convert a backlog as one Slurm job array (or locally): submit, status, resume.
+    Batch {
+        #[command(subcommand)]
+        command: crate::commands::batch::BatchCommand,
+    },
     /// Every file the pipeline's journal knows: state, sha256, error, copies.
-    Status {
+    Status(StatusArgs),
+    /// Re-queue quarantined (and failed) files after a fix: attempts start again from zero and
+    /// the agent works on them at its next pass. PATH: as `status` shows it (relative to its
+    /// watched folder) or a path to the raw file. Exit 0: all re-queued; 1: a PATH is not
+    /// quarantined or failed (the others are re-queued); 2: bad command line or pipeline.
+    #[command(group(clap::ArgGroup::new("which").required(true).args(["paths", "all"])))]
+    Retry {
         #[arg(long)]
         config: PathBuf,
-        #[arg(long)]
-        json: bool,
+        /// Files to re-queue.
+        paths: Vec<PathBuf>,
+        /// Every quarantined or failed file.
+        #[arg(long, conflicts_with = "paths")]
+        all: bool,
     },
     /// The retention robot: purge local raw files whose every required copy verifies now.
     Retention {
@@ -89,9 +103,32 @@ pub(crate) enum Command {
     },
 }
 
+/// `status` reads the journal row by row; these choose which rows.
+#[derive(clap::Args, Debug)]
+pub(crate) struct StatusArgs {
+    #[arg(long)]
+    pub config: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+    /// Only files in these states (repeat or separate with commas: `--state failed,quarantined`).
+    #[arg(long, value_delimiter = ',', value_parser = PossibleValuesParser::new(FileState::ALL.map(|s| s.as_str())))]
+    pub state: Vec<String>,
+    /// Only files changed since this time: RFC 3339 (`2026-12-01T00:00:00Z`) or a duration
+    /// back from now (`30m`, `12h`, `7d`).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// At most this many files (after --offset).
+    #[arg(long)]
+    pub limit: Option<u64>,
+    /// Skip this many files first (in watch folder, path, version order).
+    #[arg(long, default_value_t = 0)]
+    pub offset: u64,
+}
+
 #[derive(Subcommand, Debug)]
 pub(crate) enum RetentionCommand {
-    /// Dry run: what would be purged, and why every other file is kept.
+    /// Dry run: what would be purged, and why every other file is kept. By default from the
+    /// journal only (fast; nothing contacted or hashed); `--verify` checks as `run` does.
     Plan {
         #[arg(long)]
         config: PathBuf,
@@ -100,6 +137,10 @@ pub(crate) enum RetentionCommand {
         now: Option<String>,
         #[arg(long)]
         json: bool,
+        /// Re-verify every copy at its destination and re-hash every local file, as `run`
+        /// does, so the plan shows exactly what `run` would do (nothing is purged or recorded).
+        #[arg(long)]
+        verify: bool,
     },
     /// Purge (or move to the trash) what is safe to purge now; exit 0 whatever it kept.
     Run {
@@ -172,6 +213,26 @@ pub(crate) enum PipelineCommand {
 pub(crate) struct ConvertArgs {
     pub input: PathBuf,
     pub output: PathBuf,
+    #[command(flatten)]
+    pub options: ConvertFlags,
+    /// Convert only series N (0-based) of a file holding several, as a plain image at OUTPUT;
+    /// without it every series is converted (a bioformats2raw-layout container when several).
+    #[arg(long, value_name = "N")]
+    pub series: Option<usize>,
+    /// Replace an existing OUTPUT.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// No progress bar, no summary line.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Print the conversion report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The conversion options, shared by `convert` and `batch submit`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct ConvertFlags {
     /// NGFF version: 0.5 (Zarr v3) or 0.4 (Zarr v2).
     #[arg(long, default_value = "0.5", value_parser = named::<NgffVersion>(&["0.5", "0.4"]))]
     pub ngff: NgffVersion,
@@ -189,19 +250,20 @@ pub(crate) struct ConvertArgs {
     /// Pyramid levels: a number, or `auto` (halve until one chunk holds a plane).
     #[arg(long, default_value = "auto", value_parser = parse_levels)]
     pub levels: scopeflow_ngff::Levels,
-    /// Convert only series N (0-based) of a file holding several, as a plain image at OUTPUT;
-    /// without it every series is converted (a bioformats2raw-layout container when several).
-    #[arg(long, value_name = "N")]
-    pub series: Option<usize>,
-    /// Replace an existing OUTPUT.
-    #[arg(long)]
-    pub overwrite: bool,
-    /// No progress bar, no summary line.
-    #[arg(long)]
-    pub quiet: bool,
-    /// Print the conversion report as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
+}
+
+impl ConvertFlags {
+    pub fn options(&self, overwrite: bool) -> scopeflow_ngff::ConvertOptions {
+        scopeflow_ngff::ConvertOptions {
+            ngff: self.ngff,
+            chunk_yx: self.chunk_yx,
+            shard_yx: self.shard_yx,
+            codec: self.codec,
+            level: self.level,
+            levels: self.levels,
+            overwrite,
+        }
+    }
 }
 
 fn scopeflow_ngff_default_chunk() -> usize {

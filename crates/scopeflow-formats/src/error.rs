@@ -25,6 +25,20 @@ pub enum FormatError {
 }
 
 impl FormatError {
+    /// Whether reading the same bytes again can never succeed: a known format or a feature
+    /// this build does not read. The agent quarantines such a file at once instead of
+    /// spending its retries. Unrecognised bytes are not permanent: they may be a file whose
+    /// header is still being written.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            FormatError::Unsupported { .. } => true,
+            FormatError::UnsupportedFormat { what, .. } => {
+                *what != crate::Format::Unknown.describe()
+            }
+            _ => false,
+        }
+    }
+
     pub fn io(path: &std::path::Path, source: std::io::Error) -> Self {
         FormatError::Io {
             path: path.to_path_buf(),

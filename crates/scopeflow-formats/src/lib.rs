@@ -9,6 +9,7 @@
 //! - a file holding several image series (OME-TIFF images, CZI scenes, LIF images, ND2
 //!   positions) lists them all in `ImageMeta::series`, and [`open_series`] opens any of them.
 
+mod alloc;
 mod czi;
 mod detect;
 mod error;
@@ -20,9 +21,11 @@ mod raster;
 mod source;
 mod tiff;
 pub mod units;
+mod xml;
 
 pub mod conformance;
 
+pub use alloc::{resize_zeroed, zeroed};
 pub use detect::{Format, detect};
 pub use error::FormatError;
 pub use source::{ImageSource, PlaneReader, plane_count, plane_index};

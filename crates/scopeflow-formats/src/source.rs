@@ -1,6 +1,6 @@
 use std::path::Path;
 
-use scopeflow_core::ImageMeta;
+use scopeflow_core::{Axis, ImageMeta};
 
 use crate::FormatError;
 
@@ -65,4 +65,38 @@ pub fn plane_index(meta: &ImageMeta, mut n: usize) -> Vec<usize> {
         n /= d;
     }
     idx
+}
+
+/// The T, C and Z indices of a plane index over `meta.plane_axes()`, checked against the
+/// image, for readers that address their storage by those three.
+pub(crate) fn plane_tcz(
+    meta: &ImageMeta,
+    path: &Path,
+    plane: &[usize],
+) -> Result<(usize, usize, usize), FormatError> {
+    let usage = |what: String| FormatError::Usage {
+        path: path.to_path_buf(),
+        what,
+    };
+    let axes = meta.plane_axes();
+    if plane.len() != axes.len() {
+        return Err(usage(format!(
+            "plane index {plane:?} has {} values, the image has {} plane axes",
+            plane.len(),
+            axes.len()
+        )));
+    }
+    let (mut t, mut c, mut z) = (0, 0, 0);
+    for (&axis, &i) in axes.iter().zip(plane) {
+        if i >= meta.axis_len(axis).unwrap_or(1) {
+            return Err(usage(format!("plane index {plane:?} is out of range")));
+        }
+        match axis {
+            Axis::T => t = i,
+            Axis::C => c = i,
+            Axis::Z => z = i,
+            other => return Err(usage(format!("plane axis {other:?} is not read here"))),
+        }
+    }
+    Ok((t, c, z))
 }

@@ -318,7 +318,7 @@ with pyczi.open_czi(sys.argv[1]) as r:
 fn pyramid_subblocks_are_skipped() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("two.czi");
-    let out = std::process::Command::new(czi_common::python())
+    let out = std::process::Command::new(common::python())
         .args(["-c", WRITE_TWO_TILES, path.to_str().unwrap()])
         .output()
         .unwrap();

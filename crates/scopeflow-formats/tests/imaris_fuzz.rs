@@ -13,23 +13,6 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 
-/// Opens `path` and reads every plane; `Err` carries the message.
-fn read_everything(path: &Path) -> Result<(), String> {
-    let src = scopeflow_formats::open(path).map_err(|e| e.to_string())?;
-    let meta = src.meta();
-    if meta.raw_bytes() > 64 << 20 {
-        return Ok(());
-    }
-    let row = meta.width() * meta.samples() * meta.dtype.size();
-    for n in 0..scopeflow_formats::plane_count(meta) {
-        let plane = scopeflow_formats::plane_index(meta, n);
-        let mut buf = vec![0u8; meta.height() * row];
-        src.read_rows(&plane, 0, meta.height(), &mut buf)
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(())
-}
-
 fn assert_names_file(path: &Path, result: Result<(), String>) {
     if let Err(msg) = result {
         assert!(
@@ -69,7 +52,7 @@ fn truncated_copies_are_errors_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let whole = dir.path().join("whole.ims");
     std::fs::write(&whole, bytes).unwrap();
-    read_everything(&whole).expect("the untouched file reads");
+    common::read_everything(&whole, usize::MAX).expect("the untouched file reads");
     let mut cuts: Vec<usize> = (0..64).map(|i| bytes.len() * i / 64).collect();
     cuts.extend([1, 7, 8, 40, 95, 96, 200, 800, bytes.len() - 1]);
     for cut in cuts {
@@ -128,6 +111,6 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("mutated.ims");
         std::fs::write(&path, &bytes).unwrap();
-        assert_names_file(&path, read_everything(&path));
+        assert_names_file(&path, common::read_everything(&path, usize::MAX));
     }
 }

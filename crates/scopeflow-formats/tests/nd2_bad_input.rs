@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use scopeflow_formats::{open_series, plane_count, plane_index};
+use scopeflow_formats::open_series;
 
 mod nd2_common;
+use nd2_common::common::read_everything;
 use nd2_common::{real, variant};
 
 fn sample() -> Vec<u8> {
@@ -31,37 +32,9 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     p
 }
 
-/// Opens every series and reads every plane in bands; the first error, as text.
-fn read_everything(path: &Path) -> Result<(), String> {
-    let first = open_series(path, 0).map_err(|e| e.to_string())?;
-    for s in 0..first.meta().series.len() {
-        let src = open_series(path, s).map_err(|e| e.to_string())?;
-        let m = src.meta();
-        if m.raw_bytes() > 64 << 20 {
-            continue;
-        }
-        let row = m.width() * m.samples() * m.dtype.size();
-        for p in 0..plane_count(m) {
-            let mut reader = src
-                .plane_reader(&plane_index(m, p))
-                .map_err(|e| e.to_string())?;
-            let mut y = 0;
-            while y < m.height() {
-                let end = (y + 50).min(m.height());
-                let mut buf = vec![0u8; (end - y) * row];
-                reader
-                    .read_rows(y, end, &mut buf)
-                    .map_err(|e| e.to_string())?;
-                y = end;
-            }
-        }
-    }
-    Ok(())
-}
-
 fn expect_error(path: &Path, words: &[&str]) {
     let start = Instant::now();
-    let err = read_everything(path).expect_err("damaged file must be refused");
+    let err = read_everything(path, 50).expect_err("damaged file must be refused");
     assert!(
         err.contains(&path.display().to_string()),
         "does not name the file: {err}"
@@ -92,7 +65,7 @@ fn truncated_copies_are_refused() {
     for cut in cuts {
         let p = write(dir.path(), &format!("cut{cut}.nd2"), &bytes[..cut]);
         let start = Instant::now();
-        let err = read_everything(&p).expect_err("truncated").to_string();
+        let err = read_everything(&p, 50).expect_err("truncated").to_string();
         assert!(err.contains(&p.display().to_string()), "{err}");
         assert!(start.elapsed() < Duration::from_secs(2));
     }
@@ -206,7 +179,7 @@ proptest! {
         }
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "m.nd2", &b);
-        if let Err(e) = read_everything(&p) {
+        if let Err(e) = read_everything(&p, 50) {
             prop_assert!(e.contains(&p.display().to_string()), "{}", e);
         }
     }
@@ -231,7 +204,7 @@ proptest! {
         }
         let dir = tempfile::tempdir().unwrap();
         let p = write(dir.path(), "x.nd2", &b);
-        if let Err(e) = read_everything(&p) {
+        if let Err(e) = read_everything(&p, 50) {
             prop_assert!(e.contains(&p.display().to_string()), "{}", e);
         }
     }

@@ -1,14 +1,12 @@
 //! A raw file's own states: seen, settled, processed, purged; and the reads.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 
 use scopeflow_core::FileState;
 use sqlx::{Sqlite, Transaction};
 
 use crate::error::JournalError;
-use crate::model::{COPY_COLUMNS, CopyRow, FILE_COLUMNS, FileRow, FileStatus, copy_from_row};
+use crate::model::{COPY_COLUMNS, CopyRow, FILE_COLUMNS, FileRow, copy_from_row};
 use crate::open::Journal;
 use crate::time;
 
@@ -245,36 +243,6 @@ impl Journal {
             .map_err(|e| self.db(e))?
             .iter()
             .map(|r| copy_from_row(r).map_err(|e| self.corrupt(e)))
-            .collect()
-    }
-
-    /// Every row (all versions) with its copies, by watch folder, path and version. Read in one
-    /// transaction so files and copies come from the same moment.
-    pub async fn status(&self) -> Result<Vec<FileStatus>, JournalError> {
-        let mut tx = self.pool.begin().await.map_err(|e| self.db(e))?;
-        let sql = format!("SELECT {FILE_COLUMNS} FROM files ORDER BY watch, rel, version");
-        let files = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(|e| self.db(e))?;
-        let sql = format!("SELECT {COPY_COLUMNS} FROM copies ORDER BY file_id, destination");
-        let copies = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(|e| self.db(e))?;
-        tx.commit().await.map_err(|e| self.db(e))?;
-        let mut by_file: BTreeMap<i64, Vec<CopyRow>> = BTreeMap::new();
-        for r in &copies {
-            let c = copy_from_row(r).map_err(|e| self.corrupt(e))?;
-            by_file.entry(c.file_id).or_default().push(c);
-        }
-        files
-            .iter()
-            .map(|r| {
-                let file = self.file(r)?;
-                let copies = by_file.remove(&file.id).unwrap_or_default();
-                Ok(FileStatus { file, copies })
-            })
             .collect()
     }
 }

@@ -17,6 +17,7 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 mod copies;
+mod crash;
 mod error;
 mod files;
 mod model;
@@ -25,12 +26,15 @@ mod open;
 mod outbox;
 mod retention;
 mod retry;
+mod status;
 mod throughput;
 mod time;
 
+pub use crash::Interrupted;
 pub use error::JournalError;
 pub use model::{CopyRow, FileRow, FileStatus, OutboxEvent};
 pub use open::Journal;
 pub use retention::{PurgeIntent, TrashEntry};
 pub use scopeflow_core::{CopyState, FileState};
+pub use status::StatusQuery;
 pub use throughput::{Throughput, WINDOW_S};

@@ -58,6 +58,8 @@ pub struct CopyRow {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileStatus {
     pub file: FileRow,
+    /// The format `inspect` detected (`tiff`, `czi`, `imaris`…), once the file was processed.
+    pub format: Option<String>,
     pub copies: Vec<CopyRow>,
 }
 
@@ -115,6 +117,7 @@ impl FileStatus {
             "watch": f.watch,
             "attempts": f.attempts,
             "next_attempt_at": f.next_attempt_at,
+            "format": self.format,
         })
     }
 }

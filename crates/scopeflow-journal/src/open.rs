@@ -27,6 +27,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "retention",
         include_str!("../migrations/0003_retention.sql"),
     ),
+    (
+        4,
+        "processing_rejected",
+        include_str!("../migrations/0004_processing_rejected.sql"),
+    ),
 ];
 
 fn migrator() -> Migrator {

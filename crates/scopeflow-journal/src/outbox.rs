@@ -31,7 +31,7 @@ impl Journal {
     pub async fn unsent(&self, limit: u32) -> Result<Vec<OutboxEvent>, JournalError> {
         sqlx::query(
             "SELECT id, kind, payload, created_at, sent_at FROM outbox WHERE sent_at IS NULL \
-             ORDER BY seq LIMIT ?",
+             AND rejected IS NULL ORDER BY seq LIMIT ?",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
@@ -45,12 +45,28 @@ impl Journal {
     /// The server acknowledged these events. Unknown or already sent ids are ignored (a retried
     /// acknowledgement keeps the first time); returns how many were newly marked.
     pub async fn mark_sent(&self, ids: &[String]) -> Result<u64, JournalError> {
-        let mut tx = self.write().await?;
         let now = time::fmt(time::now());
+        self.mark_each(
+            ids,
+            "UPDATE outbox SET sent_at = ? WHERE id = ? AND sent_at IS NULL",
+            &now,
+        )
+        .await
+    }
+
+    /// Runs `sql` (binding `value`, then the id) for each of `ids` in one transaction;
+    /// returns how many rows changed.
+    async fn mark_each(
+        &self,
+        ids: &[String],
+        sql: &'static str,
+        value: &str,
+    ) -> Result<u64, JournalError> {
+        let mut tx = self.write().await?;
         let mut marked = 0;
         for id in ids {
-            marked += sqlx::query("UPDATE outbox SET sent_at = ? WHERE id = ? AND sent_at IS NULL")
-                .bind(&now)
+            marked += sqlx::query(sql)
+                .bind(value)
                 .bind(id)
                 .execute(&mut *tx)
                 .await
@@ -59,5 +75,26 @@ impl Journal {
         }
         tx.commit().await.map_err(|e| self.db(e))?;
         Ok(marked)
+    }
+
+    /// The server refused these events for good (`reason`: its answer): they stay in the
+    /// outbox with the reason, are never resent, and `status` lists them.
+    pub async fn mark_rejected(&self, ids: &[String], reason: &str) -> Result<u64, JournalError> {
+        self.mark_each(
+            ids,
+            "UPDATE outbox SET rejected = ? WHERE id = ? AND sent_at IS NULL AND rejected IS NULL",
+            reason,
+        )
+        .await
+    }
+
+    /// Events the server refused for good, oldest first: `(id, kind, created_at, reason)`.
+    pub async fn rejected(&self) -> Result<Vec<(String, String, String, String)>, JournalError> {
+        sqlx::query_as(
+            "SELECT id, kind, created_at, rejected FROM outbox WHERE rejected IS NOT NULL ORDER BY seq",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| self.db(e))
     }
 }

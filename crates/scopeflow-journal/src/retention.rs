@@ -92,7 +92,11 @@ impl Journal {
             after = last;
             out.extend(page.into_iter().map(|file| {
                 let copies = by_file.remove(&file.id).unwrap_or_default();
-                FileStatus { file, copies }
+                FileStatus {
+                    file,
+                    format: None,
+                    copies,
+                }
             }));
         }
         tx.commit().await.map_err(|e| self.db(e))?;

@@ -84,6 +84,46 @@ impl Journal {
     }
 }
 
+impl Journal {
+    /// An operator's `scopeflow retry`: the current versions of `rels` (paths relative to
+    /// their watched folder, as `status` shows them; all when `None`) that
+    /// are `quarantined` or `failed` go back to work at once, with their attempts counted from
+    /// zero. The error stays until the file succeeds, so `status` still says what went wrong.
+    /// Returns the `(watch, rel)` of the files re-queued.
+    pub async fn requeue(
+        &self,
+        rels: Option<&[String]>,
+    ) -> Result<Vec<(String, String)>, JournalError> {
+        let mut tx = self.write().await?;
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(
+            "SELECT id, watch, rel FROM files WHERE state IN ('quarantined', 'failed')              AND version = (SELECT MAX(g.version) FROM files g WHERE g.watch = files.watch              AND g.rel = files.rel) ORDER BY id",
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| self.db(e))?;
+        let now = time::fmt(time::now());
+        let mut out = Vec::new();
+        for (id, watch, rel) in rows {
+            if let Some(wanted) = rels
+                && !wanted.contains(&rel)
+            {
+                continue;
+            }
+            sqlx::query(
+                "UPDATE files SET state = 'failed', attempts = 0, next_attempt_at = NULL,                  updated_at = ? WHERE id = ?",
+            )
+            .bind(&now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.db(e))?;
+            out.push((watch, rel));
+        }
+        tx.commit().await.map_err(|e| self.db(e))?;
+        Ok(out)
+    }
+}
+
 /// `backoff` × 2^(attempts − 1), capped at `max_backoff` (also when the product overflows).
 pub(crate) fn backoff_delay(attempts: u32, backoff: Duration, max_backoff: Duration) -> Duration {
     1u32.checked_shl(attempts.saturating_sub(1))

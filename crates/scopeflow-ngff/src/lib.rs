@@ -9,6 +9,7 @@
 // Only the library proper: each test target sees every dependency of the package.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
+mod budget;
 mod container;
 mod error;
 mod fsstore;

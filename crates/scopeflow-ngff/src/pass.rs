@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use scopeflow_core::{Axis, ChannelQc, ImageMeta};
-use scopeflow_formats::{FormatError, ImageSource, plane_count, plane_index};
+use scopeflow_formats::{FormatError, ImageSource, plane_count, plane_index, zeroed};
 use scopeflow_qc::ChannelAccumulator;
 use serde_json::Map;
 
@@ -44,6 +44,8 @@ struct LevelBuf {
 
 struct PlaneSink<'s, 'a> {
     sink: &'s Sink<'a>,
+    /// The source, named when a buffer its dimensions ask for cannot be allocated.
+    path: &'s Path,
     dtype: scopeflow_core::DType,
     lead: Vec<u64>,
     bufs: Vec<LevelBuf>,
@@ -55,13 +57,14 @@ impl PlaneSink<'_, '_> {
     fn emit(&mut self, k: usize, r0: usize, data: &[u8], rows: usize) -> Result<(), ConvertError> {
         let level = &self.sink.plan.levels[k];
         let size = self.dtype.size();
+        let path = self.path;
         let (by, bx) = level.block;
         let w = level.width;
         let block_row = (r0 / by) as u64;
         let store_one = |j: usize| -> Result<(), ConvertError> {
             let c0 = j * bx;
             let c1 = (c0 + bx).min(w);
-            let mut block = vec![0u8; by * bx * size];
+            let mut block = zeroed(path, &[by, bx, size], "a stored block")?;
             for r in 0..rows {
                 let src = &data[(r * w + c0) * size..(r * w + c1) * size];
                 block[r * bx * size..r * bx * size + src.len()].copy_from_slice(src);
@@ -77,7 +80,12 @@ impl PlaneSink<'_, '_> {
             (0..across).try_for_each(store_one)?;
         }
         if k + 1 < self.sink.plan.levels.len() {
-            let half = pyramid::downsample(self.dtype, data, rows, w);
+            let half = pyramid::downsample(self.dtype, data, rows, w).map_err(|_| {
+                FormatError::unsupported(
+                    path,
+                    format!("a pyramid band of {rows} rows x {w} pixels needs more memory than this machine can give"),
+                )
+            })?;
             self.append(k + 1, &half, rows.div_ceil(2))?;
         }
         Ok(())
@@ -137,7 +145,10 @@ fn run_pass(
         meta.samples(),
         meta.dtype.size(),
     );
-    let row = w * samples * size;
+    let row = w.checked_mul(samples * size).ok_or_else(|| {
+        FormatError::unsupported(src.path(), format!("rows of {w} pixels are too wide"))
+    })?;
+    crate::budget::check(src, sink.map(|s| s.plan), band, row)?;
     let n = plane_count(meta);
     let parallel_planes = n >= rayon::current_num_threads();
     // One set of accumulators per rayon split, not per plane: a float channel that falls back
@@ -158,28 +169,37 @@ fn run_pass(
             channel_of(meta, &plane)
         };
         let local = &mut accs[first..first + samples];
-        let mut sinks: Vec<PlaneSink<'_, '_>> = sink
-            .map(|s| {
-                (0..samples)
-                    .map(|si| PlaneSink {
-                        sink: s,
-                        dtype: meta.dtype,
-                        lead: s.plan.lead_index(&plane, si),
-                        bufs: s.plan.levels[1..]
-                            .iter()
-                            .map(|l| LevelBuf {
-                                start: 0,
-                                rows: 0,
-                                data: vec![0; l.block.0 * l.width * size],
-                            })
-                            .collect(),
-                        parallel_blocks: !parallel_planes,
+        let path = src.path();
+        let mut sinks: Vec<PlaneSink<'_, '_>> = Vec::new();
+        if let Some(s) = sink {
+            for si in 0..samples {
+                let bufs = s.plan.levels[1..]
+                    .iter()
+                    .map(|l| {
+                        Ok(LevelBuf {
+                            start: 0,
+                            rows: 0,
+                            data: zeroed(path, &[l.block.0, l.width, size], "a pyramid band")?,
+                        })
                     })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let mut raw = vec![0u8; band.min(h) * row];
-        let mut split = Vec::new();
+                    .collect::<Result<_, FormatError>>()?;
+                sinks.push(PlaneSink {
+                    sink: s,
+                    path,
+                    dtype: meta.dtype,
+                    lead: s.plan.lead_index(&plane, si),
+                    bufs,
+                    parallel_blocks: !parallel_planes,
+                });
+            }
+        }
+        let mut raw = zeroed(path, &[band.min(h), row], "a band of rows")?;
+        // Filled by `deinterleave` (clear + extend), so reserving it here is its only growth.
+        let mut split = if samples > 1 {
+            zeroed(path, &[band.min(h), w, size], "a band of one sample")?
+        } else {
+            Vec::new()
+        };
         for y0 in (0..h).step_by(band) {
             let y1 = (y0 + band).min(h);
             let buf = &mut raw[..(y1 - y0) * row];

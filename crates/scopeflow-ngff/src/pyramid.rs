@@ -1,6 +1,8 @@
 //! 2×2 mean of a band of rows, for the next pyramid level. Edge pixels of odd sizes average
 //! what exists (1 or 2 values); integers round half away from zero, so a flat image stays flat.
 
+use std::collections::TryReserveError;
+
 use scopeflow_core::DType;
 
 /// Row-wise: each output row sums the horizontal pairs of one or two input rows into an
@@ -14,7 +16,9 @@ macro_rules! mean2x2 {
         let w = $w;
         let w2 = w.div_ceil(2);
         let row_bytes = w * SIZE;
-        let mut acc: Vec<$acc> = vec![<$acc>::default(); w2];
+        let mut acc: Vec<$acc> = Vec::new();
+        acc.try_reserve_exact(w2)?;
+        acc.resize(w2, <$acc>::default());
         let add_row = |acc: &mut [$acc], row: &[u8]| {
             for (o, pair) in acc.iter_mut().zip(row.chunks_exact(2 * SIZE)) {
                 *o += load(&pair[..SIZE]) + load(&pair[SIZE..]);
@@ -70,8 +74,17 @@ fn mean_float(sum: f64, n: f64) -> f64 {
 }
 
 /// Averages `rows` × `width` pixels (little-endian `dtype`) into ceil(rows/2) × ceil(width/2).
-pub(crate) fn downsample(dtype: DType, src: &[u8], rows: usize, width: usize) -> Vec<u8> {
-    let mut out = vec![0u8; rows.div_ceil(2) * width.div_ceil(2) * dtype.size()];
+/// `Err` when memory for the result runs out: the width comes from the file.
+pub(crate) fn downsample(
+    dtype: DType,
+    src: &[u8],
+    rows: usize,
+    width: usize,
+) -> Result<Vec<u8>, TryReserveError> {
+    let len = rows.div_ceil(2) * width.div_ceil(2) * dtype.size();
+    let mut out = Vec::new();
+    out.try_reserve_exact(len)?;
+    out.resize(len, 0u8);
     match dtype {
         DType::U8 => mean2x2!(u8, u32, src, rows, width, out, round_u32),
         DType::U16 => mean2x2!(u16, u32, src, rows, width, out, round_u32),
@@ -82,7 +95,7 @@ pub(crate) fn downsample(dtype: DType, src: &[u8], rows: usize, width: usize) ->
         DType::F32 => mean2x2!(f32, f64, src, rows, width, out, mean_float),
         DType::F64 => mean2x2!(f64, f64, src, rows, width, out, mean_float),
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -97,7 +110,7 @@ mod tests {
     fn averages_blocks_and_edges() {
         // 3x3 -> 2x2: full block, right edge pair, bottom edge pair, corner single.
         let src = u16s(&[1, 2, 10, 3, 5, 20, 7, 8, 100]);
-        let out = downsample(DType::U16, &src, 3, 3);
+        let out = downsample(DType::U16, &src, 3, 3).unwrap();
         assert_eq!(out, u16s(&[3, 15, 8, 100]));
     }
 
@@ -107,9 +120,9 @@ mod tests {
             .iter()
             .flat_map(|x| x.to_le_bytes())
             .collect();
-        let out = downsample(DType::I16, &src, 2, 2);
+        let out = downsample(DType::I16, &src, 2, 2).unwrap();
         assert_eq!(i16::from_le_bytes([out[0], out[1]]), -2);
-        let out = downsample(DType::U8, &[1, 2, 1, 2], 2, 2);
+        let out = downsample(DType::U8, &[1, 2, 1, 2], 2, 2).unwrap();
         assert_eq!(out, vec![2]);
     }
 
@@ -119,7 +132,7 @@ mod tests {
             .iter()
             .flat_map(|x| x.to_le_bytes())
             .collect();
-        let out = downsample(DType::F32, &src, 2, 2);
+        let out = downsample(DType::F32, &src, 2, 2).unwrap();
         assert_eq!(f32::from_le_bytes(out[..4].try_into().unwrap()), 0.4375);
     }
 }

@@ -238,7 +238,7 @@ fn read_s3(f: &Fields, r: &mut Reader) -> Option<DestinationKind> {
     s.endpoint = endpoint;
     s.region = region.unwrap_or(s.region);
     s.allow_http = allow_http.unwrap_or(s.allow_http);
-    s.path_style = path_style.unwrap_or(s.path_style);
+    s.path_style = path_style;
     s.read_back = read_back.unwrap_or(s.read_back);
     Some(DestinationKind::S3(s))
 }

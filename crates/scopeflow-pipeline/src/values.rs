@@ -8,8 +8,25 @@ use crate::duration::parse_duration;
 use crate::node::{Node, Pos, Value};
 use crate::reader::Reader;
 
+/// Longest path accepted, in bytes: Windows' limit for extended paths (32,767 characters).
+/// Anything longer is a mistake (or an attack) that would otherwise surface much later as an
+/// odd error from the file system.
+pub(crate) const MAX_PATH_BYTES: usize = 32_767;
+
+/// A text value. A NUL byte is refused in every one: no path, URL, name or pattern can hold
+/// it (the C APIs underneath would cut the text there and use another file than written).
 pub(crate) fn string(node: &Node, pos: Pos, key: &str, r: &mut Reader) -> Option<String> {
     match &node.value {
+        Value::Str(s) if s.contains('\0') => {
+            let at = s.chars().take_while(|&c| c != '\0').count() + 1;
+            r.error(
+                pos,
+                format!(
+                    "{key}: contains a NUL byte (character {at}), which no path or setting may hold"
+                ),
+            );
+            None
+        }
         Value::Str(s) => Some(s.clone()),
         // `prefix: 2024` or `ngff: 0.5` mean the text; quoting them is a YAML detail.
         Value::Int(_) | Value::Float(_) => node.scalar_text(),
@@ -84,6 +101,16 @@ pub(crate) fn path(node: &Node, pos: Pos, key: &str, r: &mut Reader) -> Option<P
         r.error(
             pos,
             format!("{key}: expected a path, found an empty string"),
+        );
+        return None;
+    }
+    if text.len() > MAX_PATH_BYTES {
+        r.error(
+            pos,
+            format!(
+                "{key}: path is {} bytes long; the longest accepted is {MAX_PATH_BYTES} (Windows' limit)",
+                text.len()
+            ),
         );
         return None;
     }

@@ -29,6 +29,7 @@ fn file(state: &str, copies: &[(&str, &str)]) -> FileStatus {
             purged_at: None,
             updated_at: t.clone(),
         },
+        format: None,
         copies: copies
             .iter()
             .map(|(d, s)| CopyRow {

@@ -31,18 +31,22 @@ pub(crate) async fn judge_copies(
                 file = %f.rel, version = f.version, destination = %k.destination, path = %k.path,
                 error = %e, "ALARM retention: a verified copy no longer matches; marked invalid"
             );
-            ctx.journal.copy_invalid(f.id, &k.destination, e).await?;
+            if !ctx.dry_run {
+                ctx.journal.copy_invalid(f.id, &k.destination, e).await?;
+            }
             damaged.push(format!("{}: {e}", k.destination));
         }
     }
     if !damaged.is_empty() {
-        ctx.journal.refresh_state(f.id, &ctx.all_names()).await?;
+        let then = if ctx.dry_run {
+            "`run` would mark the copy invalid for the agent to send again"
+        } else {
+            ctx.journal.refresh_state(f.id, &ctx.all_names()).await?;
+            "copy marked invalid, the agent sends it again"
+        };
         return Ok(CopyVerdict::Keep(keep(
             "checksum_mismatch",
-            format!(
-                "checksum mismatch: {}; copy marked invalid, the agent sends it again",
-                damaged.join("; ")
-            ),
+            format!("checksum mismatch: {}; {then}", damaged.join("; ")),
         )));
     }
     for name in &ctx.p.retention.require_verified {

@@ -41,7 +41,7 @@ use scopeflow_pipeline::Pipeline;
 
 pub use audit::AUDIT_FILE;
 pub use error::RetentionError;
-pub use plan::plan;
+pub use plan::{plan, plan_verified};
 pub use report::{Decision, Report};
 pub use run::run;
 

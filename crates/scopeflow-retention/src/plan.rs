@@ -1,4 +1,5 @@
-//! The dry run: journal and size/mtime only; nothing contacted, hashed or written.
+//! The dry runs: by default the journal and size/mtime only (nothing contacted, hashed or
+//! written); with `--verify`, every check `run` makes, with nothing purged or recorded.
 
 use std::collections::HashSet;
 
@@ -7,7 +8,21 @@ use scopeflow_pipeline::{Pipeline, format_duration};
 
 use crate::assess::{human, judge, local};
 use crate::report::{Decision, Report};
+use crate::run::{RobotRun, Verdict, one};
 use crate::{RetentionError, Setup};
+
+const INTERRUPTED: &str =
+    "interrupted: a previous run was stopped while purging it; the next run completes it";
+
+/// Files a killed run left between its purge intent and the journal update.
+async fn interrupted(journal: &scopeflow_journal::Journal) -> Result<HashSet<i64>, RetentionError> {
+    Ok(journal
+        .retention_intents()
+        .await?
+        .iter()
+        .map(|i| i.file_id)
+        .collect())
+}
 
 /// What `run` would purge now and why every other current file is kept. Purge reasons say
 /// that copies are re-verified and the file re-hashed at run time, which may still keep it.
@@ -16,17 +31,15 @@ use crate::{RetentionError, Setup};
 /// The journal cannot be read.
 pub async fn plan(p: &Pipeline, now: DateTime<Utc>) -> Result<Report, RetentionError> {
     let setup = Setup::open(p).await?;
+    let mut report = Report {
+        checks: Some("journal"),
+        ..Report::default()
+    };
     let Some(journal) = &setup.journal else {
-        return Ok(Report::default());
+        return Ok(report);
     };
     let policy = &p.retention;
-    let interrupted: HashSet<i64> = journal
-        .retention_intents()
-        .await?
-        .iter()
-        .map(|i| i.file_id)
-        .collect();
-    let mut report = Report::default();
+    let interrupted = interrupted(journal).await?;
     let cap = policy.max_per_run.unwrap_or(usize::MAX);
     for c in journal.retention_candidates().await? {
         let f = &c.file;
@@ -37,11 +50,7 @@ pub async fn plan(p: &Pipeline, now: DateTime<Utc>) -> Result<Report, RetentionE
             reason,
         };
         if interrupted.contains(&f.id) {
-            report.purge.push(decide(
-                "interrupted",
-                "interrupted: a previous run was stopped while purging it; the next run completes it"
-                    .into(),
-            ));
+            report.purge.push(decide("interrupted", INTERRUPTED.into()));
             continue;
         }
         let el = match judge(&c, policy, now) {
@@ -77,6 +86,48 @@ pub async fn plan(p: &Pipeline, now: DateTime<Utc>) -> Result<Report, RetentionE
                 at.join(", ")
             ),
         ));
+    }
+    Ok(report)
+}
+
+/// What `run` would do now, checked as `run` checks: copies re-verified at their
+/// destinations and files re-hashed. Nothing is purged, marked or audited; the robot's lock
+/// is not taken, so a plan never delays a run.
+///
+/// # Errors
+/// The journal cannot be read, or a destination kind is missing from this build.
+pub async fn plan_verified(p: &Pipeline, now: DateTime<Utc>) -> Result<Report, RetentionError> {
+    let setup = Setup::open(p).await?;
+    let mut report = Report {
+        checks: Some("verified"),
+        ..Report::default()
+    };
+    let Some(journal) = &setup.journal else {
+        return Ok(report);
+    };
+    let ctx = RobotRun::new(p, journal, &setup, now, true)?;
+    let interrupted = interrupted(journal).await?;
+    let cap = p.retention.max_per_run.unwrap_or(usize::MAX);
+    for c in journal.retention_candidates().await? {
+        let f = &c.file;
+        if interrupted.contains(&f.id) {
+            report.purge.push(Decision {
+                watch: f.watch.clone(),
+                path: f.rel.clone(),
+                code: "interrupted",
+                reason: INTERRUPTED.into(),
+            });
+            continue;
+        }
+        match one(&ctx, &c, report.purge.len() >= cap).await? {
+            Verdict::Purged(d) => report.purge.push(d),
+            Verdict::Kept(k, _, _) => report.keep.push(Decision {
+                watch: f.watch.clone(),
+                path: f.rel.clone(),
+                code: k.code,
+                reason: k.reason,
+            }),
+        }
     }
     Ok(report)
 }

@@ -29,7 +29,11 @@ pub(crate) async fn recover(ctx: &RobotRun<'_>, report: &mut Report) -> Result<(
             continue;
         }
         let copies = ctx.journal.copies(file.id).await?;
-        let c = FileStatus { file, copies };
+        let c = FileStatus {
+            file,
+            format: None,
+            copies,
+        };
         let f = &c.file;
         let sha = f.sha256.clone().unwrap_or_default();
         let names: Vec<(String, String)> = c

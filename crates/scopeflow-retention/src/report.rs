@@ -22,6 +22,9 @@ pub struct Report {
     pub keep: Vec<Decision>,
     /// Trash entries deleted after `trash_keep` (run only), as paths in the trash.
     pub expired: Vec<String>,
+    /// Plans only: what the plan checked, `journal` (the journal and a size/mtime look; fast)
+    /// or `verified` (`--verify`: copies re-verified and files re-hashed, as `run` does).
+    pub checks: Option<&'static str>,
 }
 
 impl Report {
@@ -32,7 +35,11 @@ impl Report {
                 .map(|d| json!({"path": d.path, "reason": d.reason}))
                 .collect()
         };
-        json!({"purge": list(&self.purge), "keep": list(&self.keep)})
+        let mut doc = json!({"purge": list(&self.purge), "keep": list(&self.keep)});
+        if let Some(c) = self.checks {
+            doc["checks"] = json!(c);
+        }
+        doc
     }
 
     /// The same document as [`Report::to_json`], written entry by entry: a plan over 100,000
@@ -60,12 +67,24 @@ impl Report {
             }
             w.write_all(if list.is_empty() { b"]" } else { b"\n  ]" })?;
         }
+        if let Some(c) = self.checks {
+            write!(w, ",\n  \"checks\": {}", text(c)?)?;
+        }
         w.write_all(b"\n}\n")
     }
 
     /// One line per decision, then a count, for people.
     pub fn to_text(&self, purge_verb: &str) -> String {
         let mut out = String::new();
+        match self.checks {
+            Some("journal") => out.push_str(
+                "plan from the journal only: copies not re-verified, files not re-hashed \
+                 (`retention plan --verify` checks them as `run` does)\n",
+            ),
+            Some(_) => out
+                .push_str("plan with copies re-verified and files re-hashed now, as `run` does\n"),
+            None => {}
+        }
         for d in &self.purge {
             out.push_str(&format!("{purge_verb:<7} {}  ({})\n", d.path, d.reason));
         }
@@ -107,6 +126,7 @@ mod tests {
                 purge: vec![d("a \"q\".tif", "why\nnot"), d("b.tif", "ok")],
                 keep: vec![d("c.tif", "too young: é")],
                 expired: vec![],
+                checks: Some("journal"),
             },
         ] {
             let mut out = Vec::new();

@@ -31,16 +31,46 @@ pub(crate) struct RobotRun<'a> {
     pub now: DateTime<Utc>,
     pub work_root: PathBuf,
     pub down: crate::verify::Down,
+    /// `plan --verify`: every check of a run, but nothing purged, recorded or audited.
+    pub dry_run: bool,
 }
 
-impl RobotRun<'_> {
+impl<'a> RobotRun<'a> {
+    pub fn new(
+        p: &'a Pipeline,
+        journal: &'a Journal,
+        setup: &'a Setup,
+        now: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<RobotRun<'a>, RetentionError> {
+        let destinations = scopeflow_destinations::open(p)
+            .map_err(|e| RetentionError::Config(e.to_string()))?
+            .into_iter()
+            .map(|d| (d.name().to_string(), d))
+            .collect();
+        Ok(RobotRun {
+            p,
+            journal,
+            destinations,
+            watches: &setup.watches,
+            audit: Audit::new(
+                &setup.state_dir,
+                now.to_rfc3339_opts(SecondsFormat::Millis, true),
+            ),
+            now,
+            work_root: setup.state_dir.join("work"),
+            down: crate::verify::Down::default(),
+            dry_run,
+        })
+    }
+
     /// Every destination of the pipeline: the set a file's state is computed from.
     pub fn all_names(&self) -> Vec<String> {
         self.p.destinations.iter().map(|d| d.name.clone()).collect()
     }
 }
 
-enum Verdict {
+pub(crate) enum Verdict {
     Purged(Decision),
     Kept(Keep, Option<Duration>, Vec<Value>),
 }
@@ -57,24 +87,7 @@ pub async fn run(p: &Pipeline, now: DateTime<Utc>) -> Result<Report, RetentionEr
         return Ok(Report::default());
     };
     let _lock = lock(&setup.state_dir)?;
-    let destinations = scopeflow_destinations::open(p)
-        .map_err(|e| RetentionError::Config(e.to_string()))?
-        .into_iter()
-        .map(|d| (d.name().to_string(), d))
-        .collect();
-    let ctx = RobotRun {
-        p,
-        journal,
-        destinations,
-        watches: &setup.watches,
-        audit: Audit::new(
-            &setup.state_dir,
-            now.to_rfc3339_opts(SecondsFormat::Millis, true),
-        ),
-        now,
-        work_root: setup.state_dir.join("work"),
-        down: crate::verify::Down::default(),
-    };
+    let ctx = RobotRun::new(p, journal, &setup, now, false)?;
     let mut report = Report::default();
     crate::recover::recover(&ctx, &mut report).await?;
     crate::trash::expire(&ctx, &mut report).await?;
@@ -109,7 +122,11 @@ pub async fn run(p: &Pipeline, now: DateTime<Utc>) -> Result<Report, RetentionEr
     Ok(report)
 }
 
-async fn one(ctx: &RobotRun<'_>, c: &FileStatus, capped: bool) -> Result<Verdict, RetentionError> {
+pub(crate) async fn one(
+    ctx: &RobotRun<'_>,
+    c: &FileStatus,
+    capped: bool,
+) -> Result<Verdict, RetentionError> {
     let f = &c.file;
     let el = match judge(c, &ctx.p.retention, ctx.now) {
         Ok(el) => el,
@@ -154,7 +171,29 @@ async fn one(ctx: &RobotRun<'_>, c: &FileStatus, capped: bool) -> Result<Verdict
             evidence,
         ));
     }
+    if ctx.dry_run {
+        return Ok(Verdict::Purged(would_purge(c, &el, &checks)));
+    }
     purge(ctx, c, &path, &el, &checks, evidence).await
+}
+
+/// `plan --verify`: every check passed; what `run` would do now.
+fn would_purge(c: &FileStatus, el: &Eligible, checks: &[CopyCheck]) -> Decision {
+    let names: Vec<&str> = checks
+        .iter()
+        .filter(|k| k.good())
+        .map(|k| k.destination.as_str())
+        .collect();
+    Decision {
+        watch: c.file.watch.clone(),
+        path: c.file.rel.clone(),
+        code: "eligible",
+        reason: format!(
+            "eligible: ingested {} ago; re-verified now at {}; sha256 unchanged; `run` would purge it",
+            crate::assess::human(el.age),
+            names.join(", ")
+        ),
+    }
 }
 
 /// Deletes the file or moves it to the trash (the journal's intent first, so a crash in
@@ -254,7 +293,9 @@ async fn modified(
     mut k: Keep,
     changed: Option<(u64, i64)>,
 ) -> Result<Keep, RetentionError> {
-    if let Some((size, mtime)) = changed {
+    if let Some((size, mtime)) = changed
+        && !ctx.dry_run
+    {
         let row = ctx
             .journal
             .observe(&c.file.watch, &c.file.rel, size, mtime)

@@ -51,7 +51,7 @@ fn run() -> Result<(), String> {
     settings.endpoint = Some(flag("endpoint")?);
     settings.prefix = flags.get("prefix").cloned().unwrap_or_default();
     settings.allow_http = true;
-    settings.path_style = true;
+    settings.path_style = Some(true);
     settings.read_back = flags.get("read-back").is_none_or(|v| v == "true");
     let mut config = S3Config::new(
         "bench",

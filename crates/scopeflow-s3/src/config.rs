@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use object_store::aws::{AmazonS3, AmazonS3Builder, Checksum, S3ConditionalPut};
 use object_store::{BackoffConfig, Certificate, ClientOptions, RetryConfig};
-use scopeflow_core::S3Settings;
+use scopeflow_core::{S3Settings, host_is_ip};
 use scopeflow_transfer::TransferError;
 use tracing::warn;
 
@@ -78,6 +78,7 @@ pub(crate) fn build(config: &S3Config) -> Result<AmazonS3, TransferError> {
             c.prefix
         )));
     }
+    let path_style = c.uses_path_style();
     let mut b = AmazonS3Builder::new()
         .with_bucket_name(&c.bucket)
         .with_region(&c.region)
@@ -85,7 +86,7 @@ pub(crate) fn build(config: &S3Config) -> Result<AmazonS3, TransferError> {
         .with_secret_access_key(&config.secret_key)
         .with_checksum_algorithm(Checksum::SHA256)
         .with_conditional_put(S3ConditionalPut::ETagMatch)
-        .with_virtual_hosted_style_request(!c.path_style)
+        .with_virtual_hosted_style_request(!path_style)
         .with_client_options(client_options(config))
         .with_retry(RetryConfig {
             backoff: BackoffConfig::default(),
@@ -101,7 +102,14 @@ pub(crate) fn build(config: &S3Config) -> Result<AmazonS3, TransferError> {
                 "endpoint {endpoint} is plain http; set allow_http: true to permit it"
             )));
         }
-        b = b.with_endpoint(if c.path_style {
+        if !path_style && host_is_ip(endpoint) {
+            // object_store would panic signing `BUCKET.127.0.0.1`: refuse it as configuration.
+            return Err(invalid(format!(
+                "path_style: false forces virtual-hosted requests, which cannot reach \
+                 endpoint {endpoint} (an IP address has no subdomain for the bucket); remove path_style or set it to true"
+            )));
+        }
+        b = b.with_endpoint(if path_style {
             endpoint.to_owned()
         } else {
             virtual_hosted(endpoint, &c.bucket).map_err(invalid)?
@@ -162,7 +170,7 @@ mod tests {
         let mut s = S3Settings::new("imaging", "S3_ACCESS_KEY", "S3_SECRET_KEY");
         s.endpoint = Some("http://127.0.0.1:9".into());
         s.allow_http = true;
-        s.path_style = true;
+        s.path_style = Some(true);
         S3Config::new("objects", s, "AKIDEXAMPLE", "very-secret")
     }
 
@@ -188,6 +196,21 @@ mod tests {
         let mut c = config();
         c.settings.prefix = "/a".into();
         assert!(build(&c).is_err());
+    }
+
+    #[test]
+    fn ip_endpoints_build_path_style_unless_forced_otherwise() {
+        let mut c = config();
+        c.settings.path_style = None;
+        assert!(build(&c).is_ok());
+        c.settings.path_style = Some(false);
+        let e = build(&c).unwrap_err().to_string();
+        assert!(e.contains("path_style") && e.contains("objects"), "{e}");
+        c.settings.endpoint = Some("http://s3.example.org:9000".into());
+        assert!(
+            build(&c).is_ok(),
+            "a DNS name takes the bucket as a subdomain"
+        );
     }
 
     #[test]

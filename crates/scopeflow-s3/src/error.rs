@@ -13,6 +13,8 @@ pub(crate) enum Kind {
     Unreachable,
     /// The credentials or permissions were refused: an operator must fix the configuration.
     Denied,
+    /// The bucket does not exist: an operator must create it or fix the name.
+    NoBucket,
     /// The store is out of space or over quota: retry once space is freed.
     Full,
     NotFound,
@@ -49,6 +51,11 @@ const DENIED_MARKERS: &[&str] = &[
 
 pub(crate) fn kind(e: &object_store::Error) -> Kind {
     use object_store::Error as E;
+    let text = chain_text(e);
+    // Before `NotFound`: a missing bucket answers 404 too, but no retry can create it.
+    if text.contains("NoSuchBucket") {
+        return Kind::NoBucket;
+    }
     match e {
         E::NotFound { .. } => return Kind::NotFound,
         E::AlreadyExists { .. } | E::Precondition { .. } | E::NotModified { .. } => {
@@ -58,7 +65,6 @@ pub(crate) fn kind(e: &object_store::Error) -> Kind {
         E::PermissionDenied { .. } | E::Unauthenticated { .. } => return Kind::Denied,
         _ => {}
     }
-    let text = chain_text(e);
     if FULL_MARKERS.iter().any(|m| text.contains(m)) {
         return Kind::Full;
     }
@@ -120,6 +126,14 @@ impl Place<'_> {
                 reason: format!(
                     "the store refused to {op} it: bad credentials or missing permission \
                      (check access_key_env/secret_key_env and the bucket policy): {}",
+                    short(&chain_text(&e))
+                ),
+            },
+            Kind::NoBucket => TransferError::Invalid {
+                dest: self.dest.to_owned(),
+                path: format!("{key} ({})", self.location),
+                reason: format!(
+                    "the bucket does not exist (NoSuchBucket): create it or fix `bucket`: {}",
                     short(&chain_text(&e))
                 ),
             },

@@ -88,12 +88,31 @@ async fn put_tree(
     // closures taking references (higher-ranked lifetimes).
     let mut out: Vec<(RelPath, Digest, u64)> = futures::stream::iter(0..done.len())
         .map(|i| one(&done[i].0, done[i].1))
-        .buffer_unordered(d.parallel)
+        .buffer_unordered(in_flight(files, d.parallel))
         .try_collect()
         .await?;
     out.push(one(&first.0, first.1).await?);
     out.sort();
     Ok(out)
+}
+
+/// Files up to this size count as small: a folder of them (an OME-Zarr's chunks) is bound by
+/// the latency of each request, twice over with read-back (PUT, then GET), not by bandwidth.
+const SMALL_FILE: u64 = 1 << 20;
+/// Requests in flight for a folder of small files: with at most 1 MiB each held in memory,
+/// 64 of them cost 64 MiB. Measured against s3s-fs in `benches/transfer_s3.sh`.
+const SMALL_IN_FLIGHT: usize = 64;
+
+/// How many files of a folder are sent (and read back) at once: `parallel` (the
+/// destination's setting, which bounds memory for large files), or many more when every file
+/// is small.
+fn in_flight(files: &[(String, u64)], parallel: usize) -> usize {
+    let largest = files.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    if largest <= SMALL_FILE {
+        SMALL_IN_FLIGHT.max(parallel)
+    } else {
+        parallel
+    }
 }
 
 /// Differences that make a stored folder another folder: a file we do not have, a size that

@@ -112,10 +112,10 @@ function trendChart(series, threshold) {
 // ---- pages ------------------------------------------------------------------------------
 function fileTable(files, withError) {
   if (!files.length) return '<p class="muted">No files.</p>';
-  return `<table class="files"><tr><th>path</th><th>agent</th><th>state</th><th class="num">size</th><th>acquired</th><th>instrument</th>
+  return `<table class="files"><tr><th>path</th><th>agent</th><th>state</th><th class="num">size</th><th>format</th><th>acquired</th><th>instrument</th>
     <th>${withError ? "error" : "copies"}</th></tr>${files.map(f => `<tr class="clickable" data-id="${esc(f.id)}">
     <td>${esc(f.path)}${f.version > 1 ? ` <span class="muted">v${esc(f.version)}</span>` : ""}</td><td>${esc(f.agent)}</td><td>${stateTag(f.state)}</td>
-    <td class="num">${bytes(f.size)}</td><td>${when(f.acquired_at)}</td><td>${esc(f.instrument)}</td>
+    <td class="num">${bytes(f.size)}</td><td>${esc(f.format)}</td><td>${when(f.acquired_at)}</td><td>${esc(f.instrument)}</td>
     <td>${withError ? `<span class="error">${esc(f.error)}</span>` : f.copies.filter(c => c.verified_at).map(c => esc(c.destination)).join(", ")}</td></tr>`).join("")}</table>`;
 }
 function clickableRows() {
@@ -170,7 +170,7 @@ const pages = {
     const ch = (f.qc && f.qc.channels) || [];
     view.innerHTML = `<section class="card"><h2>${esc(f.path)} ${stateTag(f.state)}</h2>
       <table><tr><th>agent</th><td>${esc(f.agent)}</td></tr><tr><th>sha256</th><td><code>${esc(f.sha256)}</code></td></tr>
-      <tr><th>size</th><td>${bytes(f.size)}</td></tr><tr><th>acquired</th><td>${when(f.acquired_at)}</td></tr>
+      <tr><th>size</th><td>${bytes(f.size)}</td></tr><tr><th>format</th><td>${esc(f.format)}</td></tr><tr><th>acquired</th><td>${when(f.acquired_at)}</td></tr>
       <tr><th>instrument</th><td>${esc(f.instrument)}</td></tr><tr><th>error</th><td class="error">${esc(f.error)}</td></tr></table></section>
       <section class="card"><h2>QC</h2><table class="qc"><tr><th>channel</th><th class="num">SNR</th><th class="num">saturation</th></tr>
       ${ch.map(c => `<tr><td>${esc(c.name ?? c.index)}</td><td class="num">${c.snr == null ? "–" : Number(c.snr).toFixed(2)}</td><td class="num">${esc(c.saturation_fraction)}</td></tr>`).join("")}</table></section>

@@ -206,13 +206,17 @@ async fn main() {
     };
     let one = format!("/api/files/{some_id}");
 
-    let calls: [&str; 16] = [
+    let calls: [&str; 19] = [
         "/api/files",
         "/api/files?agent=scope-3",
         "/api/files?state=failed",
         "/api/files?instrument=Widefield",
         "/api/files?q=gfp",
         "/api/files?q=carol%20run-00099",
+        // One file of the million; then words of 2 characters, which no trigram index answers.
+        "/api/files?q=run-0123457",
+        "/api/files?q=zq",
+        "/api/files?q=gf",
         "/api/files?from=2026-10-10&to=2026-10-11",
         "/api/files?offset=5000",
         &one,

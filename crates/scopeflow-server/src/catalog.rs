@@ -52,6 +52,9 @@ pub struct FileRow {
     pub purged_at: Option<String>,
     pub purge_mode: Option<String>,
     pub search: String,
+    /// The format the agent's reader detected (`tiff`, `czi`…); `None` until a `processed`
+    /// event names it (agents before the format was shown, or a file not yet processed).
+    pub format: Option<String>,
 }
 
 /// One channel's QC figures, kept for the trends.
@@ -179,6 +182,7 @@ impl FileRow {
             self.instrument.as_deref(),
             self.user_name.as_deref(),
             Some(self.agent.as_str()),
+            self.format.as_deref(),
         ];
         self.search = parts
             .into_iter()
@@ -202,6 +206,9 @@ impl FileRow {
             self.instrument = text(&inspect["instrument"]).or(self.instrument.take());
             self.dtype = text(&inspect["dtype"]).or(self.dtype.take());
             self.axes = text(&inspect["axes"]).or(self.axes.take());
+            self.format = text(&inspect["format"])
+                .filter(|f| is_format_name(f))
+                .or(self.format.take());
             if let Some(names) = inspect["channel_names"].as_array() {
                 let names: Vec<String> = names.iter().filter_map(text).collect();
                 self.channels = Some(names.join(","));
@@ -244,6 +251,14 @@ fn text(v: &Value) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         _ => None,
     }
+}
+
+/// Format names are short words (`ome-tiff`, `czi`); anything else an agent sends is ignored
+/// rather than shown.
+fn is_format_name(f: &str) -> bool {
+    f.len() <= 32
+        && f.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// Facilities sort acquisitions by user: `alice/2026-11-24/cells.tif`.

@@ -31,6 +31,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0003_poison_inputs.sql"),
         include_str!("../migrations/postgres/0003_poison_inputs.sql"),
     ),
+    (
+        4,
+        include_str!("../migrations/sqlite/0004_search_fts_format.sql"),
+        include_str!("../migrations/postgres/0004_search_fts_format.sql"),
+    ),
 ];
 
 #[derive(Clone, Debug)]

@@ -18,8 +18,8 @@ pub type Key = (String, String, i64);
 /// Columns of `files` in the order [`read_row`] and [`upsert_rows`] use.
 pub const FILE_COLUMNS: &str = "id, agent, watch, path, version, state, progress, progress_at, \
     fail_state, fail_at, error, sha256, size, found_at, acquired_at, sort_at, instrument, user_name, \
-    channels, dtype, axes, kept_reason, kept_at, purged_at, purge_mode, search";
-const WRITE_COLUMNS: [&str; 25] = [
+    channels, dtype, axes, kept_reason, kept_at, purged_at, purge_mode, search, format";
+const WRITE_COLUMNS: [&str; 26] = [
     "agent",
     "watch",
     "path",
@@ -45,6 +45,7 @@ const WRITE_COLUMNS: [&str; 25] = [
     "purged_at",
     "purge_mode",
     "search",
+    "format",
 ];
 /// Bound parameters per statement. SQLite looks each parameter's name up in a linear list
 /// (`sqlite3_bind_parameter_name`), so binding cost grows with the square of the count: a few
@@ -176,7 +177,8 @@ pub async fn upsert_rows(tx: &mut Tx, rows: &mut [&mut FileRow]) -> Result<(), A
                 .bind(r.kept_at.clone())
                 .bind(r.purged_at.clone())
                 .bind(r.purge_mode.clone())
-                .bind(r.search.clone());
+                .bind(r.search.clone())
+                .bind(r.format.clone());
         }
         let mut ids: HashMap<Key, i64> = HashMap::new();
         for r in q.fetch_all(&mut **tx).await? {
@@ -330,6 +332,7 @@ pub fn read_row(r: &AnyRow) -> Result<FileRow, sqlx::Error> {
         purged_at: r.try_get("purged_at")?,
         purge_mode: r.try_get("purge_mode")?,
         search: r.try_get("search")?,
+        format: r.try_get("format")?,
     })
 }
 

@@ -1,27 +1,11 @@
 //! The server's HTTP contract, each test run once on SQLite and once on a real PostgreSQL.
 
+#[macro_use]
 mod common;
 
 use common::{Backend, Env, batch, ev, lifecycle};
 use reqwest::StatusCode;
 use serde_json::json;
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Backend::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                if super::common::enabled(super::Backend::Postgres) {
-                    super::$name(super::Backend::Postgres).await
-                }
-            })*
-        }
-    };
-}
 
 on_both_backends!(
     ingest_is_idempotent,

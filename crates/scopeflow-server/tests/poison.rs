@@ -1,6 +1,7 @@
 //! Issue 20: one agent token must not be able to break the server for everyone. Each test runs
 //! on SQLite and on a real PostgreSQL, with the reproducers of the issue.
 
+#[macro_use]
 mod common;
 #[path = "poison/migration.rs"]
 mod migration;
@@ -10,23 +11,6 @@ use migration::poisoned_database_migrates;
 use common::{Backend, Env, batch, ev, lifecycle};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() { super::$name(super::Backend::Sqlite).await })*
-        }
-        mod postgres {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $name() {
-                if super::common::enabled(super::Backend::Postgres) {
-                    super::$name(super::Backend::Postgres).await
-                }
-            })*
-        }
-    };
-}
 
 on_both_backends!(
     huge_sizes_are_refused_and_aggregates_survive_restart,

@@ -14,8 +14,10 @@
 
 mod files;
 mod s3s;
+mod slurm;
 mod sshd;
 
 pub use files::{files_under, write_random};
 pub use s3s::{BUCKET, S3Server};
+pub use slurm::Slurm;
 pub use sshd::{Prepare, Sshd, SshdOptions, Tmpfs, keygen};

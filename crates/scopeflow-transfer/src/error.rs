@@ -99,6 +99,15 @@ impl TransferError {
         }
     }
 
+    /// Whether only an operator can make the same call succeed (bad credentials, a refused
+    /// host key, a missing bucket, a malformed request): the agent quarantines the file at
+    /// once with this reason instead of spending its retries; `scopeflow retry` re-queues it
+    /// after the fix. A `Conflict` is not counted here: the agent's own resend path handles
+    /// copies found damaged, and the retries leave a trace of the failed attempts.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, TransferError::Invalid { .. })
+    }
+
     /// Builds an `Invalid` before any destination is involved.
     pub(crate) fn invalid(path: impl Into<String>, reason: impl Into<String>) -> Self {
         TransferError::Invalid {
@@ -186,6 +195,13 @@ mod tests {
             published: false,
         };
         assert!(caught.is_transient());
+        assert!(!caught.is_permanent() && !full.is_permanent() && !conflict.is_permanent());
+        let refused = TransferError::Invalid {
+            dest: "objects".into(),
+            path: "imaging".into(),
+            reason: "bad credentials".into(),
+        };
+        assert!(refused.is_permanent() && !refused.is_transient());
         assert!(caught.to_string().contains("nothing was published"));
     }
 

@@ -1,6 +1,6 @@
 use std::time::Instant;
 
-use scopeflow_ngff::{ConvertError, ConvertOptions, SeriesChoice};
+use scopeflow_ngff::{ConvertError, SeriesChoice};
 use serde_json::json;
 
 use super::{open, print_json};
@@ -8,15 +8,7 @@ use crate::flags::ConvertArgs;
 use crate::{Failure, progress};
 
 pub(crate) fn run(args: &ConvertArgs) -> Result<(), Failure> {
-    let opts = ConvertOptions {
-        ngff: args.ngff,
-        chunk_yx: args.chunk_yx,
-        shard_yx: args.shard_yx,
-        codec: args.codec,
-        level: args.level,
-        levels: args.levels,
-        overwrite: args.overwrite,
-    };
+    let opts = args.options.options(args.overwrite);
     opts.validate()
         .map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
     let choice = args.series.map_or(SeriesChoice::All, SeriesChoice::One);

@@ -1,9 +1,11 @@
 mod agent;
+pub(crate) mod batch;
 mod convert;
 mod inspect;
 mod pipeline;
 mod qc;
 mod retention;
+mod retry;
 mod server;
 mod status;
 mod throughput;
@@ -24,13 +26,18 @@ pub(crate) fn run(cmd: Command) -> Result<(), Failure> {
             command: PipelineCommand::Check { file },
         } => pipeline::check(&file),
         Command::Agent { config, once } => agent::run(&config, once),
-        Command::Status { config, json } => status::run(&config, json),
+        Command::Batch { command } => batch::run(command),
+        Command::Status(args) => status::run(&args),
+        Command::Retry { config, paths, all } => retry::run(&config, &paths, all),
         Command::Retention { command } => match command {
-            RetentionCommand::Plan { config, now, json } => {
-                retention::run(&config, now.as_deref(), json, false)
-            }
+            RetentionCommand::Plan {
+                config,
+                now,
+                json,
+                verify,
+            } => retention::run(&config, now.as_deref(), json, false, verify),
             RetentionCommand::Run { config, now, json } => {
-                retention::run(&config, now.as_deref(), json, true)
+                retention::run(&config, now.as_deref(), json, true, false)
             }
         },
         Command::Server {

@@ -16,6 +16,7 @@ pub(crate) fn run(
     now: Option<&str>,
     json: bool,
     purge: bool,
+    verify: bool,
 ) -> Result<(), Failure> {
     let now =
         scopeflow_retention::parse_now(now).map_err(|e| Failure::usage(anyhow::anyhow!(e)))?;
@@ -23,6 +24,8 @@ pub(crate) fn run(
     let outcome = runtime()?.block_on(async {
         if purge {
             scopeflow_retention::run(&pipeline, now).await
+        } else if verify {
+            scopeflow_retention::plan_verified(&pipeline, now).await
         } else {
             scopeflow_retention::plan(&pipeline, now).await
         }

@@ -10,17 +10,17 @@ pub(crate) async fn figures(journal: &Journal) -> Result<Throughput, JournalErro
 }
 
 /// One line under the file listing.
-pub(crate) fn print(t: &Throughput) {
+pub(crate) fn line(t: &Throughput) -> String {
     let eta = t.eta_s().map_or_else(
         || "unknown (nothing verified lately)".into(),
         |s| format!("{s:.0} s"),
     );
-    println!(
+    format!(
         "throughput (last {} s): {:.1} files/s, {:.1} MB/s; queue {} files, {:.0} MB; eta {eta}",
         scopeflow_journal::WINDOW_S,
         t.files_per_s(),
         t.bytes_per_s() / 1e6,
         t.queue,
         t.queue_bytes as f64 / 1e6,
-    );
+    )
 }

@@ -77,7 +77,7 @@ pub(crate) fn read_at(
     }
     let n = usize::try_from(len)
         .map_err(|_| FormatError::corrupt(path, format!("{what} is too large")))?;
-    let mut buf = vec![0u8; n];
+    let mut buf = crate::zeroed(path, &[n], what)?;
     read_exact_at(file, &mut buf, offset).map_err(|e| FormatError::io(path, e))?;
     Ok(buf)
 }

@@ -5,7 +5,6 @@
 //! settings, a Z-stack's first and last positions), and only the ones under
 //! `Metadata/Information` and `Metadata/Scaling` describe the image.
 
-use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 use serde_json::{Map, Value};
 
@@ -194,16 +193,10 @@ fn attrs(e: &BytesStart) -> Map<String, Value> {
 
 /// Parses the document; malformed XML is an error with its byte position.
 pub(crate) fn parse(xml: &str) -> Result<CziXml, String> {
-    let xml = xml.strip_prefix('\u{feff}').unwrap_or(xml);
-    let mut reader = Reader::from_str(xml);
+    let mut reader = crate::xml::reader(xml);
     let mut p = Parser::default();
     loop {
-        let event = reader.read_event().map_err(|e| {
-            format!(
-                "malformed metadata XML at byte {}: {e}",
-                reader.error_position()
-            )
-        })?;
+        let event = crate::xml::next_event(&mut reader, "metadata XML")?;
         match event {
             Event::Start(e) => {
                 let name = e.local_name().as_ref().to_string();

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use hdf5::{Dataset, File};
-use scopeflow_core::{Axis, DType, ImageMeta};
+use scopeflow_core::{DType, ImageMeta};
 
 use super::layout::{self, Layout, h5_error};
 use super::meta;
@@ -125,27 +125,7 @@ impl ImageSource for ImarisSource {
     }
 
     fn plane_reader(&self, plane: &[usize]) -> Result<Box<dyn PlaneReader + '_>, FormatError> {
-        let axes = self.meta.plane_axes();
-        if plane.len() != axes.len() {
-            return Err(self.usage(format!(
-                "plane index {plane:?} has {} values, the image has {} plane axes",
-                plane.len(),
-                axes.len()
-            )));
-        }
-        let (mut t, mut c, mut z) = (0, 0, 0);
-        for (&axis, &i) in axes.iter().zip(plane) {
-            let n = self.meta.axis_len(axis).unwrap_or(1);
-            if i >= n {
-                return Err(self.usage(format!("plane index {plane:?} is out of range")));
-            }
-            match axis {
-                Axis::T => t = i,
-                Axis::C => c = i,
-                Axis::Z => z = i,
-                _ => {}
-            }
-        }
+        let (t, c, z) = crate::source::plane_tcz(&self.meta, &self.path, plane)?;
         let what = self.layout.data_path(t, c);
         let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
         let data = match recent.as_ref() {

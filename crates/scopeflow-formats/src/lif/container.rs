@@ -36,7 +36,7 @@ pub(super) struct Blocks {
 }
 
 fn read_at(path: &Path, file: &File, len: usize, offset: u64) -> Result<Vec<u8>, FormatError> {
-    let mut buf = vec![0u8; len];
+    let mut buf = crate::zeroed(path, &[len], "a memory block header")?;
     read_exact_at(file, &mut buf, offset).map_err(|e| FormatError::io(path, e))?;
     Ok(buf)
 }

@@ -6,7 +6,8 @@
 //! also holds megabytes of hardware settings that nothing downstream needs.
 
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::{Reader, XmlVersion};
+
+use crate::xml::{Attrs, attributes, get, next_event, reader};
 
 /// Bounds on what one image may declare, far above real files, so that a damaged header cannot
 /// make the reader allocate or loop without limit.
@@ -53,27 +54,6 @@ pub(super) struct Header {
     pub images: Vec<ImageDesc>,
     /// The experiment's time stamp (FILETIME), used when an image has none of its own.
     pub experiment_timestamp: Option<u64>,
-}
-
-type Attrs = Vec<(String, String)>;
-
-fn attributes(e: &BytesStart) -> Result<Attrs, String> {
-    let mut out = Vec::new();
-    for a in e.attributes() {
-        let a = a.map_err(|err| format!("malformed attribute: {err}"))?;
-        let value = a
-            .normalized_value(XmlVersion::Implicit1_0)
-            .map_err(|err| format!("malformed attribute value: {err}"))?;
-        out.push((a.key.local_name().as_ref().to_string(), value.into_owned()));
-    }
-    Ok(out)
-}
-
-fn get<'a>(attrs: &'a Attrs, key: &str) -> Option<&'a str> {
-    attrs
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
 }
 
 fn num<T: std::str::FromStr>(attrs: &Attrs, key: &str, what: &str) -> Result<T, String> {
@@ -252,16 +232,10 @@ impl Parser {
 
 /// Parses the header. Errors name the problem; the caller adds the file name.
 pub(super) fn parse(xml: &str) -> Result<Header, String> {
-    let xml = xml.strip_prefix('\u{feff}').unwrap_or(xml);
-    let mut reader = Reader::from_str(xml);
+    let mut reader = reader(xml);
     let mut p = Parser::default();
     loop {
-        let event = reader.read_event().map_err(|e| {
-            format!(
-                "malformed XML header at byte {}: {e}",
-                reader.error_position()
-            )
-        })?;
+        let event = next_event(&mut reader, "XML header")?;
         match event {
             Event::Start(e) => {
                 let name = e.local_name().as_ref().to_string();

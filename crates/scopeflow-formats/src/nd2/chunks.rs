@@ -174,7 +174,8 @@ impl ChunkMap {
                 "the chunk map is implausibly large",
             ));
         }
-        let mut data = vec![0u8; span.data_len as usize];
+        let len = usize::try_from(span.data_len).unwrap_or(usize::MAX);
+        let mut data = crate::zeroed(path, &[len], "a chunk")?;
         read_at(path, file, span.data_offset, &mut data, "the chunk map")?;
         Self::parse(path, &data, file_len)
     }
@@ -244,7 +245,8 @@ impl ChunkMap {
                 ),
             ));
         }
-        let mut data = vec![0u8; span.data_len as usize];
+        let len = usize::try_from(span.data_len).unwrap_or(usize::MAX);
+        let mut data = crate::zeroed(path, &[len], "a chunk")?;
         read_at(path, file, span.data_offset, &mut data, name)?;
         Ok(Some(data))
     }

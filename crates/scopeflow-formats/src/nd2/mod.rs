@@ -14,7 +14,7 @@ mod xml;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use scopeflow_core::{Axis, ImageMeta};
+use scopeflow_core::ImageMeta;
 use serde_json::{Map, Value};
 
 use crate::{FormatError, ImageSource, PlaneReader};
@@ -179,26 +179,7 @@ impl Nd2Source {
 
     /// The sequence index (outermost loop first) and first component of a plane.
     fn locate(&self, plane: &[usize]) -> Result<(u64, usize), FormatError> {
-        let axes = self.meta.plane_axes();
-        if plane.len() != axes.len() {
-            return Err(self.usage(format!(
-                "plane index {plane:?} has {} values, the image has {} plane axes",
-                plane.len(),
-                axes.len()
-            )));
-        }
-        let (mut t, mut c, mut z) = (0, 0, 0);
-        for (&axis, &i) in axes.iter().zip(plane) {
-            let len = self.meta.axis_len(axis).unwrap_or(1);
-            if i >= len {
-                return Err(self.usage(format!("plane index {plane:?} is out of range")));
-            }
-            match axis {
-                Axis::T => t = i,
-                Axis::C => c = i,
-                _ => z = i,
-            }
-        }
+        let (t, c, z) = crate::source::plane_tcz(&self.meta, &self.path, plane)?;
         let mut seq: u64 = 0;
         for l in &self.loops {
             let coord = match l.axis {

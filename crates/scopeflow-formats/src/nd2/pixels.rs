@@ -81,7 +81,8 @@ impl<'a> FrameReader<'a> {
             return Ok(());
         }
         let src = self.src;
-        let mut packed = vec![0u8; (span.data_len - TIMESTAMP) as usize];
+        let len = usize::try_from(span.data_len - TIMESTAMP).unwrap_or(usize::MAX);
+        let mut packed = crate::zeroed(&src.path, &[len], "a compressed frame")?;
         let what = format!("frame {}", self.seq);
         read_at(
             &src.path,
@@ -147,7 +148,7 @@ impl PlaneReader for FrameReader<'_> {
             let band = &data[y0 * stride..y0 * stride + band_len];
             pick.copy(band, y1 - y0, out);
         } else {
-            let mut band = vec![0u8; band_len];
+            let mut band = crate::zeroed(&self.src.path, &[band_len], "a band of rows")?;
             let at = span.data_offset + TIMESTAMP + (y0 * stride) as u64;
             let what = format!("rows {y0}..{y1} of frame {}", self.seq);
             read_at(&self.src.path, &self.src.file, at, &mut band, &what)?;

@@ -5,8 +5,8 @@
 //! `no_name` (and a few others) and keyed `i0000000000`, `i0000000001`, … by position, and
 //! empty list items are skipped.
 
+use quick_xml::XmlVersion;
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::{Reader, XmlVersion};
 use serde_json::{Map, Value};
 
 const MAX_DEPTH: usize = 64;
@@ -122,13 +122,11 @@ fn close(stack: &mut [Node], node: Node) -> Option<(String, Value)> {
 /// Decodes one XML-variant chunk to a map (the root `<variant>` removed).
 pub(super) fn decode(data: &[u8]) -> Result<Map<String, Value>, String> {
     let xml = text(data);
-    let mut reader = Reader::from_str(&xml);
+    let mut reader = crate::xml::reader(&xml);
     let mut stack: Vec<Node> = Vec::new();
     let mut legacy = false;
     let root = loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| format!("malformed XML at byte {}: {e}", reader.error_position()))?;
+        let event = crate::xml::next_event(&mut reader, "XML")?;
         let done = match event {
             Event::Start(e) | Event::Empty(e) if stack.len() >= MAX_DEPTH => {
                 return Err(format!(

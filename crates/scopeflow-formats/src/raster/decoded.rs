@@ -156,7 +156,7 @@ impl Decoded {
         buf.resize(len, 0);
         if self.kind == Kind::InterlacedPng {
             let mut reader = png_rows::start(&self.path)?;
-            let mut raw = vec![0u8; len];
+            let mut raw = crate::zeroed(&self.path, &[len], "the interlaced image")?;
             reader
                 .next_frame(&mut raw)
                 .map_err(|e| png_rows::decode_error(&self.path, &e))?;
@@ -165,7 +165,7 @@ impl Decoded {
         }
         let decoder = new_decoder(&self.path, self.kind)?;
         if self.grey_palette {
-            let mut rgb = vec![0u8; len * 3];
+            let mut rgb = crate::zeroed(&self.path, &[len, 3], "the decoded RGB image")?;
             decoder
                 .read_image(&mut rgb)
                 .map_err(|e| image_error(&self.path, self.kind, &e))?;

@@ -5,15 +5,16 @@
 use std::fs::File;
 use std::io::BufReader;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use mozjpeg::decompress::DecompressStarted;
 use mozjpeg::{ColorSpace, Decompress};
 use scopeflow_core::{DType, ImageMeta, PhysicalSizes};
 use serde_json::{Map, Value};
 
-use super::{check_band, check_plane, image_meta};
-use crate::{FormatError, ImageSource, PlaneReader};
+use super::image_meta;
+use super::rows::{RowDecoder, SequentialSource};
+use crate::{FormatError, ImageSource};
 
 type Started = DecompressStarted<BufReader<File>>;
 
@@ -41,10 +42,7 @@ fn guarded<T>(path: &Path, f: impl FnOnce() -> std::io::Result<T>) -> Result<T, 
 pub(super) fn open(path: &Path) -> Result<Box<dyn ImageSource>, FormatError> {
     super::headers::check_jpeg_end(path)?;
     let (meta, _) = start(path)?;
-    Ok(Box::new(JpegSource {
-        path: path.to_path_buf(),
-        meta,
-    }))
+    Ok(Box::new(SequentialSource::<JpegDecoder>::new(path, meta)))
 }
 
 /// The image's metadata and a decompressor positioned at the first row.
@@ -95,66 +93,22 @@ fn start(path: &Path) -> Result<(ImageMeta, Started), FormatError> {
     })
 }
 
-struct JpegSource {
-    path: PathBuf,
-    meta: ImageMeta,
-}
+/// libjpeg's scanline decompressor, every call guarded.
+pub(super) struct JpegDecoder(Started);
 
-impl ImageSource for JpegSource {
-    fn meta(&self) -> &ImageMeta {
-        &self.meta
+impl RowDecoder for JpegDecoder {
+    /// libjpeg decodes one MCU row (8 or 16 lines) at a time.
+    const NATURAL_ROWS: usize = 16;
+
+    fn start(path: &Path) -> Result<Self, FormatError> {
+        Ok(Self(start(path)?.1))
     }
 
-    fn path(&self) -> &Path {
-        &self.path
+    fn next_row(&mut self, path: &Path, dst: &mut [u8]) -> Result<(), FormatError> {
+        guarded(path, || self.0.read_scanlines_into(dst).map(|_| ()))
     }
 
-    fn natural_rows(&self) -> usize {
-        // libjpeg decodes one MCU row (8 or 16 lines) at a time.
-        16
-    }
-
-    fn plane_reader(&self, plane: &[usize]) -> Result<Box<dyn PlaneReader + '_>, FormatError> {
-        check_plane(&self.path, plane)?;
-        Ok(Box::new(JpegRows {
-            src: self,
-            dec: None,
-            next_row: 0,
-        }))
-    }
-}
-
-struct JpegRows<'a> {
-    src: &'a JpegSource,
-    dec: Option<Started>,
-    next_row: usize,
-}
-
-impl PlaneReader for JpegRows<'_> {
-    fn read_rows(&mut self, y0: usize, y1: usize, out: &mut [u8]) -> Result<(), FormatError> {
-        let path = &self.src.path;
-        let row = check_band(path, &self.src.meta, y0, y1, out)?;
-        if self.dec.is_none() || y0 < self.next_row {
-            self.dec = Some(start(path)?.1);
-            self.next_row = 0;
-        }
-        let Some(dec) = self.dec.as_mut() else {
-            return Err(FormatError::corrupt(path, "JPEG decoder lost"));
-        };
-        if y0 > self.next_row {
-            let mut skip = vec![0u8; row];
-            while self.next_row < y0 {
-                guarded(path, || dec.read_scanlines_into(&mut skip).map(|_| ()))?;
-                self.next_row += 1;
-            }
-        }
-        guarded(path, || dec.read_scanlines_into(out).map(|_| ()))?;
-        self.next_row = y1;
-        if y1 == self.src.meta.height()
-            && let Some(done) = self.dec.take()
-        {
-            guarded(path, move || done.finish())?;
-        }
-        Ok(())
+    fn finish(self, path: &Path) -> Result<(), FormatError> {
+        guarded(path, move || self.0.finish())
     }
 }

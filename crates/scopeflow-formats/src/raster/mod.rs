@@ -11,6 +11,7 @@ mod decoded;
 mod headers;
 mod jpeg_rows;
 mod png_rows;
+mod rows;
 
 use std::fs::File;
 use std::io::BufReader;

@@ -3,14 +3,15 @@
 
 use std::fs::File;
 use std::io::BufReader;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use png::{BitDepth, Transformations};
-use scopeflow_core::{DType, ImageMeta, PhysicalSizes};
+use scopeflow_core::{DType, PhysicalSizes};
 use serde_json::{Map, Value};
 
-use super::{check_band, check_plane, image_meta, open_file};
-use crate::{FormatError, ImageSource, PlaneReader};
+use super::rows::{RowDecoder, SequentialSource};
+use super::{image_meta, open_file};
+use crate::{FormatError, ImageSource};
 
 type Reader = png::Reader<BufReader<File>>;
 
@@ -62,10 +63,7 @@ pub(super) fn open(path: &Path) -> Result<Box<dyn ImageSource>, FormatError> {
         drop(reader);
         return super::decoded::whole_png(path, meta);
     }
-    Ok(Box::new(PngSource {
-        path: path.to_path_buf(),
-        meta,
-    }))
+    Ok(Box::new(SequentialSource::<PngDecoder>::new(path, meta)))
 }
 
 /// A decoder positioned at the first row, with palettes and low bit depths expanded (alpha
@@ -99,86 +97,59 @@ fn clip(s: &str) -> String {
     s.chars().take(4096).collect()
 }
 
-struct PngSource {
-    path: PathBuf,
-    meta: ImageMeta,
+/// PNG's row decoder, counting rows to name where a truncated file ends.
+pub(super) struct PngDecoder {
+    reader: Reader,
+    sixteen: bool,
+    row: usize,
 }
 
-impl ImageSource for PngSource {
-    fn meta(&self) -> &ImageMeta {
-        &self.meta
+impl RowDecoder for PngDecoder {
+    const NATURAL_ROWS: usize = 1;
+
+    fn start(path: &Path) -> Result<Self, FormatError> {
+        let reader = start(path)?;
+        let sixteen = reader.output_color_type().1 == BitDepth::Sixteen;
+        Ok(Self {
+            reader,
+            sixteen,
+            row: 0,
+        })
     }
 
-    fn path(&self) -> &Path {
-        &self.path
-    }
-
-    fn natural_rows(&self) -> usize {
-        1
-    }
-
-    fn plane_reader(&self, plane: &[usize]) -> Result<Box<dyn PlaneReader + '_>, FormatError> {
-        check_plane(&self.path, plane)?;
-        Ok(Box::new(PngRows {
-            src: self,
-            reader: None,
-            next_row: 0,
-        }))
-    }
-}
-
-struct PngRows<'a> {
-    src: &'a PngSource,
-    /// Started on the first read, restarted when a band starts above `next_row`.
-    reader: Option<Reader>,
-    next_row: usize,
-}
-
-impl PlaneReader for PngRows<'_> {
-    fn read_rows(&mut self, y0: usize, y1: usize, out: &mut [u8]) -> Result<(), FormatError> {
-        let path = &self.src.path;
-        let row = check_band(path, &self.src.meta, y0, y1, out)?;
-        if self.reader.is_none() || y0 < self.next_row {
-            self.reader = Some(start(path)?);
-            self.next_row = 0;
-        }
-        let sixteen = self.src.meta.dtype == DType::U16;
-        let Some(reader) = self.reader.as_mut() else {
-            return Err(FormatError::corrupt(path, "PNG decoder lost"));
-        };
-        while self.next_row < y1 {
-            let data = match reader.next_row() {
-                Ok(Some(r)) => r.data(),
-                Ok(None) => {
-                    return Err(FormatError::corrupt(
-                        path,
-                        format!(
-                            "PNG image data ends at row {} of {} (truncated)",
-                            self.next_row,
-                            self.src.meta.height()
-                        ),
-                    ));
-                }
-                Err(e) => return Err(decode_error(path, &e)),
-            };
-            if data.len() != row {
+    fn next_row(&mut self, path: &Path, dst: &mut [u8]) -> Result<(), FormatError> {
+        let height = self.reader.info().height;
+        let data = match self.reader.next_row() {
+            Ok(Some(r)) => r.data(),
+            Ok(None) => {
                 return Err(FormatError::corrupt(
                     path,
-                    format!("PNG row of {} bytes where {row} were expected", data.len()),
+                    format!(
+                        "PNG image data ends at row {} of {height} (truncated)",
+                        self.row
+                    ),
                 ));
             }
-            if self.next_row >= y0 {
-                let dst = &mut out[(self.next_row - y0) * row..][..row];
-                copy_row(data, dst, sixteen);
-            }
-            self.next_row += 1;
+            Err(e) => return Err(decode_error(path, &e)),
+        };
+        if data.len() != dst.len() {
+            return Err(FormatError::corrupt(
+                path,
+                format!(
+                    "PNG row of {} bytes where {} were expected",
+                    data.len(),
+                    dst.len()
+                ),
+            ));
         }
-        // A copy cut inside the last chunks still yields every row: reading to IEND says so.
-        if self.next_row == self.src.meta.height() {
-            reader.finish().map_err(|e| decode_error(path, &e))?;
-            self.reader = None;
-        }
+        copy_row(data, dst, self.sixteen);
+        self.row += 1;
         Ok(())
+    }
+
+    /// A copy cut inside the last chunks still yields every row: reading to IEND says so.
+    fn finish(mut self, path: &Path) -> Result<(), FormatError> {
+        self.reader.finish().map_err(|e| decode_error(path, &e))
     }
 }
 

@@ -11,9 +11,10 @@
 //! `SizeC`, `TiffData` without `PlaneCount` may use the older `NumPlanes`.
 
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::{Reader, XmlVersion};
 use scopeflow_core::Axis;
 use serde_json::{Map, Value};
+
+use crate::xml::{Attrs, attributes, get, next_event, reader};
 
 /// Everything read from one OME-XML document.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -147,13 +148,10 @@ impl OmeImage {
 /// Image 0`, malformed XML with its byte position) so that the reader can log why it fell back
 /// to reading the file as a plain TIFF, which is what tifffile does too.
 pub fn parse_ome_xml(xml: &str) -> Result<OmeDocument, String> {
-    let xml = xml.strip_prefix('\u{feff}').unwrap_or(xml);
-    let mut reader = Reader::from_str(xml);
+    let mut reader = reader(xml);
     let mut p = Parser::default();
     loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| format!("malformed OME-XML at byte {}: {e}", reader.error_position()))?;
+        let event = next_event(&mut reader, "OME-XML")?;
         match event {
             Event::Start(e) => {
                 let name = e.local_name().as_ref().to_string();
@@ -269,31 +267,6 @@ struct Parser {
     /// Stack depth of the element whose text is being collected.
     capture: Option<(Capture, usize)>,
     text_buf: String,
-}
-
-type Attrs = Vec<(String, String)>;
-
-fn attributes(e: &BytesStart) -> Result<Attrs, String> {
-    let mut out = Vec::new();
-    for a in e.attributes() {
-        let a = a.map_err(|err| format!("malformed OME-XML attribute: {err}"))?;
-        let qname = a.key.as_ref();
-        if qname == "xmlns" || qname.starts_with("xmlns:") {
-            continue;
-        }
-        let value = a
-            .normalized_value(XmlVersion::Implicit1_0)
-            .map_err(|err| format!("malformed OME-XML attribute {qname}: {err}"))?;
-        out.push((a.key.local_name().as_ref().to_string(), value.into_owned()));
-    }
-    Ok(out)
-}
-
-fn get<'a>(attrs: &'a Attrs, key: &str) -> Option<&'a str> {
-    attrs
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
 }
 
 fn get_string(attrs: &Attrs, key: &str) -> Option<String> {

@@ -21,6 +21,11 @@ const MAX_SIDE: usize = 1 << 22;
 /// about 1,000:1): a chunk claiming more decoded bytes than this is corrupt metadata.
 const MAX_EXPANSION: u64 = 1 << 16;
 
+/// Most one compressed strip or tile may decode to: it is decoded whole into memory (an
+/// uncompressed one is read by the rows needed), so its size is a header's claim to refuse
+/// before allocating. Whole-plane strips of large scans stay well under it.
+const MAX_CHUNK_BYTES: u64 = 4 << 30;
+
 /// The main chain rarely exceeds a few thousand pages; this bound stops a cyclic or bogus
 /// chain from exhausting memory.
 const MAX_PAGES: usize = 1_000_000;
@@ -246,6 +251,12 @@ fn check_chunk_sizes(g: &Geometry, compression: u16, counts: &[u64]) -> Result<(
             return Err(format!(
                 "chunk {i} stores {stored} bytes but {cols}x{rows} uncompressed pixels need {needed}: \
                  truncated, or wrong ImageWidth/ImageLength"
+            ));
+        }
+        if compression != 1 && needed > MAX_CHUNK_BYTES {
+            return Err(format!(
+                "chunk {i} is compressed and decodes to {needed} bytes ({cols}x{rows} pixels), over the {} GiB one chunk may take",
+                MAX_CHUNK_BYTES >> 30
             ));
         }
         if compression != 1 && needed > stored.max(1).saturating_mul(MAX_EXPANSION) {

@@ -80,7 +80,12 @@ impl<'a> TiffPlaneReader<'a> {
         let row = p.row_bytes();
         let rows = (p.height - cr * p.chunk_height).min(p.chunk_height);
         let mut buf = self.cache.take().map(|(_, b)| b).unwrap_or_default();
-        buf.resize(rows * row, 0);
+        crate::resize_zeroed(
+            &mut buf,
+            &self.src.path,
+            &[rows, row],
+            "a strip or row of tiles",
+        )?;
         if self.decoder.is_none() {
             let mut d = self.src.take_decoder()?;
             d.seek_to_image(self.page_index)
@@ -103,7 +108,7 @@ impl<'a> TiffPlaneReader<'a> {
                     format!("page {} chunk {idx}: {e}", self.page_index),
                 )
             })?;
-            self.scratch.resize(layout.len, 0);
+            crate::resize_zeroed(&mut self.scratch, &self.src.path, &[layout.len], "a tile")?;
             d.read_chunk_bytes(idx, &mut self.scratch).map_err(|e| {
                 FormatError::corrupt(
                     &self.src.path,

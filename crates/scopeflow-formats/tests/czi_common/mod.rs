@@ -2,35 +2,11 @@
 //! independent reader, and byte patches of the ZISRAW directory.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-pub use super::common::python;
+pub use super::common::{run_python, tools_dir};
 use scopeflow_core::Axis;
 use scopeflow_formats::{ImageSource, plane_count, plane_index};
-
-pub fn tools_dir() -> PathBuf {
-    let shared = std::env::var_os("SCOPEFLOW_SHARED").map_or_else(
-        || super::common::manifest_dir().join("../../../shared"),
-        PathBuf::from,
-    );
-    shared.join("tools")
-}
-
-/// Runs python with `args`; panics with its output when it fails. Returns stdout.
-pub fn run_python(args: &[&str]) -> String {
-    let out = Command::new(python())
-        .args(args)
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "python {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// `make_format_samples.py --only KEYS` into `dir`.
 pub fn make_samples(dir: &Path, keys: &str) {

@@ -2,41 +2,10 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
-pub use super::common::python;
+pub use super::common::{manifest_dir, run_python, shared_dir};
 use scopeflow_formats::{ImageSource, plane_count, plane_index};
-
-fn manifest_dir() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
-        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
-}
-
-/// The shared folder (`$SCOPEFLOW_SHARED`, else `../shared` beside the repository).
-pub fn shared_dir() -> PathBuf {
-    let dir = std::env::var_os("SCOPEFLOW_SHARED")
-        .map_or_else(|| manifest_dir().join("../../../shared"), PathBuf::from);
-    assert!(
-        dir.join("tools").exists(),
-        "{} has no tools/: set SCOPEFLOW_SHARED",
-        dir.display()
-    );
-    dir
-}
-
-pub fn run_python(args: &[&std::ffi::OsStr]) {
-    let out = Command::new(python())
-        .args(args)
-        .output()
-        .expect("python runs");
-    assert!(
-        out.status.success(),
-        "python {args:?} failed:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn reference_script() -> PathBuf {
     manifest_dir().join("tests/fixtures/lif_reference.py")

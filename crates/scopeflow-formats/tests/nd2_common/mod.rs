@@ -8,7 +8,7 @@ use std::process::Command;
 use serde_json::Value;
 
 #[path = "../common/mod.rs"]
-mod common;
+pub mod common;
 pub use common::python;
 pub use common::{manifest_dir, real};
 

@@ -4,5 +4,6 @@
 mod all_at_once;
 mod bad_files;
 mod examples;
+mod poison;
 mod random_text;
 mod util;

@@ -22,7 +22,7 @@ impl S3Test for S3Server {
         s.prefix = prefix.to_owned();
         s.endpoint = Some(self.endpoint());
         s.allow_http = true;
-        s.path_style = true;
+        s.path_style = Some(true);
         let mut c = S3Config::new(name, s, &self.access_key, &self.secret_key);
         c.parallel = 4;
         c

@@ -8,6 +8,26 @@ use reqwest::{Client, StatusCode};
 use scopeflow_server::{RunningServer, ServeOptions};
 use serde_json::{Value, json};
 
+/// One test per backend: `mod sqlite { fn NAME }` and `mod postgres { fn NAME }` calling
+/// `NAME(Backend)`; the PostgreSQL ones do nothing when PostgreSQL is skipped on purpose.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name(super::Backend::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if super::common::enabled(super::Backend::Postgres) {
+                    super::$name(super::Backend::Postgres).await
+                }
+            })*
+        }
+    };
+}
+
 #[derive(Clone, Copy, Debug)]
 pub enum Backend {
     Sqlite,
