@@ -37,6 +37,7 @@
 mod util;
 
 mod agent;
+mod agent_throughput;
 mod bad_input;
 mod batch;
 mod batch_slurm;

@@ -30,7 +30,7 @@ pub async fn deliver(
 ) -> Result<(String, Vec<(RelPath, Digest)>), DeliverError> {
     let mut manifest: Vec<(RelPath, Digest)> = Vec::new();
     let raw_rel = RelPath::new(&names.raw)?;
-    let receipt = put(dest, raw, &raw_rel, resend).await?;
+    let receipt = put(dest, raw, &raw_rel, resend, false).await?;
     let got = receipt
         .files
         .first()
@@ -46,21 +46,39 @@ pub async fn deliver(
     }
     manifest.extend(receipt.files.iter().map(|(r, d, _)| (r.clone(), *d)));
     if let Some(zarr) = &processed.zarr {
-        let receipt = put(dest, zarr, &RelPath::new(&names.zarr)?, resend).await?;
+        let receipt = put(dest, zarr, &RelPath::new(&names.zarr)?, resend, true).await?;
         manifest.extend(receipt.files.iter().map(|(r, d, _)| (r.clone(), *d)));
     }
-    let receipt = put(dest, &processed.qc_json, &RelPath::new(&names.qc)?, resend).await?;
+    let receipt = put(
+        dest,
+        &processed.qc_json,
+        &RelPath::new(&names.qc)?,
+        resend,
+        true,
+    )
+    .await?;
     manifest.extend(receipt.files.iter().map(|(r, d, _)| (r.clone(), *d)));
     Ok((got, manifest))
 }
 
+/// `derived`: an output of ours in the work folder (synced, never modified, removed once
+/// verified), which a destination on the same filesystem may publish without a second write;
+/// the raw file is always copied.
 async fn put(
     dest: &dyn Destination,
     local: &Path,
     rel: &RelPath,
     resend: bool,
+    derived: bool,
 ) -> Result<Receipt, TransferError> {
-    match dest.put(local, rel).await {
+    let put_once = async || {
+        if derived {
+            dest.put_derived(local, rel).await
+        } else {
+            dest.put(local, rel).await
+        }
+    };
+    match put_once().await {
         Err(
             TransferError::Conflict { .. }
             | TransferError::Mismatch {
@@ -69,7 +87,7 @@ async fn put(
         ) if resend => {
             let aside = dest.set_aside(rel).await?;
             tracing::warn!(destination = dest.name(), path = %rel, set_aside = %aside, "sending a damaged copy again");
-            dest.put(local, rel).await
+            put_once().await
         }
         other => other,
     }

@@ -20,6 +20,7 @@ mod deliver;
 mod isolate;
 mod job;
 mod process;
+mod progress;
 mod report;
 mod run;
 mod scan;

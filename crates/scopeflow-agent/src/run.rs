@@ -85,6 +85,7 @@ pub async fn run(
         .iter()
         .map(|w| w.path.to_string_lossy().into_owned())
         .collect();
+    let progress = (!once).then(|| tokio::spawn(crate::progress::run(journal.clone())));
     let wake = Arc::new(Notify::new());
     let _watchers = if once {
         None
@@ -108,6 +109,10 @@ pub async fn run(
     if let Some(task) = reporting {
         task.abort();
     }
+    if let Some(task) = progress {
+        task.abort();
+    }
+    crate::progress::log_once(&ctx.journal).await;
     if let Some(r) = &reporter {
         last_report(r).await;
     }

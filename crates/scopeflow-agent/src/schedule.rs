@@ -1,8 +1,13 @@
 //! The agent's loop, shared by `--once` and the long-running service: scan when something may
 //! have changed, promote settled files to `stable`, and keep up to `workers` jobs running on
 //! what the journal says is pending.
+//!
+//! With thousands of files (a plate reader's), nothing here may cost O(files) per finished
+//! job: scans are spaced by at least [`TICK`] (a second after a job ends), and the pending
+//! rows are fetched into a queue that is refilled only when a scan changed something or the
+//! queue ran dry, not after every job.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -19,6 +24,9 @@ use crate::scan::{Filter, scan};
 use crate::settle::{Settle, opens_for_reading};
 
 const TICK: Duration = Duration::from_millis(250);
+/// A finished job may have seen its file change (a new version to settle): the next scan
+/// comes within this, soon enough for `--once` and cheap at hundreds of jobs per second.
+const AFTER_JOBS: Duration = Duration::from_secs(1);
 /// How long a stopping agent waits for jobs in flight; what is cut short is redone at the
 /// next start (every step is idempotent).
 pub(crate) const GRACE: Duration = Duration::from_secs(3);
@@ -28,10 +36,17 @@ pub(crate) struct Schedule {
     settle: Settle,
     jobs: JoinSet<i64>,
     in_flight: HashSet<i64>,
+    /// Pending rows due now, oldest first, not yet started.
+    queue: VecDeque<FileRow>,
+    /// The queue must be fetched again (a scan changed the journal, or it is the first turn).
+    refill: bool,
+    last_fill: Instant,
     /// A fresh start retries everything once, now: it usually follows an operator's fix (share
     /// mounted again, disk freed); back-off applies within a run. Ids not yet retried:
     retry_now: Option<HashSet<i64>>,
     dirty: bool,
+    /// Jobs ended since the last scan.
+    jobs_ended: bool,
     last_scan: Instant,
     rescan: Duration,
     unsettled: usize,
@@ -43,8 +58,12 @@ impl Schedule {
             settle: Settle::default(),
             jobs: JoinSet::new(),
             in_flight: HashSet::new(),
+            queue: VecDeque::new(),
+            refill: true,
+            last_fill: Instant::now(),
             retry_now: None,
             dirty: true,
+            jobs_ended: false,
             last_scan: Instant::now(),
             rescan: ctx
                 .pipeline
@@ -68,14 +87,30 @@ impl Schedule {
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), AgentError> {
         tokio::pin!(shutdown);
+        let mut first = true;
         loop {
-            if self.dirty || self.unsettled > 0 || self.last_scan.elapsed() >= self.rescan {
-                self.unsettled = scan_all(ctx, filters, &mut self.settle).await?;
+            let since = self.last_scan.elapsed();
+            let scan = first
+                || ((self.dirty || self.unsettled > 0) && since >= TICK)
+                || (self.jobs_ended && since >= AFTER_JOBS)
+                || since >= self.rescan
+                || (once && self.jobs_ended && self.jobs.is_empty());
+            if scan {
+                let (unsettled, changed) = scan_all(ctx, filters, &mut self.settle).await?;
+                self.unsettled = unsettled;
+                self.refill |= changed;
                 self.dirty = false;
+                self.jobs_ended = false;
                 self.last_scan = Instant::now();
+                first = false;
             }
             let runnable = self.dispatch(ctx).await?;
-            if once && self.jobs.is_empty() && runnable == 0 && self.unsettled == 0 {
+            if once
+                && self.jobs.is_empty()
+                && runnable == 0
+                && self.unsettled == 0
+                && !self.jobs_ended
+            {
                 return Ok(());
             }
             if self.wait(wake, shutdown.as_mut()).await {
@@ -87,6 +122,42 @@ impl Schedule {
     /// Starts jobs on the pending files that are due, up to `workers` at once; returns how
     /// many are due (running or waiting for a worker).
     async fn dispatch(&mut self, ctx: &Arc<Agent>) -> Result<usize, AgentError> {
+        let dry =
+            self.queue.is_empty() && (self.jobs.is_empty() || self.last_fill.elapsed() >= TICK);
+        if self.refill || dry {
+            self.fill(ctx).await?;
+        }
+        while self.in_flight.len() < ctx.pipeline.workers {
+            let Some(row) = self.queue.pop_front() else {
+                break;
+            };
+            if !self.in_flight.insert(row.id) {
+                continue;
+            }
+            if let Some(retry) = &mut self.retry_now {
+                retry.remove(&row.id);
+            }
+            let (c, id) = (ctx.clone(), row.id);
+            self.jobs.spawn(async move {
+                // Queued a while ago: the journal may have moved on since (a new version,
+                // another process); work from the row as it is now.
+                if let Ok(row) = c.journal.get(id).await
+                    && is_workable(row.state)
+                {
+                    let rel = row.rel.clone();
+                    crate::isolate::job(&rel, job::run(c, row)).await;
+                }
+                id
+            });
+        }
+        Ok(self.queue.len() + self.in_flight.len())
+    }
+
+    /// Fetches the pending rows that are due (and, after a fresh start, every pending row
+    /// once) into the queue.
+    async fn fill(&mut self, ctx: &Arc<Agent>) -> Result<(), AgentError> {
+        self.refill = false;
+        self.last_fill = Instant::now();
         let now = chrono::Utc::now();
         let pending = if self.retry_now.as_ref().is_none_or(|r| !r.is_empty()) {
             ctx.journal.pending_all().await
@@ -101,24 +172,15 @@ impl Schedule {
                 .map(|r| r.id)
                 .collect()
         });
-        let mut runnable = 0;
+        self.queue.clear();
         for row in pending {
             let due = is_due(&row, now) || retry.contains(&row.id);
             if row.state == FileState::Discovered || !due || self.in_flight.contains(&row.id) {
                 continue;
             }
-            runnable += 1;
-            if self.in_flight.len() < ctx.pipeline.workers {
-                self.in_flight.insert(row.id);
-                retry.remove(&row.id);
-                let (c, id, rel) = (ctx.clone(), row.id, row.rel.clone());
-                self.jobs.spawn(async move {
-                    crate::isolate::job(&rel, job::run(c, row)).await;
-                    id
-                });
-            }
+            self.queue.push_back(row);
         }
-        Ok(runnable)
+        Ok(())
     }
 
     /// Waits for a job to end, a file event or the next tick; `true` when it is time to stop
@@ -136,14 +198,22 @@ impl Schedule {
                 while let Some(done) = self.jobs.try_join_next() {
                     if let Ok(id) = done { self.in_flight.remove(&id); }
                 }
-                // A finished job may have changed a file's state or version: look again.
-                self.dirty = true;
+                // A finished job may have changed a file's version: look again soon.
+                self.jobs_ended = true;
             }
             () = wake.notified() => { self.dirty = true; }
             () = tokio::time::sleep(TICK) => {}
         }
         false
     }
+}
+
+/// States a job has something to do in (`discovered` must settle first).
+fn is_workable(state: FileState) -> bool {
+    matches!(
+        state,
+        FileState::Stable | FileState::Processed | FileState::Transferred | FileState::Failed
+    )
 }
 
 /// Whether a row's back-off (if any) is over.
@@ -154,14 +224,15 @@ fn is_due(row: &FileRow, now: chrono::DateTime<chrono::Utc>) -> bool {
         .is_none_or(|t| t <= now)
 }
 
-/// Scans every watch folder, records what is new or changed, promotes settled files; returns
-/// how many seen files are still settling.
+/// Scans every watch folder, records what is new or changed (one journal transaction per
+/// folder, not one per file), promotes settled files (one more); returns how many seen files
+/// are still settling, and whether any became stable.
 async fn scan_all(
     ctx: &Arc<Agent>,
     filters: &[Filter],
     settle: &mut Settle,
-) -> Result<usize, AgentError> {
-    let mut unsettled = 0;
+) -> Result<(usize, bool), AgentError> {
+    let (mut unsettled, mut changed) = (0, false);
     let now = Instant::now();
     for (i, w) in ctx.pipeline.watch.iter().enumerate() {
         let root = w.path.clone();
@@ -172,31 +243,53 @@ async fn scan_all(
                 continue;
             }
         };
+        // Settling files seen at this size and mtime before: the journal already knows.
+        let (mut settling, mut fresh) = (Vec::new(), Vec::new());
         for f in seen {
             if settle.is_settled(i, &f.rel, f.size, f.mtime_ns) {
                 continue;
             }
-            let row = ctx
+            match settle.known(i, &f.rel, f.size, f.mtime_ns) {
+                Some(id) => settling.push((id, f)),
+                None => fresh.push(f),
+            }
+        }
+        if !fresh.is_empty() {
+            let list: Vec<_> = fresh
+                .iter()
+                .map(|f| (f.rel.clone(), f.size, f.mtime_ns))
+                .collect();
+            let rows = ctx
                 .journal
-                .observe(&ctx.watch_keys[i], &f.rel, f.size, f.mtime_ns)
+                .observe_many(&ctx.watch_keys[i], &list)
                 .await
                 .map_err(|e| ctx.journal_error(&e))?;
-            if row.state != FileState::Discovered {
-                settle.settled(i, &f.rel, f.size, f.mtime_ns);
-                continue;
+            for (f, row) in fresh.into_iter().zip(rows) {
+                if row.state == FileState::Discovered {
+                    settling.push((row.id, f));
+                } else {
+                    settle.settled(i, &f.rel, f.size, f.mtime_ns);
+                }
             }
-            if settle.observe(i, &f.rel, f.size, f.mtime_ns, w.settle, now)
+        }
+        let mut stable = Vec::new();
+        for (id, f) in settling {
+            if settle.observe(i, &f.rel, f.size, f.mtime_ns, id, w.settle, now)
                 && opens_for_reading(&f.path)
             {
                 settle.settled(i, &f.rel, f.size, f.mtime_ns);
-                ctx.journal
-                    .mark_stable(row.id)
-                    .await
-                    .map_err(|e| ctx.journal_error(&e))?;
+                stable.push(id);
             } else {
                 unsettled += 1;
             }
         }
+        if !stable.is_empty() {
+            ctx.journal
+                .mark_stable_many(&stable)
+                .await
+                .map_err(|e| ctx.journal_error(&e))?;
+            changed = true;
+        }
     }
-    Ok(unsettled)
+    Ok((unsettled, changed))
 }

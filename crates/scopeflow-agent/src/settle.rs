@@ -8,31 +8,44 @@ use std::time::{Duration, Instant};
 
 #[derive(Default)]
 pub struct Settle {
-    seen: HashMap<(usize, String), (u64, i64, Instant)>,
+    /// Files settling: size, mtime, since when unchanged, and their journal row (which holds
+    /// this size and mtime: a scan that sees them again need not ask the journal).
+    seen: HashMap<(usize, String), (u64, i64, Instant, i64)>,
     /// Files the journal holds past `discovered`, at this size and mtime: rescans skip them
     /// (no journal query per file per tick) until either changes.
     settled: HashMap<(usize, String), (u64, i64)>,
 }
 
 impl Settle {
-    /// Records an observation; true when the file has not changed for `settle`.
+    /// Records an observation of journal row `id`; true when the file has not changed for
+    /// `settle`.
+    #[allow(clippy::too_many_arguments)]
     pub fn observe(
         &mut self,
         watch: usize,
         rel: &str,
         size: u64,
         mtime_ns: i64,
+        id: i64,
         settle: Duration,
         now: Instant,
     ) -> bool {
         let entry = self
             .seen
             .entry((watch, rel.to_string()))
-            .or_insert((size, mtime_ns, now));
-        if entry.0 != size || entry.1 != mtime_ns {
-            *entry = (size, mtime_ns, now);
+            .or_insert((size, mtime_ns, now, id));
+        if entry.0 != size || entry.1 != mtime_ns || entry.3 != id {
+            *entry = (size, mtime_ns, now, id);
         }
         now.duration_since(entry.2) >= settle
+    }
+
+    /// The journal row of a settling file last seen at this size and mtime.
+    pub fn known(&self, watch: usize, rel: &str, size: u64, mtime_ns: i64) -> Option<i64> {
+        self.seen
+            .get(&(watch, rel.to_string()))
+            .filter(|e| e.0 == size && e.1 == mtime_ns)
+            .map(|e| e.3)
     }
 
     /// The journal has this file past `discovered` at `size` and `mtime_ns`.
@@ -77,11 +90,17 @@ mod tests {
         let mut s = Settle::default();
         let t0 = Instant::now();
         let settle = Duration::from_secs(2);
-        assert!(!s.observe(0, "a", 1, 1, settle, t0));
-        assert!(!s.observe(0, "a", 1, 1, settle, t0 + Duration::from_secs(1)));
-        assert!(!s.observe(0, "a", 2, 1, settle, t0 + Duration::from_secs(3)));
-        assert!(!s.observe(0, "a", 2, 1, settle, t0 + Duration::from_secs(4)));
-        assert!(s.observe(0, "a", 2, 1, settle, t0 + Duration::from_secs(5)));
+        assert!(!s.observe(0, "a", 1, 1, 9, settle, t0));
+        assert_eq!(s.known(0, "a", 1, 1), Some(9));
+        assert!(!s.observe(0, "a", 1, 1, 9, settle, t0 + Duration::from_secs(1)));
+        assert!(!s.observe(0, "a", 2, 1, 9, settle, t0 + Duration::from_secs(3)));
+        assert_eq!(
+            s.known(0, "a", 1, 1),
+            None,
+            "changed: ask the journal again"
+        );
+        assert!(!s.observe(0, "a", 2, 1, 9, settle, t0 + Duration::from_secs(4)));
+        assert!(s.observe(0, "a", 2, 1, 9, settle, t0 + Duration::from_secs(5)));
     }
 
     #[test]

@@ -11,96 +11,29 @@ use crate::open::Journal;
 use crate::time;
 
 /// The newest version of each path; older versions are history.
-const CURRENT: &str = "version = (SELECT MAX(g.version) FROM files g WHERE g.watch = files.watch AND g.rel = files.rel)";
+pub(crate) const CURRENT: &str = "version = (SELECT MAX(g.version) FROM files g WHERE g.watch = files.watch AND g.rel = files.rel)";
 
 impl Journal {
-    /// A file seen on disk with this size and mtime; returns its current row.
-    ///
-    /// A new path becomes version 1 `discovered`. Same size and mtime as the current row:
-    /// unchanged (and nothing is written, so rescans cost no fsync). Different while the row is
-    /// `discovered` or `stable`: the file is still being written, the row takes the new size
-    /// and mtime and goes back to `discovered` (settling restarts). Different once the row is
-    /// past `stable` (or failed, quarantined, purged): a new version row, version + 1,
-    /// `discovered`; the old row stays as it was, since its outputs and copies are of the old
-    /// content.
-    pub async fn observe(
-        &self,
-        watch: &str,
-        rel: &str,
-        size: u64,
-        mtime_ns: i64,
-    ) -> Result<FileRow, JournalError> {
-        if watch.is_empty() || rel.is_empty() {
-            return Err(JournalError::InvalidArgument {
-                what: "watch folder and relative path must not be empty",
-                value: format!("{watch:?} {rel:?}"),
-            });
-        }
-        let size_i = i64::try_from(size).map_err(|_| JournalError::InvalidArgument {
-            what: "file size",
-            value: size.to_string(),
-        })?;
-        let same = |r: &FileRow| r.size == size && r.mtime_ns == mtime_ns;
-        if let Some(r) = self.find(watch, rel).await?
-            && same(&r)
-        {
-            return Ok(r);
-        }
-        let mut tx = self.write().await?;
-        let sql =
-            format!("SELECT {FILE_COLUMNS} FROM files WHERE watch = ? AND rel = ? AND {CURRENT}");
-        let current = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(watch)
-            .bind(rel)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| self.db(e))?
-            .map(|r| self.file(&r))
-            .transpose()?;
-        let now = time::fmt(time::now());
-        let row = match current {
-            Some(r) if same(&r) => return Ok(r),
-            Some(r) if r.state == FileState::Discovered || r.state == FileState::Stable => {
-                let sql = format!(
-                    "UPDATE files SET size = ?, mtime_ns = ?, state = 'discovered', stable_at = NULL, \
-                     error = NULL, next_attempt_at = NULL, updated_at = ? WHERE id = ? RETURNING {FILE_COLUMNS}"
-                );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(size_i)
-                    .bind(mtime_ns)
-                    .bind(&now)
-                    .bind(r.id)
-                    .fetch_one(&mut *tx)
-                    .await
-            }
-            other => {
-                let version = other.map_or(1, |r| r.version + 1);
-                let sql = format!(
-                    "INSERT INTO files (watch, rel, version, size, mtime_ns, state, discovered_at, updated_at) \
-                     VALUES (?, ?, ?, ?, ?, 'discovered', ?, ?) RETURNING {FILE_COLUMNS}"
-                );
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .bind(watch)
-                    .bind(rel)
-                    .bind(version)
-                    .bind(size_i)
-                    .bind(mtime_ns)
-                    .bind(&now)
-                    .bind(&now)
-                    .fetch_one(&mut *tx)
-                    .await
-            }
-        }
-        .map_err(|e| self.db(e))?;
-        let row = self.file(&row)?;
-        tx.commit().await.map_err(|e| self.db(e))?;
-        Ok(row)
-    }
-
     /// The settle check passed: size and mtime held still and the file could be opened.
     pub async fn mark_stable(&self, id: i64) -> Result<(), JournalError> {
+        self.mark_stable_many(&[id]).await
+    }
+
+    /// [`Journal::mark_stable`] for many files in one transaction: all or none.
+    pub async fn mark_stable_many(&self, ids: &[i64]) -> Result<(), JournalError> {
         let mut tx = self.write().await?;
-        let row = self.file_in(&mut tx, id).await?;
+        for &id in ids {
+            self.mark_stable_in(&mut tx, id).await?;
+        }
+        tx.commit().await.map_err(|e| self.db(e))
+    }
+
+    async fn mark_stable_in(
+        &self,
+        tx: &mut Transaction<'static, Sqlite>,
+        id: i64,
+    ) -> Result<(), JournalError> {
+        let row = self.file_in(tx, id).await?;
         if row.state == FileState::Stable {
             return Ok(());
         }
@@ -117,10 +50,10 @@ impl Journal {
         .bind(&now)
         .bind(&now)
         .bind(id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .map_err(|e| self.db(e))?;
-        tx.commit().await.map_err(|e| self.db(e))
+        Ok(())
     }
 
     /// The raw file was read, converted and its outputs written and synced locally;

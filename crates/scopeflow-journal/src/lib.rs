@@ -21,11 +21,13 @@ mod crash;
 mod error;
 mod files;
 mod model;
+mod observe;
 mod open;
 mod outbox;
 mod retention;
 mod retry;
 mod status;
+mod throughput;
 mod time;
 
 pub use crash::Interrupted;
@@ -35,3 +37,4 @@ pub use open::Journal;
 pub use retention::{PurgeIntent, TrashEntry};
 pub use scopeflow_core::{CopyState, FileState};
 pub use status::StatusQuery;
+pub use throughput::{Throughput, WINDOW_S};

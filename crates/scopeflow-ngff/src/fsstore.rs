@@ -74,18 +74,43 @@ impl WritableStorageTraits for StagingStore {
 /// # Errors
 /// A file or folder cannot be opened or synced.
 pub fn sync_tree(root: &Path) -> std::io::Result<()> {
-    // Linux: one `syncfs` flushes every file and folder entry of the filesystem holding the
-    // tree, instead of one journal commit per chunk file (hundreds per image).
+    // Linux, big trees: one `syncfs` flushes every file and folder entry of the filesystem
+    // holding the tree, instead of one journal commit per chunk file (hundreds per image).
+    // Small trees (a plate reader's image: a dozen files) are flushed file by file: `syncfs`
+    // would also wait for everything else dirty on that disk, such as the microscope's own
+    // writes in progress.
     #[cfg(target_os = "linux")]
-    {
+    if count_files(root, SMALL_TREE)? > SMALL_TREE {
         rustix::fs::syncfs(std::fs::File::open(root)?)?;
-        Ok(())
+        return Ok(());
     }
-    #[cfg(not(target_os = "linux"))]
     sync_each(root)
 }
 
-#[cfg(not(target_os = "linux"))]
+/// Up to this many files, [`sync_tree`] flushes them one by one.
+#[cfg(target_os = "linux")]
+const SMALL_TREE: usize = 32;
+
+/// The files under `root`, counting stopped past `limit`.
+#[cfg(target_os = "linux")]
+fn count_files(root: &Path, limit: usize) -> std::io::Result<usize> {
+    let (mut dirs, mut n) = (vec![root.to_path_buf()], 0);
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                dirs.push(entry.path());
+            } else {
+                n += 1;
+                if n > limit {
+                    return Ok(n);
+                }
+            }
+        }
+    }
+    Ok(n)
+}
+
 fn sync_each(root: &Path) -> std::io::Result<()> {
     let mut dirs = vec![root.to_path_buf()];
     let mut i = 0;
@@ -109,7 +134,6 @@ fn sync_each(root: &Path) -> std::io::Result<()> {
 /// Windows flushes a file only through a handle with write access (`FlushFileBuffers` on a
 /// read-only handle is "Access denied"); Unix syncs through any descriptor, and opening
 /// read-only there keeps working on files without write permission.
-#[cfg(not(target_os = "linux"))]
 fn sync_file(path: &Path) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.read(true);
@@ -120,7 +144,7 @@ fn sync_file(path: &Path) -> std::io::Result<()> {
 
 /// Folder entries (new names) are durable only once the folder is synced; Windows has no
 /// such call and commits names with the file.
-#[cfg(all(unix, not(target_os = "linux")))]
+#[cfg(unix)]
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::File::open(dir)?.sync_all()
 }

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 pub use destination::{DestinationConfig, DestinationKind};
 pub use duration::{format_duration, parse_duration};
 pub use error::{ConfigError, ConfigErrors};
-pub use pipeline::Pipeline;
+pub use pipeline::{Pipeline, default_workers};
 pub use retention::{Retention, RetentionMode};
 pub use retry::Retry;
 pub use scopeflow_core::{S3Settings, SftpSettings, SftpUrl};

@@ -38,7 +38,7 @@ pub struct Pipeline {
     /// Make raw files read-only once they are stable, so nothing on the acquisition PC
     /// alters them before they are copied; default false.
     pub protect_raw: bool,
-    /// Files processed at once; default 1, at least 1.
+    /// Files processed at once, at least 1; default [`default_workers`].
     pub workers: usize,
 }
 
@@ -55,6 +55,16 @@ const KEYS: &[&str] = &[
     "protect_raw",
     "workers",
 ];
+
+/// Files processed at once when the pipeline does not say: the machine's cores, at least 2 and
+/// at most 4. Conversion already spreads one file over every core, so more workers do not add
+/// CPU; they overlap one file's copies and read-backs (disk) with the next one's conversion
+/// (CPU), and hide the per-file syncs of small files. Past 4 the disk is the limit.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, std::num::NonZeroUsize::get)
+        .clamp(2, 4)
+}
 
 /// `None` when anything was wrong; the problems are in `r`.
 pub(crate) fn read_pipeline(root: &Node, file: &Path, r: &mut Reader) -> Option<Pipeline> {
@@ -103,7 +113,9 @@ pub(crate) fn read_pipeline(root: &Node, file: &Path, r: &mut Reader) -> Option<
         None => Retry::default(),
     };
     let protect_raw = f.boolean("protect_raw", r).unwrap_or(false);
-    let workers = f.whole::<usize>("workers", 1, r).unwrap_or(1);
+    let workers = f
+        .whole::<usize>("workers", 1, r)
+        .unwrap_or_else(default_workers);
     Some(Pipeline {
         file: file.to_path_buf(),
         version: version?,

@@ -52,6 +52,17 @@ pub trait Destination: Send + Sync {
     /// [`TransferError::Conflict`] and leaves it untouched.
     async fn put(&self, local: &Path, rel: &RelPath) -> Result<Receipt, TransferError>;
 
+    /// [`Destination::put`] for a derived output (an OME-Zarr, a QC document) that the caller
+    /// made, has flushed to stable storage, and will never modify again, only delete once the
+    /// copy is recorded. A back-end that shares a filesystem with `local` may then publish it
+    /// without writing the bytes a second time (the local folder links each file under its
+    /// temporary name); the copy is still read back from storage, not from memory, and checked
+    /// against the source's digests before it is published. Never use it for a raw file: a raw
+    /// copy must stay independent of the original.
+    async fn put_derived(&self, local: &Path, rel: &RelPath) -> Result<Receipt, TransferError> {
+        self.put(local, rel).await
+    }
+
     /// Reads `rel` back from storage and checks every file in `expected` (a receipt's list, all
     /// within `rel`): present, same size, same sha256. Any difference is a
     /// `Mismatch { published: true }`. An empty `expected` is `Invalid`: checking nothing must

@@ -8,6 +8,7 @@ mod retention;
 mod retry;
 mod server;
 mod status;
+mod throughput;
 
 use std::path::Path;
 

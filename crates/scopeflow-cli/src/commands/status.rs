@@ -39,6 +39,7 @@ pub(crate) fn run(args: &StatusArgs) -> Result<(), Failure> {
     };
     let mut first = true;
     let mut rejected = Vec::new();
+    let mut throughput = None;
     if written.is_ok() {
         let read = runtime()?.block_on(async {
             let journal = scopeflow_journal::Journal::open(&pipeline.state).await?;
@@ -60,9 +61,12 @@ pub(crate) fn run(args: &StatusArgs) -> Result<(), Failure> {
                     }
                 })
                 .await?;
-            journal.rejected().await
+            Ok::<_, scopeflow_journal::JournalError>((
+                journal.rejected().await?,
+                Some(super::throughput::figures(&journal).await?),
+            ))
         });
-        rejected =
+        (rejected, throughput) =
             read.map_err(|e| Failure::work(anyhow::anyhow!("{}: {e}", pipeline.state.display())))?;
     }
     // Events the central server refused for good: kept in the journal, never resent.
@@ -73,9 +77,10 @@ pub(crate) fn run(args: &StatusArgs) -> Result<(), Failure> {
     if written.is_ok() && args.json {
         written = writeln!(
             out,
-            "{}], \"rejected_events\": {}}}",
+            "{}], \"rejected_events\": {}, \"throughput\": {}}}",
             if first { "" } else { "\n" },
-            Value::Array(rejected)
+            Value::Array(rejected),
+            throughput.as_ref().map_or(Value::Null, |t| t.to_json())
         );
     } else if written.is_ok() {
         for r in &rejected {
@@ -83,6 +88,9 @@ pub(crate) fn run(args: &StatusArgs) -> Result<(), Failure> {
                 written = Err(e);
                 break;
             }
+        }
+        if let (Ok(()), Some(t)) = (&written, &throughput) {
+            written = writeln!(out, "{}", super::throughput::line(t));
         }
     }
     finish(written.and_then(|()| out.flush()))

@@ -69,7 +69,16 @@ impl Destination for LocalDestination {
 
     async fn put(&self, local: &Path, rel: &RelPath) -> Result<Receipt, TransferError> {
         let (local, rel) = (local.to_owned(), rel.clone());
-        self.blocking(move |root| put::put(root, &local, &rel))
+        self.blocking(move |root| put::put(root, &local, &rel, put::Mode::Copy))
+            .await
+    }
+
+    /// Same filesystem: each file is hard-linked under the temporary name instead of copied
+    /// (ext4 and NTFS have hard links; reflinks would need a filesystem most acquisition PCs
+    /// lack). Another filesystem, or one without links: copied as by `put`.
+    async fn put_derived(&self, local: &Path, rel: &RelPath) -> Result<Receipt, TransferError> {
+        let (local, rel) = (local.to_owned(), rel.clone());
+        self.blocking(move |root| put::put(root, &local, &rel, put::Mode::Link))
             .await
     }
 

@@ -16,7 +16,20 @@ use crate::clock::now_rfc3339;
 use crate::digest::{BLOCK, hash_reader, read_block};
 use crate::{Digest, MANIFEST, Receipt, RelPath, TransferError};
 
-pub(super) fn put(root: &Root, local: &Path, rel: &RelPath) -> Result<Receipt, TransferError> {
+/// How the bytes reach the temporary: copied, or (a derived output the caller flushed and will
+/// not modify) linked when the filesystem allows, falling back to a copy.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    Copy,
+    Link,
+}
+
+pub(super) fn put(
+    root: &Root,
+    local: &Path,
+    rel: &RelPath,
+    mut mode: Mode,
+) -> Result<Receipt, TransferError> {
     if rel.as_str() == MANIFEST {
         return Err(root.invalid(
             rel.as_str(),
@@ -43,8 +56,8 @@ pub(super) fn put(root: &Root, local: &Path, rel: &RelPath) -> Result<Receipt, T
     }
     let mut buf = Vec::new();
     let receipt = match &source {
-        Shape::File { .. } => put_file(root, local, rel, &target, &mut buf)?,
-        Shape::Tree(tree) => put_tree(root, local, rel, &target, tree, &mut buf)?,
+        Shape::File { .. } => put_file(root, local, rel, &target, &mut buf, &mut mode)?,
+        Shape::Tree(tree) => put_tree(root, local, rel, &target, tree, &mut buf, &mut mode)?,
     };
     info!(destination = %root.name, path = %rel, files = receipt.files.len(), "published");
     Ok(receipt)
@@ -56,9 +69,10 @@ fn put_file(
     rel: &RelPath,
     target: &Path,
     buf: &mut Vec<u8>,
+    mode: &mut Mode,
 ) -> Result<Receipt, TransferError> {
     let temp = Temporary::beside(target);
-    let sent = copy(root, local, temp.path(), buf, true)?;
+    let sent = transfer(root, local, temp.path(), buf, true, mode)?;
     let back = hash_stored(temp.path()).map_err(|e| root.err("read back", temp.path(), e))?;
     if back != sent {
         return Err(caught(root, rel, describe_pair(rel.as_str(), sent, back)));
@@ -86,6 +100,7 @@ fn put_tree(
     target: &Path,
     tree: &Tree,
     buf: &mut Vec<u8>,
+    mode: &mut Mode,
 ) -> Result<Receipt, TransferError> {
     let temp = Temporary::beside(target);
     fs::create_dir(temp.path()).map_err(|e| root.err("create folder", temp.path(), e))?;
@@ -95,15 +110,19 @@ fn put_tree(
     }
     let mut sent = Vec::with_capacity(tree.files.len());
     for (sub, _) in &tree.files {
-        sent.push(copy(
+        sent.push(transfer(
             root,
             &sub_path(local, sub),
             &sub_path(temp.path(), sub),
             buf,
             false,
+            mode,
         )?);
     }
-    let synced = sync_filesystem(temp.path()).map_err(|e| root.err("flush", temp.path(), e))?;
+    // Linked files are the caller's, already flushed (the `put_derived` contract): only the
+    // new folder entries need flushing, below.
+    let synced = *mode == Mode::Link
+        || sync_filesystem(temp.path()).map_err(|e| root.err("flush", temp.path(), e))?;
     if !synced {
         for (sub, _) in &tree.files {
             let p = sub_path(temp.path(), sub);
@@ -145,6 +164,41 @@ fn put_tree(
         files,
         verified_at: now_rfc3339(),
     })
+}
+
+/// One file to its temporary name, by link when `mode` says so and the filesystem allows (the
+/// first refusal switches `mode` to copying for the rest of the put). A link's digest is the
+/// source's as the caller wrote it (read from memory, where it still is); the read-back then
+/// reads the same file from the disk, which is what proves the stored copy.
+fn transfer(
+    root: &Root,
+    from: &Path,
+    to: &Path,
+    buf: &mut Vec<u8>,
+    flush: bool,
+    mode: &mut Mode,
+) -> Result<(Digest, u64), TransferError> {
+    if *mode == Mode::Link {
+        let sent = File::open(from)
+            .and_then(|mut f| {
+                let size = f.metadata()?.len();
+                hash_reader(&mut f, size)
+            })
+            .map_err(|e| root.src_err("read", from, e))?;
+        match fs::hard_link(from, to) {
+            Ok(()) => {
+                if flush {
+                    sync_file(to).map_err(|e| root.err("flush", to, e))?;
+                }
+                return Ok(sent);
+            }
+            Err(e) => {
+                debug!(error = %e, from = %from.display(), "cannot link; copying instead");
+                *mode = Mode::Copy;
+            }
+        }
+    }
+    copy(root, from, to, buf, flush)
 }
 
 /// Copies one file to a new name, hashing the bytes on their way; flushed before returning
