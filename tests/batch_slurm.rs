@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use scopeflow_testkit::Slurm;
 use serde_json::Value;
 
-use crate::batch::{backlog, check_manifest, records, validate_tiffs};
+use crate::batch::{backlog, check_manifest, check_manifest_after_kill, records, validate_tiffs};
 use crate::util::*;
 
 /// `scopeflow ARGS` against this cluster (`SLURM_CONF`), the batch pointers in `home`.
@@ -103,7 +103,7 @@ sftest!(
         let task = &st["tasks"][victim as usize];
         assert_ne!(task["state"], "COMPLETED", "{st:#}");
         assert!(task["done"].as_u64() < task["files"].as_u64(), "{st:#}");
-        check_manifest(&dest);
+        check_manifest_after_kill(&dest);
 
         let (code, out, err) = sf(&slurm, &home, args!["batch", "resume", &id]);
         assert_eq!(code, 0, "{out}\n{err}");
