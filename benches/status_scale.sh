@@ -6,7 +6,8 @@
 # Prints wall time and peak RSS (GNU time -v), median of 3, as markdown rows for BENCHMARKS.md.
 #   bash benches/status_scale.sh [N]
 # Env: SCOPEFLOW_BENCH_DIR (scratch, default ${TMPDIR:-/tmp}/scopeflow-bench-status),
-#      SCOPEFLOW_BENCH_NO_BUILD=1 (use the release binaries already built).
+#      SCOPEFLOW_BENCH_NO_BUILD=1 (use the binaries already built),
+#      SCOPEFLOW_BENCH_PROFILE=dev (the test profile instead of release: slower, so an upper bound).
 set -euo pipefail
 
 n=${1:-100000}
@@ -14,21 +15,23 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 scratch=${SCOPEFLOW_BENCH_DIR:-${TMPDIR:-/tmp}/scopeflow-bench-status}
 [ -x /usr/bin/time ] || { echo "needs GNU time: apt-get install -y time" >&2; exit 1; }
+profile=${SCOPEFLOW_BENCH_PROFILE:-release}
 if [ "${SCOPEFLOW_BENCH_NO_BUILD:-}" != 1 ]; then
-  cargo build --release -p scopeflow-cli >&2
-  cargo build --release -p scopeflow-journal --example status_fill >&2
+  cargo build --profile "$profile" -p scopeflow-cli >&2
+  cargo build --profile "$profile" -p scopeflow-journal --example status_fill >&2
 fi
 target=${CARGO_TARGET_DIR:-$repo/target}
-bin=$target/release/scopeflow
+out=$target/$([ "$profile" = dev ] && echo debug || echo "$profile")
+bin=$out/scopeflow
 
 rm -rf "$scratch"
 mkdir -p "$scratch"
 start=$(date +%s.%N)
-"$target/release/examples/status_fill" "$scratch" "$n" >&2
+"$out/examples/status_fill" "$scratch" "$n" >&2
 echo "filled in $(echo "$(date +%s.%N) - $start" | bc) s; journal $(du -h "$scratch/state/state.db" | cut -f1)" >&2
 sync
 
-echo "Machine: $(nproc) cores, $(uname -sr), load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ); $n files"
+echo "Machine: $(nproc) cores, $(uname -sr), profile $profile, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%Y-%m-%dT%H:%MZ); $n files"
 echo "| command | wall (median of 3) | peak RSS | output |"
 echo "|---|---|---|---|"
 measure() {

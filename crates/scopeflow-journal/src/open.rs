@@ -80,7 +80,10 @@ impl Journal {
             // cut (NORMAL, the usual WAL choice, may lose the last commits).
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(BUSY_TIMEOUT)
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // sqlx warns on stderr about any statement over 1 s: `status` of 100,000 files is
+            // one such statement by design, and an operator's terminal is no place for SQL.
+            .disable_statement_logging();
         let err = |source| JournalError::Db {
             path: Arc::new(path.to_path_buf()),
             source,

@@ -60,37 +60,44 @@ impl Journal {
                 })?),
                 None => None,
             };
+        // Without a page, files are walked in the order of their UNIQUE (watch, rel, version)
+        // index and joined with their copies through the copies' primary key: SQLite streams
+        // the rows without sorting. A page is chosen first in a subquery, then joined.
+        let paged = query.limit.is_some() || query.offset > 0;
+        let col = if paged { "" } else { "f." };
         let mut wheres = Vec::new();
         if !query.states.is_empty() {
             let list = vec!["?"; query.states.len()].join(", ");
-            wheres.push(format!("state IN ({list})"));
+            wheres.push(format!("{col}state IN ({list})"));
         }
         if since.is_some() {
-            wheres.push("updated_at >= ?".to_owned());
+            wheres.push(format!("{col}updated_at >= ?"));
         }
         let filter = if wheres.is_empty() {
             String::new()
         } else {
             format!("WHERE {}", wheres.join(" AND "))
         };
-        // LIMIT -1 is SQLite's "no limit"; an offset needs a LIMIT clause.
-        let limit = query
-            .limit
-            .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
-        let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
         let outer: Vec<String> = FILE_COLUMNS
             .split(',')
             .map(|c| format!("f.{}", c.trim()))
             .collect();
-        // The page of files is chosen first (the UNIQUE (watch, rel, version) index gives the
-        // order), then joined with its copies through their primary key; SQLite walks both
-        // indexes in order, without sorting.
+        let from = if paged {
+            // LIMIT -1 is SQLite's "no limit"; an offset needs a LIMIT clause.
+            let limit = query
+                .limit
+                .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+            let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
+            format!(
+                "(SELECT * FROM files {filter} ORDER BY watch, rel, version \
+                 LIMIT {limit} OFFSET {offset}) f LEFT JOIN copies c ON c.file_id = f.id"
+            )
+        } else {
+            format!("files f LEFT JOIN copies c ON c.file_id = f.id {filter}")
+        };
         let sql = format!(
             "SELECT {outer}, json_extract(f.qc, '$.inspect.format') AS format, {COPY_ALIASES} \
-             FROM (SELECT * FROM files {filter} ORDER BY watch, rel, version \
-                   LIMIT {limit} OFFSET {offset}) f \
-             LEFT JOIN copies c ON c.file_id = f.id \
-             ORDER BY f.watch, f.rel, f.version, c.destination",
+             FROM {from} ORDER BY f.watch, f.rel, f.version, c.destination",
             outer = outer.join(", ")
         );
         let mut tx = self.pool.begin().await.map_err(|e| self.db(e))?;
