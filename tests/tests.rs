@@ -8,6 +8,7 @@
 //! Modules:
 //! - `inspect`: `inspect --json` on every sample against its `.truth.json`;
 //! - `qc`: `qc --json` on every sample against the truth's per-channel figures;
+//! - `focus`: `qc --json`'s focus score against numpy on a sharp and a blurred sample;
 //! - `convert`: every sample to NGFF 0.5 and 0.4, validated pixel for pixel by
 //!   `validate_omezarr.py`, plus provenance, omero, OME-XML, pyramid depth, layout and codec
 //!   options, and the refusal to overwrite;
@@ -43,6 +44,7 @@ mod batch;
 mod batch_slurm;
 mod convert;
 mod destinations;
+mod focus;
 mod formats;
 mod huge_dimensions;
 mod inspect;

@@ -15,6 +15,7 @@
 mod expect;
 mod world;
 
+mod alarms;
 mod check;
 mod isolation;
 mod kill;

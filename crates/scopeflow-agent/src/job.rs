@@ -22,6 +22,8 @@ pub struct Agent {
     pub work_root: PathBuf,
     /// The journal's key for each watch entry (its configured folder).
     pub watch_keys: Vec<String>,
+    /// Tells people about QC alarms; `None` when the pipeline notifies nobody.
+    pub(crate) notifier: Option<Arc<crate::alarms::Notifier>>,
 }
 
 impl Agent {
@@ -195,6 +197,18 @@ async fn processed(ctx: &Agent, row: &FileRow, raw: &std::path::Path) -> Option<
             // The server gets the QC document with the `processed` event; a document that
             // cannot be read here only costs the server its QC figures.
             let qc = tokio::fs::read_to_string(&p.qc_json).await.ok();
+            if let Err(e) = crate::alarms::raise(
+                &ctx.pipeline,
+                &ctx.journal,
+                ctx.notifier.as_ref(),
+                row,
+                qc.as_deref(),
+            )
+            .await
+            {
+                tracing::error!(file = %row.rel, error = %e, "cannot record QC alarms");
+                return None;
+            }
             if let Err(e) = ctx
                 .journal
                 .mark_processed(row.id, &p.sha256, qc.as_deref())

@@ -16,6 +16,7 @@
 // Only the library proper: each test target sees every dependency of the package.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
+mod alarms;
 mod deliver;
 mod isolate;
 mod job;

@@ -86,6 +86,11 @@ pub async fn run(
         .map(|w| w.path.to_string_lossy().into_owned())
         .collect();
     let progress = (!once).then(|| tokio::spawn(crate::progress::run(journal.clone())));
+    let notifier =
+        crate::alarms::Notifier::new(&pipeline, journal.clone()).map_err(AgentError::Config)?;
+    let notifying = notifier
+        .clone()
+        .map(|n| tokio::spawn(async move { n.run().await }));
     let wake = Arc::new(Notify::new());
     let _watchers = if once {
         None
@@ -98,6 +103,7 @@ pub async fn run(
         destinations,
         work_root,
         watch_keys,
+        notifier,
     });
     Schedule::new(&ctx)
         .run(&ctx, &filters, once, &wake, shutdown)
@@ -111,6 +117,12 @@ pub async fn run(
     }
     if let Some(task) = progress {
         task.abort();
+    }
+    if let Some(task) = notifying {
+        task.abort();
+    }
+    if let Some(n) = &ctx.notifier {
+        crate::alarms::last_delivery(n, &ctx.journal).await;
     }
     crate::progress::log_once(&ctx.journal).await;
     if let Some(r) = &reporter {

@@ -19,6 +19,11 @@ pub struct ChannelQc {
     pub std_background: Option<f64>,
     pub n_signal: Option<u64>,
     pub n_background: Option<u64>,
+    /// Focus score: population variance of the 4-neighbour Laplacian over the interior pixels
+    /// of every full-resolution plane, divided by `mean`²; `None` for planes under 3×3 or a
+    /// zero mean. Absent from documents written before it existed.
+    #[serde(default)]
+    pub focus: Option<f64>,
     /// Number of pixels in the channel.
     pub count: u64,
 }

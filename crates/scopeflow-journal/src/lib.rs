@@ -16,6 +16,7 @@
 // Only the library proper: each test target sees every dependency of the package.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
+mod alarms;
 mod copies;
 mod crash;
 mod error;
@@ -30,6 +31,7 @@ mod status;
 mod throughput;
 mod time;
 
+pub use alarms::{AlarmDelivery, NewAlarm};
 pub use crash::Interrupted;
 pub use error::JournalError;
 pub use model::{CopyRow, FileRow, FileStatus, OutboxEvent};

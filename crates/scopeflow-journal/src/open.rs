@@ -32,6 +32,7 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "processing_rejected",
         include_str!("../migrations/0004_processing_rejected.sql"),
     ),
+    (5, "alarms", include_str!("../migrations/0005_alarms.sql")),
 ];
 
 fn migrator() -> Migrator {

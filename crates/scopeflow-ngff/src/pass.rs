@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use scopeflow_core::{Axis, ChannelQc, ImageMeta};
 use scopeflow_formats::{FormatError, ImageSource, plane_count, plane_index, zeroed};
-use scopeflow_qc::ChannelAccumulator;
+use scopeflow_qc::{ChannelAccumulator, PlaneFocus};
 use serde_json::Map;
 
 use crate::hash::Hasher;
@@ -193,6 +193,9 @@ fn run_pass(
                 });
             }
         }
+        let mut focus: Vec<PlaneFocus> = (0..samples)
+            .map(|s| PlaneFocus::new(meta.dtype, w, s, samples))
+            .collect();
         let mut raw = zeroed(path, &[band.min(h), row], "a band of rows")?;
         // Filled by `deinterleave` (clear + extend), so reserving it here is its only growth.
         let mut split = if samples > 1 {
@@ -210,6 +213,9 @@ fn run_pass(
                 for (s, acc) in local.iter_mut().enumerate() {
                     acc.add_interleaved(buf, s, samples);
                 }
+            }
+            for (acc, plane) in local.iter_mut().zip(&mut focus) {
+                acc.add_focus_rows(plane, buf);
             }
             for (s, ps) in sinks.iter_mut().enumerate() {
                 if samples == 1 {

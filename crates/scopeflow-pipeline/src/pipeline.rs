@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use crate::destination::{DestinationConfig, read_destinations};
 use crate::fields::Fields;
 use crate::node::Node;
+use crate::qc_rules::{QcConfig, read_qc};
 use crate::reader::Reader;
 use crate::retention::{Retention, read_retention};
 use crate::retry::{Retry, read_retry};
@@ -40,6 +41,8 @@ pub struct Pipeline {
     pub protect_raw: bool,
     /// Files processed at once, at least 1; default [`default_workers`].
     pub workers: usize,
+    /// Limits on each channel's QC figures and who to tell; empty when absent.
+    pub qc: QcConfig,
 }
 
 const KEYS: &[&str] = &[
@@ -54,6 +57,7 @@ const KEYS: &[&str] = &[
     "retry",
     "protect_raw",
     "workers",
+    "qc",
 ];
 
 /// Files processed at once when the pipeline does not say: the machine's cores, at least 2 and
@@ -116,6 +120,10 @@ pub(crate) fn read_pipeline(root: &Node, file: &Path, r: &mut Reader) -> Option<
     let workers = f
         .whole::<usize>("workers", 1, r)
         .unwrap_or_else(default_workers);
+    let qc = f
+        .get("qc")
+        .map(|(node, _)| read_qc(node, r))
+        .unwrap_or_default();
     Some(Pipeline {
         file: file.to_path_buf(),
         version: version?,
@@ -129,5 +137,6 @@ pub(crate) fn read_pipeline(root: &Node, file: &Path, r: &mut Reader) -> Option<
         retry,
         protect_raw,
         workers,
+        qc,
     })
 }

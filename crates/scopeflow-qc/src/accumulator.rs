@@ -5,6 +5,7 @@ use scopeflow_core::{ChannelQc, DType};
 use crate::dense::Dense;
 use crate::distinct::DEFAULT_DISTINCT_CAP;
 use crate::float::FloatQc;
+use crate::focus::{LaplacianMoments, PlaneFocus};
 use crate::otsu::otsu_index;
 use crate::stats::{Summary, moments, split};
 use crate::wide::WideQc;
@@ -31,6 +32,7 @@ pub struct ChannelAccumulator {
     /// Pixels seen, including non-finite float pixels.
     count: u64,
     repr: Repr,
+    focus: LaplacianMoments,
 }
 
 impl std::fmt::Debug for ChannelAccumulator {
@@ -76,6 +78,7 @@ impl ChannelAccumulator {
             dtype,
             count: 0,
             repr,
+            focus: LaplacianMoments::default(),
         }
     }
 
@@ -146,6 +149,13 @@ impl ChannelAccumulator {
         }
     }
 
+    /// Feeds the focus score the next whole rows of one plane of this channel (the same bytes
+    /// given to [`add`](Self::add) or [`add_interleaved`](Self::add_interleaved)); `plane`
+    /// carries the rows the Laplacian needs across bands.
+    pub fn add_focus_rows(&mut self, plane: &mut PlaneFocus, bytes: &[u8]) {
+        plane.add_rows(bytes, &mut self.focus);
+    }
+
     /// Folds another accumulator of the same dtype into this one.
     ///
     /// # Panics
@@ -156,6 +166,7 @@ impl ChannelAccumulator {
             "merging QC accumulators of different dtypes"
         );
         self.count += other.count;
+        self.focus.merge(&other.focus);
         match (&mut self.repr, &other.repr) {
             (Repr::Dense8(a), Repr::Dense8(b)) => a.merge(b),
             (Repr::Dense16(a), Repr::Dense16(b)) => a.merge(b),
@@ -206,6 +217,7 @@ impl ChannelAccumulator {
             std_background: None,
             n_signal: None,
             n_background: None,
+            focus: None,
             count: self.count,
         };
         if self.count == 0 {
@@ -216,6 +228,7 @@ impl ChannelAccumulator {
         qc.min = Some(s.min);
         qc.max = Some(s.max);
         qc.mean = Some(s.all.mean);
+        qc.focus = self.focus.score(qc.mean);
         let Some(split) = s.split else { return qc };
         qc.otsu_threshold = Some(split.threshold);
         qc.n_background = Some(split.background.map_or(0, |m| m.n));

@@ -27,6 +27,7 @@ mod count_map;
 mod dense;
 mod distinct;
 mod float;
+mod focus;
 mod grid;
 mod otsu;
 mod stats;
@@ -34,3 +35,4 @@ mod wide;
 
 pub use accumulator::ChannelAccumulator;
 pub use distinct::DEFAULT_DISTINCT_CAP;
+pub use focus::PlaneFocus;

@@ -1,11 +1,6 @@
 //! One problem per file: the exact message and the exact line and column it points at.
 
-use crate::util::{Dir, MINIMAL};
-
-/// `(line, column, message)` as the check reports it.
-fn at(line: usize, column: usize, message: &str) -> (usize, usize, String) {
-    (line, column, message.to_owned())
-}
+use crate::util::{Dir, MINIMAL, at};
 
 #[test]
 fn minimal_is_valid() {

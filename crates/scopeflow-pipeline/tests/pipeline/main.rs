@@ -5,5 +5,6 @@ mod all_at_once;
 mod bad_files;
 mod examples;
 mod poison;
+mod qc_rules;
 mod random_text;
 mod util;

@@ -67,3 +67,8 @@ destinations:
     kind: local
     path: out/nas
 ";
+
+/// `(line, column, message)` as the check reports it.
+pub fn at(line: usize, column: usize, message: &str) -> (usize, usize, String) {
+    (line, column, message.to_owned())
+}

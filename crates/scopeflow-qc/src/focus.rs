@@ -1,0 +1,196 @@
+//! Focus score: the variance of the Laplacian, normalised by the squared channel mean.
+//!
+//! Definition (the README's and `qc --json`'s `focus`): on every full-resolution 2-D plane of
+//! the channel, at every pixel that has four neighbours (rows and columns 1 to n-2),
+//! `L = up + down + left + right − 4·centre`. The score is the population variance of all
+//! these `L` values of the channel, divided by the square of the channel's mean (`mean`).
+//! Sharp detail gives large Laplacians; blur removes them. Dividing by mean² makes the score
+//! independent of exposure and gain (scaling every pixel by k scales `L` by k), so one
+//! `focus_min` can hold across samples. Non-finite `L` (from NaN or ±inf pixels) are skipped.
+//!
+//! Planes arrive as bands of rows, so each plane keeps a window of its last two rows
+//! ([`PlaneFocus`]) and the Laplacian of a row is taken when the row below it comes in;
+//! memory is three rows per channel and plane being read.
+
+use scopeflow_core::DType;
+
+/// Count, mean and sum of squared deviations of Laplacian values; merged with Chan's formula
+/// so the order in which threads fold their planes does not matter beyond rounding.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct LaplacianMoments {
+    n: u64,
+    mean: f64,
+    m2: f64,
+}
+
+impl LaplacianMoments {
+    pub(crate) fn merge(&mut self, o: &LaplacianMoments) {
+        if o.n == 0 {
+            return;
+        }
+        if self.n == 0 {
+            *self = *o;
+            return;
+        }
+        let n = self.n + o.n;
+        let (na, nb, nt) = (self.n as f64, o.n as f64, n as f64);
+        let d = o.mean - self.mean;
+        self.mean += d * nb / nt;
+        self.m2 += o.m2 + d * d * na * nb / nt;
+        self.n = n;
+    }
+
+    /// Adds a row's values (exact two-pass moments, then merged).
+    fn add_all(&mut self, values: &[f64]) {
+        if values.is_empty() {
+            return;
+        }
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let m2 = values.iter().map(|v| (v - mean) * (v - mean)).sum();
+        self.merge(&LaplacianMoments {
+            n: values.len() as u64,
+            mean,
+            m2,
+        });
+    }
+
+    /// The score for a channel whose pixels average `channel_mean`; `None` when no pixel
+    /// has four neighbours or the mean is 0 (nothing to normalise by).
+    pub(crate) fn score(&self, channel_mean: Option<f64>) -> Option<f64> {
+        let mean = channel_mean?;
+        if self.n == 0 || mean == 0.0 || !mean.is_finite() {
+            return None;
+        }
+        Some(self.m2 / self.n as f64 / (mean * mean))
+    }
+}
+
+/// The rows of one plane seen so far that the next row's Laplacian still needs.
+pub struct PlaneFocus {
+    dtype: DType,
+    width: usize,
+    /// Bytes from one pixel of this channel to the next (interleaved samples).
+    stride: usize,
+    offset: usize,
+    above: Vec<f64>,
+    centre: Vec<f64>,
+    below: Vec<f64>,
+    rows: usize,
+    laplacians: Vec<f64>,
+}
+
+impl PlaneFocus {
+    /// For a plane `width` pixels wide, of which this channel is sample `sample` of `samples`.
+    pub fn new(dtype: DType, width: usize, sample: usize, samples: usize) -> PlaneFocus {
+        let size = dtype.size();
+        PlaneFocus {
+            dtype,
+            width,
+            stride: size * samples,
+            offset: size * sample,
+            above: Vec::with_capacity(width),
+            centre: Vec::with_capacity(width),
+            below: Vec::with_capacity(width),
+            rows: 0,
+            laplacians: Vec::with_capacity(width.saturating_sub(2)),
+        }
+    }
+
+    /// Feeds the next whole rows of the plane (little-endian bytes, as read).
+    pub(crate) fn add_rows(&mut self, bytes: &[u8], into: &mut LaplacianMoments) {
+        let row = self.width * self.stride;
+        if row == 0 {
+            return;
+        }
+        for r in bytes.chunks_exact(row) {
+            std::mem::swap(&mut self.above, &mut self.centre);
+            std::mem::swap(&mut self.centre, &mut self.below);
+            self.below.clear();
+            let (dtype, offset) = (self.dtype, self.offset);
+            self.below.extend(
+                r.chunks_exact(self.stride)
+                    .map(|px| decode(dtype, &px[offset..])),
+            );
+            self.rows += 1;
+            if self.rows >= 3 && self.width >= 3 {
+                self.laplacians.clear();
+                let (a, c, b) = (&self.above, &self.centre, &self.below);
+                self.laplacians.extend(
+                    (1..self.width - 1)
+                        .map(|x| a[x] + b[x] + c[x - 1] + c[x + 1] - 4.0 * c[x])
+                        .filter(|l| l.is_finite()),
+                );
+                into.add_all(&self.laplacians);
+            }
+        }
+    }
+}
+
+/// One little-endian pixel of `dtype` at the start of `b` (which holds at least one).
+fn decode(dtype: DType, b: &[u8]) -> f64 {
+    let a = |n: usize| -> [u8; 8] {
+        let mut out = [0u8; 8];
+        out[..n].copy_from_slice(&b[..n]);
+        out
+    };
+    match dtype {
+        DType::U8 => f64::from(b[0]),
+        DType::I8 => f64::from(b[0] as i8),
+        DType::U16 => f64::from(u16::from_le_bytes([b[0], b[1]])),
+        DType::I16 => f64::from(i16::from_le_bytes([b[0], b[1]])),
+        DType::U32 => f64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        DType::I32 => f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        DType::F32 => f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        DType::F64 => f64::from_le_bytes(a(8)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 3×3 plane has one interior pixel: L = 1 + 1 + 1 + 1 − 4·5 = −16; one value, so
+    /// variance 0. A 4×3 plane adds a second row's Laplacian.
+    #[test]
+    fn laplacian_by_hand() {
+        let plane: [u8; 12] = [1, 1, 1, 1, 5, 1, 1, 1, 1, 1, 1, 1];
+        let mut m = LaplacianMoments::default();
+        let mut f = PlaneFocus::new(DType::U8, 3, 0, 1);
+        // Two bands: the window carries over.
+        f.add_rows(&plane[..3], &mut m);
+        f.add_rows(&plane[3..], &mut m);
+        // Row 1: −16; row 2: 5 + 1 + 1 + 1 − 4 = 4. Mean −6, variance 100.
+        assert_eq!(m.n, 2);
+        assert!((m.m2 / 2.0 - 100.0).abs() < 1e-12);
+        let mean = 16.0 / 12.0;
+        assert!((m.score(Some(mean)).unwrap() - 100.0 / (mean * mean)).abs() < 1e-12);
+        assert_eq!(m.score(Some(0.0)), None);
+    }
+
+    #[test]
+    fn interleaved_sample() {
+        // Sample 1 of 2 holds the plane above; sample 0 is constant.
+        let plane: [u8; 12] = [1, 1, 1, 1, 5, 1, 1, 1, 1, 1, 1, 1];
+        let bytes: Vec<u8> = plane.iter().flat_map(|&v| [9u8, v]).collect();
+        let (mut m0, mut m1) = (LaplacianMoments::default(), LaplacianMoments::default());
+        PlaneFocus::new(DType::U8, 3, 0, 2).add_rows(&bytes, &mut m0);
+        PlaneFocus::new(DType::U8, 3, 1, 2).add_rows(&bytes, &mut m1);
+        assert_eq!((m0.n, m0.m2), (2, 0.0));
+        assert!((m1.m2 / 2.0 - 100.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn merge_matches_one_pass() {
+        let vals: Vec<f64> = (0..100).map(|i| f64::from(i * i % 17)).collect();
+        let mut whole = LaplacianMoments::default();
+        whole.add_all(&vals);
+        let (mut a, mut b) = (LaplacianMoments::default(), LaplacianMoments::default());
+        a.add_all(&vals[..37]);
+        b.add_all(&vals[37..]);
+        b.merge(&a);
+        assert_eq!(whole.n, b.n);
+        assert!((whole.mean - b.mean).abs() < 1e-12);
+        assert!((whole.m2 - b.m2).abs() < 1e-9);
+    }
+}
