@@ -53,7 +53,7 @@ pub(crate) fn records(dest: &Path, id: &str) -> HashMap<String, Vec<String>> {
 }
 
 /// `sha256sum -c` passes at DEST, lists no path twice, and lists every file under `ome-zarr/`
-/// and `qc/`; no temporary is left under a final name's folder.
+/// and `qc/` (each QC document with its thumbnail); no temporary is left under a final name's folder.
 pub(crate) fn check_manifest(dest: &Path) {
     let out = Command::new("sha256sum")
         .args(["--quiet", "--strict", "-c", "manifest-sha256.txt"])
@@ -97,6 +97,14 @@ pub(crate) fn check_manifest(dest: &Path) {
         }
     }
     on_disk.sort();
+    // Every converted file's thumbnail sits beside its QC document (both listed below).
+    for (qc, stem) in on_disk
+        .iter()
+        .filter_map(|p| Some((p, p.strip_prefix("qc/")?.strip_suffix(".json")?)))
+    {
+        let png = format!("qc/{stem}.png");
+        assert!(on_disk.contains(&png), "no {png} beside {qc}");
+    }
     let listed: Vec<String> = listed.into_iter().map(String::from).collect();
     assert_eq!(on_disk, listed, "manifest and outputs differ");
 }
