@@ -53,7 +53,7 @@ pub(crate) fn records(dest: &Path, id: &str) -> HashMap<String, Vec<String>> {
 }
 
 /// `sha256sum -c` passes at DEST, lists no path twice, and lists every file under `ome-zarr/`
-/// and `qc/`; no temporary is left under a final name's folder.
+/// and `qc/` (each QC document with its thumbnail); no temporary is left under a final name's folder.
 pub(crate) fn check_manifest(dest: &Path) {
     check_manifest_with(dest, false)
 }
@@ -123,6 +123,14 @@ fn check_manifest_with(dest: &Path, killed: bool) {
             .filter(|d| !listed.contains(&d.as_str()))
             .collect();
         assert!(unlisted.is_empty(), "on disk but not listed: {unlisted:?}");
+        // Every converted file's thumbnail sits beside its QC document.
+        for (qc, stem) in on_disk
+            .iter()
+            .filter_map(|p| Some((p, p.strip_prefix("qc/")?.strip_suffix(".json")?)))
+        {
+            let png = format!("qc/{stem}.png");
+            assert!(on_disk.contains(&png), "no {png} beside {qc}");
+        }
     }
 }
 

@@ -205,6 +205,16 @@ fn convert_and_check(sample: &Sample, out: &Path, ngff: Ngff, extra: &[&str]) ->
         .expect("output name")
         .to_string_lossy()
         .into_owned();
+    // The thumbnail: `NAME.png` beside `NAME.ome.zarr` (`NAME.zarr`, or OUTPUT + `.png`).
+    let lower = name.to_ascii_lowercase();
+    let stem_len = [".ome.zarr", ".zarr"]
+        .iter()
+        .find(|e| lower.ends_with(*e) && lower.len() > e.len())
+        .map_or(name.len(), |e| name.len() - e.len());
+    let png = format!("{}.png", &name[..stem_len]);
+    if !expected_beside.contains(&png) {
+        expected_beside.push(png);
+    }
     expected_beside.push(name);
     expected_beside.sort();
     let beside = list_dir(parent);
@@ -639,7 +649,7 @@ sftest!(existing_output_needs_overwrite, |dir: Dir| {
         fs::read(out.join("zarr.json")).ok() == Some(root_meta),
         || "the existing output was modified (zarr.json changed)".into(),
     );
-    p.check(list_dir(&parent) == ["f.ome.zarr"], || {
+    p.check(list_dir(&parent) == ["f.ome.zarr", "f.png"], || {
         format!("left something beside the output: {:?}", list_dir(&parent))
     });
     p.finish(&refused);
@@ -649,7 +659,7 @@ sftest!(existing_output_needs_overwrite, |dir: Dir| {
     p.check(!stray.exists(), || {
         "--overwrite kept a file of the old output (stray.txt)".into()
     });
-    p.check(list_dir(&parent) == ["f.ome.zarr"], || {
+    p.check(list_dir(&parent) == ["f.ome.zarr", "f.png"], || {
         format!("left something beside the output: {:?}", list_dir(&parent))
     });
     p.finish(&replaced);

@@ -126,7 +126,8 @@ fn stem(rel: &str) -> &str {
     rel.strip_suffix(".tif").unwrap_or(rel)
 }
 
-/// `raw/REL` byte-identical, the OME-Zarr and the QC JSON present, the manifest checks.
+/// `raw/REL` byte-identical, the OME-Zarr, its thumbnail and the QC JSON present, the manifest
+/// checks and lists the thumbnail.
 fn check_destination(p: &mut Problems, name: &str, root: &Path) {
     check_files_at(p, name, root, &FILES);
 }
@@ -147,6 +148,16 @@ pub(crate) fn check_files_at(p: &mut Problems, name: &str, root: &Path, files: &
         p.check(zarr.is_file(), || {
             format!("{name}: {} missing", zarr.display())
         });
+        let png = format!("qc/{}.png", stem(rel));
+        p.check(
+            fs::read(root.join(&png)).is_ok_and(|b| b.starts_with(b"\x89PNG")),
+            || format!("{name}: {png} missing or not a PNG"),
+        );
+        p.check(
+            fs::read_to_string(root.join("manifest-sha256.txt"))
+                .is_ok_and(|m| m.lines().any(|l| l.ends_with(&format!("  {png}")))),
+            || format!("{name}: {png} not in manifest-sha256.txt"),
+        );
         let qc = root.join(format!("qc/{}.json", stem(rel)));
         match fs::read_to_string(&qc).map(|t| serde_json::from_str::<Value>(&t)) {
             Ok(Ok(doc)) => p.check(doc["sha256"] == want.as_str(), || {

@@ -26,6 +26,8 @@
 //!   reporting to a real server) and on a real one-node Slurm cluster (a task cancelled, resumed);
 //! - `server`: the agent reporting to a real `scopeflow server`, down then up;
 //! - `server_rejected`: events the server refuses (HTTP 400) set aside with its reason;
+//! - `thumbnail`: the PNG of `convert` and of the agent (`qc/STEM.png`, in the manifest)
+//!   against a numpy/Pillow composite of the OME-Zarr's lowest level;
 //! - `status_listing`: `status` paging, filters and the format column on a real journal;
 //! - `agent`: `pipeline check`, `agent --once` and the long-running agent on real files into a
 //!   local destination (settling, polling, retries, quarantine, replaced files, SIGKILL at random
@@ -56,3 +58,4 @@ mod series;
 mod server;
 mod server_rejected;
 mod status_listing;
+mod thumbnail;

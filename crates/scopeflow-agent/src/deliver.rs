@@ -1,5 +1,5 @@
-//! The I/O side of a file's run: every destination receives the raw file, the OME-Zarr and
-//! the QC document, each published atomically, read back and hashed by the destination; the
+//! The I/O side of a file's run: every destination receives the raw file, the OME-Zarr, its
+//! thumbnail and the QC document, each published atomically, read back and hashed by the destination; the
 //! raw copy must hash to what was computed while converting, end to end. Manifest lines are
 //! recorded only after the files they name are published.
 
@@ -47,6 +47,10 @@ pub async fn deliver(
     manifest.extend(receipt.files.iter().map(|(r, d, _)| (r.clone(), *d)));
     if let Some(zarr) = &processed.zarr {
         let receipt = put(dest, zarr, &RelPath::new(&names.zarr)?, resend, true).await?;
+        manifest.extend(receipt.files.iter().map(|(r, d, _)| (r.clone(), *d)));
+    }
+    if let Some(png) = &processed.thumbnail {
+        let receipt = put(dest, png, &RelPath::new(&names.thumbnail())?, resend, true).await?;
         manifest.extend(receipt.files.iter().map(|(r, d, _)| (r.clone(), *d)));
     }
     let receipt = put(

@@ -8,6 +8,9 @@ use scopeflow_ngff::ConvertOptions;
 use scopeflow_pipeline::{ConvertStep, Step};
 use serde_json::json;
 
+/// The thumbnail's name in the work folder (delivered as `qc/STEM.png`).
+const THUMBNAIL: &str = "thumbnail.png";
+
 /// Outputs of a processed file, waiting in the work folder to be delivered.
 #[derive(Clone, Debug)]
 pub struct Processed {
@@ -15,6 +18,8 @@ pub struct Processed {
     pub sha256: String,
     pub zarr: Option<PathBuf>,
     pub qc_json: PathBuf,
+    /// `thumbnail.png`, written when the pipeline converts.
+    pub thumbnail: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,9 +45,11 @@ impl Processed {
         let dir = work_root.join(id.to_string());
         let qc_json = dir.join("qc.json");
         let zarr = dir.join("image.ome.zarr");
+        let thumbnail = dir.join(THUMBNAIL);
         qc_json.is_file().then(|| Processed {
             sha256: sha256.to_string(),
             zarr: zarr.is_dir().then_some(zarr),
+            thumbnail: thumbnail.is_file().then_some(thumbnail),
             qc_json,
             dir,
         })
@@ -104,6 +111,7 @@ pub fn process(
     Ok(Processed {
         sha256,
         zarr: has_zarr.then(|| final_dir.join("image.ome.zarr")),
+        thumbnail: Some(final_dir.join(THUMBNAIL)).filter(|p| p.is_file()),
         qc_json: final_dir.join("qc.json"),
         dir: final_dir,
     })
@@ -144,6 +152,10 @@ fn run_steps(raw: &Path, tmp: &Path, steps: &[Step]) -> Result<(String, bool), P
                     ProcessError::Input(e.to_string())
                 }
             })?;
+            if let Some(t) = report.thumbnail() {
+                t.write_png(&tmp.join(THUMBNAIL))
+                    .map_err(|e| ProcessError::Local(e.to_string()))?;
+            }
             (report.qc_document(), report.sha256)
         }
         None => {

@@ -1,5 +1,6 @@
-//! One raw file's outputs at DEST: the OME-Zarr (published atomically by `convert_file`) and
-//! the QC document (written under a temporary name, synced, renamed), then the `sha256sum`
+//! One raw file's outputs at DEST: the OME-Zarr (published atomically by `convert_file`), its
+//! thumbnail and the QC document (each written under a temporary name, synced, renamed; the QC
+//! document last, as the mark that the file is done), then the `sha256sum`
 //! entries of every output file for the task's manifest part.
 
 use std::path::{Path, PathBuf};
@@ -82,13 +83,16 @@ pub fn convert(
     let raw = from.join(&file.path);
     let zarr = to.join(&file.zarr);
     let qc = to.join(&file.qc);
+    let png = to.join(scopeflow_destinations::thumbnail_beside(&file.qc));
     clean_temporaries(&zarr);
     clean_temporaries(&qc);
+    clean_temporaries(&png);
     match (zarr.exists(), qc.exists()) {
         (true, true) => return adopt(&raw, to, file),
         (false, false) => {}
         (true, false) | (false, true) if started_before => {
             discard(&zarr)?;
+            discard(&png)?;
             discard(&qc)?;
         }
         (z, _) => {
@@ -120,6 +124,9 @@ pub fn convert(
         std::fs::create_dir_all(parent).map_err(|e| fail(parent, e))?;
     }
     scopeflow_ngff::sync_tree(&zarr).map_err(|e| fail(&zarr, e))?;
+    if let Some(t) = report.thumbnail() {
+        write_atomic(&png, &t.to_png().map_err(|e| fail(&png, e))?)?;
+    }
     write_atomic(&qc, &text)?;
     Ok(Converted {
         entries: entries(to, file)?,
@@ -149,7 +156,8 @@ fn adopt(raw: &Path, to: &Path, file: &PlannedFile) -> Result<Converted, BatchEr
     })
 }
 
-/// `(path relative to DEST, sha256)` of every file of the OME-Zarr and of the QC document.
+/// `(path relative to DEST, sha256)` of every file of the OME-Zarr, of the thumbnail (when
+/// there is one) and of the QC document.
 fn entries(to: &Path, file: &PlannedFile) -> Result<Vec<(RelPath, Digest)>, BatchError> {
     let mut files: Vec<PathBuf> = Vec::new();
     let mut stack = vec![to.join(&file.zarr)];
@@ -168,6 +176,10 @@ fn entries(to: &Path, file: &PlannedFile) -> Result<Vec<(RelPath, Digest)>, Batc
         }
     }
     files.sort();
+    let png = to.join(scopeflow_destinations::thumbnail_beside(&file.qc));
+    if png.is_file() {
+        files.push(png);
+    }
     files.push(to.join(&file.qc));
     files
         .into_iter()

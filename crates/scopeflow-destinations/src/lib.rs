@@ -11,5 +11,5 @@
 mod naming;
 mod open;
 
-pub use naming::{OutputNames, outputs, split_stem, stem_siblings};
+pub use naming::{OutputNames, outputs, split_stem, stem_siblings, thumbnail_beside};
 pub use open::{ConfigError, build, open};

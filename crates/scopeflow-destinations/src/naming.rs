@@ -20,6 +20,11 @@ pub fn split_stem(rel: &str) -> (&str, &str) {
     }
 }
 
+/// The thumbnail beside a QC document: `qc/STEM.png` for `qc/STEM.json`.
+pub fn thumbnail_beside(qc: &str) -> String {
+    format!("{}.png", qc.strip_suffix(".json").unwrap_or(qc))
+}
+
 /// Where each output of `rel` (version `version`) goes at a destination.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutputNames {
@@ -31,6 +36,13 @@ pub struct OutputNames {
 /// `shares_stem`: another raw file that the journal saw first has the same STEM (`x.tif`
 /// beside `x.ome.tif`); this one then keeps its extension in the name (`x~tif`) so neither
 /// conversion overwrites the other, and the names never change afterwards.
+impl OutputNames {
+    /// `qc/STEM.png`, the conversion's thumbnail (named from `qc`, so the two never part).
+    pub fn thumbnail(&self) -> String {
+        thumbnail_beside(&self.qc)
+    }
+}
+
 pub fn outputs(rel: &str, version: i64, shares_stem: bool) -> OutputNames {
     let (stem, ext) = split_stem(rel);
     let versioned = |s: String| {

@@ -16,6 +16,7 @@ use crate::metadata::{self, Provenance};
 use crate::options::{ConvertOptions, NgffVersion};
 use crate::pass::{self, file_name, write_image_attrs, write_json, write_pixels};
 use crate::publish::Staging;
+use crate::thumbnail::Thumbnail;
 use crate::{ConvertError, convert, measure_qc};
 
 /// Which series of a file to convert.
@@ -44,6 +45,7 @@ pub struct SeriesReport {
     /// Array shape of each level, NGFF axis order.
     pub level_shapes: Vec<Vec<u64>>,
     pub axes: String,
+    pub thumbnail: Thumbnail,
 }
 
 /// What [`convert_file`] produced.
@@ -62,6 +64,11 @@ impl FileReport {
     pub fn qc_document(&self) -> Value {
         let qc: Vec<SeriesQc> = self.series.iter().map(|s| s.qc.clone()).collect();
         qc_document(&qc)
+    }
+
+    /// The catalog's picture of the file: its first converted series'.
+    pub fn thumbnail(&self) -> Option<&Thumbnail> {
+        self.series.first().map(|s| &s.thumbnail)
     }
 }
 
@@ -175,6 +182,7 @@ pub fn convert_file(
                 path: String::new(),
                 level_shapes: r.level_shapes,
                 axes: r.axes,
+                thumbnail: r.thumbnail,
             }],
         });
     }
@@ -236,12 +244,13 @@ fn write_container(
             p.insert("series".into(), json!({"index": i, "name": qc.name}));
         }
         let image_name = qc.name.clone().unwrap_or_else(|| format!("{name} #{i}"));
-        write_image_attrs(&dir, &meta, &pixels, &image_name, opts, provenance)?;
+        let omero = write_image_attrs(&dir, &meta, &pixels, &image_name, opts, provenance)?;
         series.push(SeriesReport {
             qc,
             path: i.to_string(),
             level_shapes: pixels.plan.level_shapes(),
             axes: pixels.plan.axes_name(),
+            thumbnail: pixels.thumbnail.finish(&omero),
         });
     }
     let qc: Vec<SeriesQc> = series.iter().map(|s| s.qc.clone()).collect();

@@ -21,6 +21,7 @@ mod plan;
 mod publish;
 mod pyramid;
 mod store;
+mod thumbnail;
 
 pub use container::{
     FileReport, SeriesChoice, SeriesQc, SeriesReport, convert_file, measure_qc_file, planned_bytes,
@@ -31,3 +32,4 @@ pub use fsstore::sync_tree;
 pub use hash::sha256_file;
 pub use options::{Codec, ConvertOptions, Levels, NgffVersion};
 pub use pass::{ConvertReport, convert, measure_qc};
+pub use thumbnail::{MAX_SIDE as THUMBNAIL_MAX_SIDE, Thumbnail};

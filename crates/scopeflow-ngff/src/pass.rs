@@ -15,6 +15,7 @@ use crate::options::ConvertOptions;
 use crate::plan::Plan;
 use crate::publish::Staging;
 use crate::store::LevelStore;
+use crate::thumbnail::{Capture, PlaneGrid, Thumbnail};
 use crate::{ConvertError, pyramid};
 
 /// What a conversion produced, for the caller to report or journal.
@@ -27,12 +28,15 @@ pub struct ConvertReport {
     /// Array shape of each level, NGFF axis order.
     pub level_shapes: Vec<Vec<u64>>,
     pub axes: String,
+    /// The lowest level composited for the catalog (see [`crate::thumbnail`]).
+    pub thumbnail: Thumbnail,
 }
 
 /// Where bands go when converting (absent when only measuring QC).
 struct Sink<'a> {
     plan: &'a Plan,
     levels: &'a LevelStore,
+    thumbnail: &'a Capture,
 }
 
 /// Rows of the levels above 0 waiting for a full band, for one output plane.
@@ -50,6 +54,8 @@ struct PlaneSink<'s, 'a> {
     lead: Vec<u64>,
     bufs: Vec<LevelBuf>,
     parallel_blocks: bool,
+    /// This plane's share of the thumbnail (none past the first time point).
+    grid: Option<PlaneGrid>,
 }
 
 impl PlaneSink<'_, '_> {
@@ -61,6 +67,9 @@ impl PlaneSink<'_, '_> {
         let (by, bx) = level.block;
         let w = level.width;
         let block_row = (r0 / by) as u64;
+        if let Some(grid) = &mut self.grid {
+            self.sink.thumbnail.add(grid, k, r0, data, w);
+        }
         let store_one = |j: usize| -> Result<(), ConvertError> {
             let c0 = j * bx;
             let c1 = (c0 + bx).min(w);
@@ -183,11 +192,13 @@ fn run_pass(
                         })
                     })
                     .collect::<Result<_, FormatError>>()?;
+                let lead = s.plan.lead_index(&plane, si);
                 sinks.push(PlaneSink {
                     sink: s,
                     path,
                     dtype: meta.dtype,
-                    lead: s.plan.lead_index(&plane, si),
+                    grid: s.thumbnail.plane(&lead),
+                    lead,
                     bufs,
                     parallel_blocks: !parallel_planes,
                 });
@@ -226,6 +237,11 @@ fn run_pass(
                 }
             }
             progress(buf.len() as u64);
+        }
+        for ps in sinks {
+            if let Some(grid) = ps.grid {
+                ps.sink.thumbnail.merge(grid);
+            }
         }
         Ok(accs)
     };
@@ -267,6 +283,7 @@ pub fn measure_qc(
 pub(crate) struct Pixels {
     pub plan: Plan,
     pub qc: Vec<ChannelQc>,
+    pub thumbnail: Capture,
 }
 
 pub(crate) fn write_pixels(
@@ -278,12 +295,18 @@ pub(crate) fn write_pixels(
     let meta = src.meta();
     let plan = Plan::new(meta, opts).map_err(|what| FormatError::unsupported(src.path(), what))?;
     let levels = LevelStore::create(dir, &plan, meta.dtype, opts)?;
+    let thumbnail = Capture::new(&plan, meta.dtype);
     let sink = Sink {
         plan: &plan,
         levels: &levels,
+        thumbnail: &thumbnail,
     };
     let qc = run_pass(src, Some(&sink), plan.levels[0].block.0, progress)?;
-    Ok(Pixels { plan, qc })
+    Ok(Pixels {
+        plan,
+        qc,
+        thumbnail,
+    })
 }
 
 pub(crate) fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), ConvertError> {
@@ -310,7 +333,8 @@ pub(crate) fn write_ome_xml(dir: &Path, xml: &str) -> Result<(), ConvertError> {
     })
 }
 
-/// The NGFF group documents of one image (multiscales, omero, `scopeflow`, source metadata).
+/// The NGFF group documents of one image (multiscales, omero, `scopeflow`, source metadata);
+/// returns the `omero` document, whose colours and windows the thumbnail uses.
 pub(crate) fn write_image_attrs(
     dir: &Path,
     meta: &ImageMeta,
@@ -318,7 +342,7 @@ pub(crate) fn write_image_attrs(
     name: &str,
     opts: &ConvertOptions,
     provenance: serde_json::Value,
-) -> Result<(), ConvertError> {
+) -> Result<serde_json::Value, ConvertError> {
     let mut extra = Map::new();
     extra.insert("scopeflow".into(), provenance);
     if !meta.metadata.is_empty() {
@@ -329,10 +353,10 @@ pub(crate) fn write_image_attrs(
     }
     let ms = metadata::multiscales(&pixels.plan, meta, name, opts.ngff);
     let om = metadata::omero(meta, &pixels.qc);
-    for (file, doc) in metadata::group_files(opts.ngff, ms, om, extra) {
+    for (file, doc) in metadata::group_files(opts.ngff, ms, om.clone(), extra) {
         write_json(&dir.join(file), &doc)?;
     }
-    Ok(())
+    Ok(om)
 }
 
 pub(crate) fn file_name(path: &Path) -> String {
@@ -377,7 +401,7 @@ pub fn convert(
         parameters: opts.to_json(),
         qc: scopeflow_core::qc_document(&pixels.qc),
     });
-    write_image_attrs(&staging.dir, meta, &pixels, &name, opts, provenance)?;
+    let omero = write_image_attrs(&staging.dir, meta, &pixels, &name, opts, provenance)?;
     staging.publish()?;
     tracing::info!(seconds = t0.elapsed().as_secs_f64(), output = %output.display(), "published");
     Ok(ConvertReport {
@@ -385,6 +409,7 @@ pub fn convert(
         level_shapes: pixels.plan.level_shapes(),
         axes: pixels.plan.axes_name(),
         qc: pixels.qc,
+        thumbnail: pixels.thumbnail.finish(&omero),
         sha256,
         source_size,
     })
