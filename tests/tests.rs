@@ -30,6 +30,8 @@
 //!   local destination (settling, polling, retries, quarantine, replaced files, SIGKILL at random
 //!   moments, panics isolated, a file that aborts the process quarantined), checked through
 //!   `status --json`, the destination's layout and `sha256sum -c`;
+//! - `fair`: the naming step (reject and warn), `metadata:` and sidecar metadata files in the
+//!   QC document, a sidecar's mistake quarantining its files with its line and column;
 //! - `permanent`: S3 at an IP address without `path_style`; a missing bucket, a bad S3 key, an
 //!   unknown host key, a refused user key quarantined at once, then `scopeflow retry`.
 
@@ -43,6 +45,7 @@ mod batch;
 mod batch_slurm;
 mod convert;
 mod destinations;
+mod fair;
 mod formats;
 mod huge_dimensions;
 mod inspect;

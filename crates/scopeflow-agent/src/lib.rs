@@ -17,6 +17,7 @@
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
 mod deliver;
+mod describe;
 mod isolate;
 mod job;
 mod process;

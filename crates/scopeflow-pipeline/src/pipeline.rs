@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::destination::{DestinationConfig, read_destinations};
 use crate::fields::Fields;
+use crate::metadata::{Metadata, read_metadata};
 use crate::node::Node;
 use crate::reader::Reader;
 use crate::retention::{Retention, read_retention};
@@ -30,6 +31,8 @@ pub struct Pipeline {
     pub state: PathBuf,
     /// In order; default metadata, qc, convert.
     pub steps: Vec<Step>,
+    /// Describes the datasets; per-folder sidecar files override it. Default empty.
+    pub metadata: Metadata,
     /// At least one; names unique.
     pub destinations: Vec<DestinationConfig>,
     pub retention: Retention,
@@ -48,6 +51,7 @@ const KEYS: &[&str] = &[
     "watch",
     "state",
     "steps",
+    "metadata",
     "destinations",
     "retention",
     "server",
@@ -95,6 +99,10 @@ pub(crate) fn read_pipeline(root: &Node, file: &Path, r: &mut Reader) -> Option<
         Some((node, pos)) => read_steps(node, pos, r),
         None => Step::defaults(),
     };
+    let metadata = f
+        .get("metadata")
+        .map(|(node, _)| read_metadata(node, r))
+        .unwrap_or_default();
     let destinations = f
         .require("destinations", r)
         .map(|(node, pos)| read_destinations(node, pos, r));
@@ -123,6 +131,7 @@ pub(crate) fn read_pipeline(root: &Node, file: &Path, r: &mut Reader) -> Option<
         watch: watch?,
         state,
         steps,
+        metadata,
         destinations: destinations?,
         retention,
         server,
