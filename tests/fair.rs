@@ -2,7 +2,8 @@
 //! `steps: [{naming: {mode: reject}}, metadata, qc, convert]` verifies a well-named file and
 //! quarantines a badly named one (its error naming the rule; the raw file never renamed), the
 //! per-folder sidecar metadata reaches the QC document, a sidecar with a mistake quarantines
-//! its files with `FILE:LINE:COL`, and `mode: warn` records the problems without stopping.
+//! its files with `FILE:LINE:COL`, `mode: warn` records the problems without stopping, and the
+//! destination's `ro-crate-metadata.json` loads with ro-crate-py and meets RO-Crate 1.1's MUSTs.
 //!
 //! Unix only: `sha256sum`.
 
@@ -131,6 +132,7 @@ sftest!(acceptance_reject, |dir: Dir| {
     p.check(check.is_ok_and(|o| o.status.success()), || {
         "sha256sum -c fails on the destination".into()
     });
+    check_crate(&mut p, &dir);
     p.finish("acceptance pipeline");
 
     // The operator fixes the sidecar: `retry` gets the file through.
@@ -146,6 +148,75 @@ sftest!(acceptance_reject, |dir: Dir| {
     let doc = qc_doc(&dir, "run3/20261206_bob_hela_gfp");
     assert_eq!(doc["metadata"]["license"], "CC-BY-SA-4.0");
 });
+
+/// Runs `tests/tools/check_rocrate.py` (RO-Crate 1.1 MUST rules, then ro-crate-py) on a
+/// crate folder or `.eln`; returns its entities by `@id` after recording its problems.
+pub(crate) fn rocrate_entities(p: &mut Problems, target: &Path) -> serde_json::Map<String, Value> {
+    let script = repo_root().join("tests/tools/check_rocrate.py");
+    let r = python(args![script, target]);
+    if r.code() != Some(0) {
+        p.push(format!("check_rocrate.py failed: {r}"));
+        return serde_json::Map::new();
+    }
+    let out = r.stdout_json();
+    for problem in out["problems"].as_array().into_iter().flatten() {
+        p.push(format!("{}: {problem}", target.display()));
+    }
+    out["entities"].as_object().cloned().unwrap_or_default()
+}
+
+/// The destination's RO-Crate lists the verified files with their checksums, formats, outputs,
+/// notebook link and licence, and nothing rejected; the manifest does not list it.
+fn check_crate(p: &mut Problems, dir: &Dir) {
+    let root = dir.join("nas/confocal");
+    let e = rocrate_entities(p, &root);
+    let good = &e["raw/20261204_alice_hela_dapi.tif"];
+    p.check(
+        good["sha256"] == sha256_file(&SYNTH_F.path()).as_str()
+            && good["contentSize"]
+                == fs::metadata(SYNTH_F.path())
+                    .map(|m| m.len().to_string())
+                    .unwrap_or_default()
+                    .as_str()
+            && good["encodingFormat"][1]["@id"]
+                == "https://www.nationalarchives.gov.uk/PRONOM/fmt/353"
+            && good["dateCreated"].is_string(),
+        || format!("the crate's raw file entity: {good}"),
+    );
+    p.check(
+        e.contains_key("ome-zarr/20261204_alice_hela_dapi.ome.zarr/")
+            && e.contains_key("qc/20261204_alice_hela_dapi.json"),
+        || "the crate lacks the OME-Zarr or the QC document".into(),
+    );
+    let run2 = &e["raw/run2/2026-12-05_bob_hela_gfp.tif"];
+    let eln = "https://eln.lab.example/experiments.php?mode=view&id=42";
+    p.check(
+        run2["isPartOf"]["@id"] == eln
+            && e.contains_key(eln)
+            && run2["author"]["@id"] == "#user-run2",
+        || format!("the sidecar's notebook link is not in the crate: {run2}"),
+    );
+    p.check(!e.keys().any(|k| k.contains("final")), || {
+        "a rejected file is in the crate".into()
+    });
+    let root_entity = &e["./"];
+    p.check(
+        root_entity["name"] == "HeLa atlas"
+            && root_entity["description"] == "DAPI stacks"
+            && root_entity["license"]["@id"] == "https://spdx.org/licenses/CC-BY-4.0",
+        || format!("the crate's root: {root_entity}"),
+    );
+    let manifest = fs::read_to_string(root.join("manifest-sha256.txt")).unwrap_or_default();
+    p.check(!manifest.contains("ro-crate-metadata.json"), || {
+        "the manifest lists the RO-Crate, which changes".into()
+    });
+    p.check(
+        e.values().any(|x| {
+            x["@type"] == "CreateAction" && x["object"]["@id"] == "raw/20261204_alice_hela_dapi.tif"
+        }),
+        || "no CreateAction for the processing".into(),
+    );
+}
 
 sftest!(warn_records_and_goes_on, |dir: Dir| {
     dir.mkdir("acq");

@@ -23,6 +23,7 @@ mod job;
 mod process;
 mod progress;
 mod report;
+mod rocrate;
 mod run;
 mod scan;
 mod schedule;

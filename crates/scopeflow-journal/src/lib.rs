@@ -18,6 +18,7 @@
 
 mod copies;
 mod crash;
+mod described;
 mod error;
 mod files;
 mod model;
@@ -31,6 +32,7 @@ mod throughput;
 mod time;
 
 pub use crash::Interrupted;
+pub use described::DescribedCopy;
 pub use error::JournalError;
 pub use model::{CopyRow, FileRow, FileStatus, OutboxEvent};
 pub use open::Journal;
