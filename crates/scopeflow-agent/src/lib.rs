@@ -18,6 +18,7 @@
 
 mod deliver;
 mod describe;
+mod eln;
 mod isolate;
 mod job;
 mod process;
@@ -30,6 +31,7 @@ mod schedule;
 mod settle;
 mod watch;
 
+pub use eln::{ExportError, export_eln};
 pub use run::{AgentError, Summary, run};
 /// The include rules and folder scan, shared with `scopeflow batch` so a backlog is planned
 /// exactly as the agent would have picked its files.

@@ -96,7 +96,7 @@ async fn write(ctx: &Agent, dest: &dyn Destination) -> Result<usize, String> {
 }
 
 /// The copy as the crate describes it; names computed as the job that sent it did.
-fn crate_file(
+pub(crate) fn crate_file(
     r: &DescribedCopy,
     first: &HashMap<(String, String), i64>,
     converts: bool,
