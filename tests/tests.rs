@@ -33,6 +33,9 @@
 //!   local destination (settling, polling, retries, quarantine, replaced files, SIGKILL at random
 //!   moments, panics isolated, a file that aborts the process quarantined), checked through
 //!   `status --json`, the destination's layout and `sha256sum -c`;
+//! - `fair`: the naming step (reject and warn), `metadata:` and sidecar metadata files in the
+//!   QC document, a sidecar's mistake quarantining its files with its line and column, the
+//!   destination's RO-Crate loaded by ro-crate-py and checked against the RO-Crate 1.1 MUST rules;
 //! - `permanent`: S3 at an IP address without `path_style`; a missing bucket, a bad S3 key, an
 //!   unknown host key, a refused user key quarantined at once, then `scopeflow retry`.
 
@@ -46,6 +49,7 @@ mod batch;
 mod batch_slurm;
 mod convert;
 mod destinations;
+mod fair;
 mod focus;
 mod formats;
 mod huge_dimensions;

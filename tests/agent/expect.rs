@@ -178,9 +178,15 @@ impl Expected {
 }
 
 /// The destination holds exactly `expected` (raw copy, OME-Zarr, QC JSON for each) and nothing
-/// but `raw/`, `ome-zarr/`, `qc/` and the manifest at its root.
+/// but `raw/`, `ome-zarr/`, `qc/`, the manifest and the RO-Crate at its root.
 pub(super) fn check_destination(p: &mut Problems, dest: &Path, expected: &[Expected]) {
-    let allowed = ["raw", "ome-zarr", "qc", "manifest-sha256.txt"];
+    let allowed = [
+        "raw",
+        "ome-zarr",
+        "qc",
+        "manifest-sha256.txt",
+        "ro-crate-metadata.json",
+    ];
     if let Ok(names) = fs::read_dir(dest) {
         for n in names.flatten() {
             let n = n.file_name().to_string_lossy().into_owned();

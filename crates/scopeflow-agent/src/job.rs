@@ -36,8 +36,12 @@ impl Agent {
     }
 
     fn raw_path(&self, row: &FileRow) -> Option<PathBuf> {
+        Some(self.watch_root(row)?.join(&row.rel))
+    }
+
+    fn watch_root(&self, row: &FileRow) -> Option<&std::path::Path> {
         let i = self.watch_keys.iter().position(|k| *k == row.watch)?;
-        Some(self.pipeline.watch[i].path.join(&row.rel))
+        Some(&self.pipeline.watch[i].path)
     }
 
     fn destination_names(&self) -> Vec<String> {
@@ -175,6 +179,14 @@ async fn processed(ctx: &Agent, row: &FileRow, raw: &std::path::Path) -> Option<
     if existing.is_some() {
         return existing;
     }
+    let root = ctx.watch_root(row).unwrap_or(raw);
+    let described = match crate::describe::describe(&ctx.pipeline, root, raw) {
+        Ok(d) => d,
+        Err(e) => {
+            ctx.quarantine(row, &e).await;
+            return None;
+        }
+    };
     let (raw2, work, steps, id) = (
         raw.to_owned(),
         ctx.work_root.clone(),
@@ -186,7 +198,7 @@ async fn processed(ctx: &Agent, row: &FileRow, raw: &std::path::Path) -> Option<
         return None;
     }
     let result = tokio::task::spawn_blocking(move || {
-        crate::isolate::file(&raw2, || process(&raw2, &work, id, &steps))
+        crate::isolate::file(&raw2, || process(&raw2, &work, id, &steps, described))
     })
     .await;
     if let Err(e) = ctx.journal.processing_ended(row.id).await {

@@ -18,17 +18,21 @@
 
 mod alarms;
 mod deliver;
+mod describe;
+mod eln;
 mod isolate;
 mod job;
 mod process;
 mod progress;
 mod report;
+mod rocrate;
 mod run;
 mod scan;
 mod schedule;
 mod settle;
 mod watch;
 
+pub use eln::{ExportError, export_eln};
 pub use run::{AgentError, Summary, run};
 /// The include rules and folder scan, shared with `scopeflow batch` so a backlog is planned
 /// exactly as the agent would have picked its files.

@@ -83,6 +83,7 @@ pub fn process(
     work_root: &Path,
     id: i64,
     steps: &[Step],
+    described: serde_json::Map<String, serde_json::Value>,
 ) -> Result<Processed, ProcessError> {
     let before = stat(raw)?;
     std::fs::create_dir_all(work_root)
@@ -92,7 +93,7 @@ pub fn process(
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir(&tmp)
         .map_err(|e| ProcessError::Local(format!("{}: {e}", tmp.display())))?;
-    let result = run_steps(raw, &tmp, steps);
+    let result = run_steps(raw, &tmp, steps, described);
     let (sha256, has_zarr) = match result {
         Ok(v) => v,
         Err(e) => {
@@ -117,7 +118,13 @@ pub fn process(
     })
 }
 
-fn run_steps(raw: &Path, tmp: &Path, steps: &[Step]) -> Result<(String, bool), ProcessError> {
+/// `described`: the naming verdict and the metadata, added to the QC document.
+fn run_steps(
+    raw: &Path,
+    tmp: &Path,
+    steps: &[Step],
+    described: serde_json::Map<String, serde_json::Value>,
+) -> Result<(String, bool), ProcessError> {
     let src = scopeflow_formats::open(raw).map_err(|e| {
         if e.is_permanent() {
             ProcessError::Permanent(e.to_string())
@@ -171,7 +178,10 @@ fn run_steps(raw: &Path, tmp: &Path, steps: &[Step]) -> Result<(String, bool), P
             (qc, sha)
         }
     };
-    let doc = json!({"inspect": inspect, "qc": qc, "sha256": sha256});
+    let mut doc = json!({"inspect": inspect, "qc": qc, "sha256": sha256});
+    if let Some(map) = doc.as_object_mut() {
+        map.extend(described);
+    }
     let text = serde_json::to_vec_pretty(&doc).map_err(|e| ProcessError::Local(e.to_string()))?;
     std::fs::write(tmp.join("qc.json"), text)
         .map_err(|e| ProcessError::Local(format!("{}: {e}", tmp.display())))?;

@@ -105,9 +105,14 @@ pub async fn run(
         watch_keys,
         notifier,
     });
+    let crates = (!once).then(|| tokio::spawn(crate::rocrate::run(ctx.clone())));
     Schedule::new(&ctx)
         .run(&ctx, &filters, once, &wake, shutdown)
         .await?;
+    if let Some(task) = crates {
+        task.abort();
+    }
+    crate::rocrate::write_changed(&ctx, &mut crate::rocrate::Written::default()).await;
     // Jobs cut short by a stop are redone at the next start; they did not crash anything.
     if let Err(e) = ctx.journal.processing_abandoned().await {
         tracing::warn!(error = %e, "cannot clear the processing records");

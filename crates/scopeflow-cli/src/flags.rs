@@ -83,6 +83,11 @@ pub(crate) enum Command {
         #[arg(long, conflicts_with = "paths")]
         all: bool,
     },
+    /// Export a selection of files for a lab notebook or a repository.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
     /// The retention robot: purge local raw files whose every required copy verifies now.
     Retention {
         #[command(subcommand)]
@@ -123,6 +128,22 @@ pub(crate) struct StatusArgs {
     /// Skip this many files first (in watch folder, path, version order).
     #[arg(long, default_value_t = 0)]
     pub offset: u64,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum ExportCommand {
+    /// An `.eln` (RO-Crate in a zip, the ELN consortium's format eLabFTW imports) of the
+    /// files' verified copies at a local destination.
+    Eln {
+        #[arg(long)]
+        config: PathBuf,
+        /// Files as `status` shows them (or their raw paths).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The `.eln` file to write.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -10,6 +10,8 @@
 
 mod naming;
 mod open;
+mod rocrate;
 
 pub use naming::{OutputNames, outputs, split_stem, stem_siblings, thumbnail_beside};
 pub use open::{ConfigError, build, open};
+pub use rocrate::{CrateFile, CrateInput, ROCRATE_FILE, build as build_rocrate, encode_id};

@@ -19,6 +19,7 @@
 mod alarms;
 mod copies;
 mod crash;
+mod described;
 mod error;
 mod files;
 mod model;
@@ -33,6 +34,7 @@ mod time;
 
 pub use alarms::{AlarmDelivery, NewAlarm};
 pub use crash::Interrupted;
+pub use described::DescribedCopy;
 pub use error::JournalError;
 pub use model::{CopyRow, FileRow, FileStatus, OutboxEvent};
 pub use open::Journal;

@@ -17,6 +17,7 @@ mod duration;
 mod environment;
 mod error;
 mod fields;
+mod metadata;
 mod node;
 mod pipeline;
 mod qc_rules;
@@ -34,13 +35,14 @@ use std::path::{Path, PathBuf};
 pub use destination::{DestinationConfig, DestinationKind};
 pub use duration::{format_duration, parse_duration};
 pub use error::{ConfigError, ConfigErrors};
+pub use metadata::{Metadata, SIDECAR_FILE, load_sidecar, parse_sidecar};
 pub use pipeline::{Pipeline, default_workers};
 pub use qc_rules::{ChannelKey, EmailSettings, Limit, Notify, QcConfig, QcRules};
 pub use retention::{Retention, RetentionMode};
 pub use retry::Retry;
 pub use scopeflow_core::{S3Settings, SftpSettings, SftpUrl};
 pub use server::Server;
-pub use steps::{ConvertStep, Step};
+pub use steps::{ConvertStep, NamePattern, NamingMode, NamingProblem, NamingStep, Step};
 pub use watch::{DEFAULT_INCLUDE, Watch};
 
 /// Reads and checks the pipeline file at `path`. Relative paths inside it are resolved

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::destination::{DestinationConfig, read_destinations};
 use crate::fields::Fields;
+use crate::metadata::{Metadata, read_metadata};
 use crate::node::Node;
 use crate::qc_rules::{QcConfig, read_qc};
 use crate::reader::Reader;
@@ -31,6 +32,8 @@ pub struct Pipeline {
     pub state: PathBuf,
     /// In order; default metadata, qc, convert.
     pub steps: Vec<Step>,
+    /// Describes the datasets; per-folder sidecar files override it. Default empty.
+    pub metadata: Metadata,
     /// At least one; names unique.
     pub destinations: Vec<DestinationConfig>,
     pub retention: Retention,
@@ -51,6 +54,7 @@ const KEYS: &[&str] = &[
     "watch",
     "state",
     "steps",
+    "metadata",
     "destinations",
     "retention",
     "server",
@@ -99,6 +103,10 @@ pub(crate) fn read_pipeline(root: &Node, file: &Path, r: &mut Reader) -> Option<
         Some((node, pos)) => read_steps(node, pos, r),
         None => Step::defaults(),
     };
+    let metadata = f
+        .get("metadata")
+        .map(|(node, _)| read_metadata(node, r))
+        .unwrap_or_default();
     let destinations = f
         .require("destinations", r)
         .map(|(node, pos)| read_destinations(node, pos, r));
@@ -131,6 +139,7 @@ pub(crate) fn read_pipeline(root: &Node, file: &Path, r: &mut Reader) -> Option<
         watch: watch?,
         state,
         steps,
+        metadata,
         destinations: destinations?,
         retention,
         server,

@@ -226,4 +226,9 @@ impl Destination for S3Destination {
     async fn set_aside(&self, rel: &RelPath) -> Result<RelPath, TransferError> {
         aside::set_aside(&self.inner, rel).await
     }
+
+    /// One PUT: S3 replaces an object atomically, readers see the old or the new one.
+    async fn publish_index(&self, name: &str, bytes: Vec<u8>) -> Result<(), TransferError> {
+        manifest::publish_index(&self.inner, name, bytes).await
+    }
 }

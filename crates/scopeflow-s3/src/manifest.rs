@@ -55,6 +55,22 @@ pub(crate) async fn record_missing(
     failure.map_or(Ok(()), Err)
 }
 
+/// Replaces the index file `name` at the root in one PUT.
+pub(crate) async fn publish_index(
+    d: &Inner,
+    name: &str,
+    bytes: Vec<u8>,
+) -> Result<(), TransferError> {
+    let ctx = d.store.ctx();
+    let key = d.store.key(name);
+    d.store
+        .s3
+        .put(&key, PutPayload::from(bytes))
+        .await
+        .map(|_| ())
+        .map_err(|e| ctx.map("write", name, e))
+}
+
 /// Cuts a torn last line (written by another tool, or left by damage); `true` if one was cut.
 pub(crate) async fn repair(d: &Inner) -> Result<bool, TransferError> {
     update(d, |_| None).await

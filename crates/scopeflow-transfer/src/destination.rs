@@ -87,6 +87,19 @@ pub trait Destination: Send + Sync {
         self.record(entries).await
     }
 
+    /// Replaces the index file `name` at the root (`ro-crate-metadata.json`) with `bytes`, all
+    /// at once: readers see the old or the new one. The only file a destination replaces: it
+    /// describes the copies, is rebuilt from the journal at any time, and is never listed in
+    /// [`MANIFEST`]. Back-ends that cannot replace a file atomically say so (`Invalid`).
+    async fn publish_index(&self, name: &str, bytes: Vec<u8>) -> Result<(), TransferError> {
+        let _ = bytes;
+        Err(TransferError::Invalid {
+            dest: self.name().to_string(),
+            path: name.to_string(),
+            reason: "this destination cannot replace an index file yet".into(),
+        })
+    }
+
     /// Start-up tidying, part one: removes the temporaries an interrupted run of this crate
     /// left under the root (files, folders, unfinished uploads), and returns how many. Only
     /// scopeflow's own temporaries are touched, never a published name. Back-ends that resume

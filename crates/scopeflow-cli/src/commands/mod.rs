@@ -1,6 +1,7 @@
 mod agent;
 pub(crate) mod batch;
 mod convert;
+mod export;
 mod inspect;
 mod pipeline;
 mod qc;
@@ -15,7 +16,7 @@ use std::path::Path;
 use scopeflow_formats::{FormatError, ImageSource};
 
 use crate::Failure;
-use crate::flags::{Command, PipelineCommand, RetentionCommand};
+use crate::flags::{Command, ExportCommand, PipelineCommand, RetentionCommand};
 
 pub(crate) fn run(cmd: Command) -> Result<(), Failure> {
     match cmd {
@@ -29,6 +30,14 @@ pub(crate) fn run(cmd: Command) -> Result<(), Failure> {
         Command::Batch { command } => batch::run(command),
         Command::Status(args) => status::run(&args),
         Command::Retry { config, paths, all } => retry::run(&config, &paths, all),
+        Command::Export {
+            command:
+                ExportCommand::Eln {
+                    config,
+                    paths,
+                    output,
+                },
+        } => export::eln(&config, &paths, &output),
         Command::Retention { command } => match command {
             RetentionCommand::Plan {
                 config,

@@ -49,7 +49,7 @@ pub(crate) fn run(config: &Path, paths: &[PathBuf], all: bool) -> Result<(), Fai
 
 /// PATH as the journal knows it: relative to the watched folder holding it when it names a
 /// file there, else as given (the form `status` prints).
-fn rel_of(pipeline: &Pipeline, path: &Path) -> String {
+pub(super) fn rel_of(pipeline: &Pipeline, path: &Path) -> String {
     let absolute = std::path::absolute(path).ok();
     for w in &pipeline.watch {
         let root = std::path::absolute(&w.path).unwrap_or_else(|_| w.path.clone());

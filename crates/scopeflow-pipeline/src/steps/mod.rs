@@ -2,8 +2,10 @@
 //! holds what the pipeline file says about them, one file per step that takes options.
 
 mod convert;
+mod naming;
 
 pub use convert::ConvertStep;
+pub use naming::{NamePattern, NamingMode, NamingProblem, NamingStep};
 
 use crate::node::{Node, Pos, Value};
 use crate::reader::Reader;
@@ -11,6 +13,8 @@ use crate::values;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Step {
+    /// Checks the raw file's name against the naming convention.
+    Naming(NamingStep),
     /// Reads the image's metadata (`inspect --json`).
     Metadata,
     /// Per-channel QC figures (`qc --json`).
@@ -19,11 +23,12 @@ pub enum Step {
     Convert(ConvertStep),
 }
 
-const NAMES: &[&str] = &["metadata", "qc", "convert"];
+const NAMES: &[&str] = &["naming", "metadata", "qc", "convert"];
 
 impl Step {
     pub fn name(&self) -> &'static str {
         match self {
+            Step::Naming(_) => "naming",
             Step::Metadata => "metadata",
             Step::Qc => "qc",
             Step::Convert(_) => "convert",
@@ -118,6 +123,13 @@ fn step_named(
             } else {
                 Step::Metadata
             })
+        }
+        "naming" => {
+            let options = match options {
+                Some(node) if !is_empty(node) => naming::read(node, &format!("{key}.naming"), r)?,
+                _ => NamingStep::default(),
+            };
+            Some(Step::Naming(options))
         }
         "convert" => {
             let options = match options {

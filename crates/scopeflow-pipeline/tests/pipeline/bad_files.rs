@@ -352,7 +352,7 @@ fn steps() {
             at(
                 9,
                 19,
-                "steps[1]: unknown step `qa`; known steps: metadata, qc, convert"
+                "steps[1]: unknown step `qa`; known steps: naming, metadata, qc, convert"
             ),
             at(9, 28, "steps[2].qc: `qc` takes no options"),
             at(

@@ -4,6 +4,7 @@
 mod all_at_once;
 mod bad_files;
 mod examples;
+mod fair;
 mod poison;
 mod qc_rules;
 mod random_text;

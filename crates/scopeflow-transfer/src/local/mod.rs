@@ -1,6 +1,7 @@
 //! A destination that is a folder: a local disk, or a NAS share mounted by the system.
 
 mod durable;
+mod index;
 mod manifest;
 mod put;
 mod root;
@@ -95,6 +96,12 @@ impl Destination for LocalDestination {
     async fn record(&self, entries: &[(RelPath, Digest)]) -> Result<(), TransferError> {
         let entries = entries.to_vec();
         self.blocking(move |root| manifest::record(root, &entries))
+            .await
+    }
+
+    async fn publish_index(&self, name: &str, bytes: Vec<u8>) -> Result<(), TransferError> {
+        let name = name.to_owned();
+        self.blocking(move |root| index::publish(root, &name, &bytes))
             .await
     }
 
