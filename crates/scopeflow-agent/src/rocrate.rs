@@ -119,6 +119,7 @@ pub(crate) fn crate_file(
     // The acquiring user is the first folder of the path, when there is one.
     let user = r.rel.split_once('/').map(|(first, _)| first.to_owned());
     CrateFile {
+        thumbnail: converts.then(|| names.thumbnail()),
         raw: names.raw,
         sha256: r.sha256.clone(),
         size: r.size,

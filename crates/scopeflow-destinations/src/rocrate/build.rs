@@ -19,6 +19,8 @@ pub struct CrateFile {
     pub zarr: Option<String>,
     /// `qc/STEM.json`.
     pub qc: String,
+    /// `qc/STEM.png`, the conversion's thumbnail, when the pipeline converts.
+    pub thumbnail: Option<String>,
     /// The QC document (`inspect`, `metadata`, `naming`), when the journal has it.
     pub qc_doc: Option<Value>,
     /// RFC 3339: when the raw file was last written, i.e. when the acquisition ended.
@@ -163,6 +165,18 @@ fn file_entities(
     }));
     parts.push(json!({"@id": qc_id}));
     results.push(json!({"@id": qc_id}));
+    if let Some(thumb) = &f.thumbnail {
+        let id = encode_id(thumb);
+        ents.add(json!({
+            "@id": id,
+            "@type": "File",
+            "name": thumb.rsplit('/').next().unwrap_or(thumb),
+            "encodingFormat": "image/png",
+            "about": {"@id": raw_id},
+        }));
+        parts.push(json!({"@id": id}));
+        results.push(json!({"@id": id}));
+    }
     ents.add(Value::Object(raw));
 
     let mut action = Map::new();
@@ -261,6 +275,7 @@ mod tests {
             size: 3,
             zarr: Some("ome-zarr/alice/a.ome.zarr".into()),
             qc: "qc/alice/a.json".into(),
+            thumbnail: Some("qc/alice/a.png".into()),
             user: Some("alice".into()),
             ..CrateFile::default()
         }];
@@ -278,11 +293,12 @@ mod tests {
             root["license"]["@id"],
             "https://spdx.org/licenses/CC-BY-4.0"
         );
-        assert_eq!(root["hasPart"].as_array().unwrap().len(), 3);
+        assert_eq!(root["hasPart"].as_array().unwrap().len(), 4);
         let raw = find("raw/alice/a.tif").unwrap();
         assert_eq!(raw["contentSize"], "3");
         assert_eq!(raw["author"]["@id"], "#user-alice");
         assert!(find("ome-zarr/alice/a.ome.zarr/").is_some());
+        assert_eq!(find("qc/alice/a.png").unwrap()["encodingFormat"], "image/png");
         assert!(find("#user-alice").is_some());
         assert!(find("https://spdx.org/licenses/CC-BY-4.0").is_some());
     }
