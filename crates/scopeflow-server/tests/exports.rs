@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 
 on_both_backends!(
     metadata_is_kept_and_exported,
-    datasets_are_folders_or_searches
+    datasets_are_folders_or_searches,
+    a_big_batch_keeps_every_files_metadata,
 );
 
 const ELN: &str = "https://eln.lab.example/experiments.php?mode=view&id=42";
@@ -208,4 +209,26 @@ async fn datasets_are_folders_or_searches(b: Backend) {
     assert_eq!(status, 400, "{body}");
     let files = env.get("/api/files?folder=alice").await;
     assert_eq!(files["files"].as_array().unwrap().len(), 3, "{files:#}");
+}
+
+/// More files in one batch than one statement stores (60): each keeps its own document.
+async fn a_big_batch_keeps_every_files_metadata(b: Backend) {
+    let env = Env::new(b).await;
+    let mut events = Vec::new();
+    for i in 0..150 {
+        events.extend(with_metadata(
+            &format!("m{i}"),
+            &format!("many/{i:03}.tif"),
+            described(&format!("d{i}")),
+        ));
+    }
+    env.ingest(&batch("scope-1", events)).await;
+    let dc = env.get("/api/datasets/datacite.json?folder=many").await;
+    let abstracts = dc["descriptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["descriptionType"] == "Abstract")
+        .count();
+    assert_eq!(abstracts, 150, "{dc:#}");
 }

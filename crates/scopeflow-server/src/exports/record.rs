@@ -34,6 +34,9 @@ impl Item {
     }
 }
 
+/// Rows per `INSERT`: 240 bound parameters, the size `crate::store` finds fastest on SQLite.
+const ROWS_PER_STATEMENT: usize = 60;
+
 /// Stores the metadata of the `processed` events among `fresh` (indexes into `events`, `times`
 /// their normalised times); the newest document of a file wins, whatever order they came in.
 pub async fn record(
@@ -70,18 +73,30 @@ pub async fn record(
             ),
         );
     }
-    for (id, (at, metadata, naming)) in newest {
-        sqlx::query(
-            "INSERT INTO file_metadata (file_id, at, metadata, naming) VALUES ($1, $2, $3, $4) \
+    // Set-based like the rest of the ingest (see `crate::store`): a few statements per batch.
+    let newest: Vec<_> = newest.into_iter().collect();
+    for chunk in newest.chunks(ROWS_PER_STATEMENT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                let n = r * 4;
+                format!("(${}, ${}, ${}, ${})", n + 1, n + 2, n + 3, n + 4)
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO file_metadata (file_id, at, metadata, naming) VALUES {} \
              ON CONFLICT (file_id) DO UPDATE SET at = excluded.at, metadata = excluded.metadata, \
              naming = excluded.naming WHERE file_metadata.at <= excluded.at",
-        )
-        .bind(id)
-        .bind(at)
-        .bind(metadata)
-        .bind(naming)
-        .execute(&mut **tx)
-        .await?;
+            values.join(", ")
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (id, (at, metadata, naming)) in chunk {
+            q = q
+                .bind(*id)
+                .bind(*at)
+                .bind(metadata.as_deref())
+                .bind(naming.as_deref());
+        }
+        q.execute(&mut **tx).await?;
     }
     Ok(())
 }
