@@ -134,6 +134,14 @@ function exportsCard(f) {
     <tr><th>repository</th><td><button class="export" data-path="${esc(base + "/datacite.json")}" data-name="${esc(f.id + "-datacite.json")}">DataCite JSON</button>
     <button class="export" data-path="${esc(base + "/dublin-core.xml")}" data-name="${esc(f.id + "-dublin-core.xml")}">Dublin Core XML</button></td></tr></table></section>`;
 }
+// A search (or a folder) is a dataset: its records, with the same filters as the list.
+function datasetExports(p) {
+  const keys = ["folder", "q", "agent", "state", "instrument", "from", "to"];
+  const q = new URLSearchParams(keys.filter(k => p.get(k)).map(k => [k, p.get(k)])).toString();
+  if (!q) return "";
+  const button = (file, label) => `<button class="export" data-path="${esc("/api/datasets/" + file + "?" + q)}" data-name="${esc("dataset-" + file)}">${label}</button>`;
+  return `<p id="dataset-exports">This search as a dataset: ${button("datacite.json", "DataCite JSON")} ${button("dublin-core.xml", "Dublin Core XML")}</p>`;
+}
 function wireExports() {
   document.querySelectorAll("button.export").forEach(b => b.onclick = async () => {
     try {
@@ -184,10 +192,11 @@ const pages = {
     const f = k => esc(p.get(k) || "");
     view.innerHTML = `<section class="card"><h2>Files</h2><form class="filters" id="filters">
       <input name="q" placeholder="search: name, channel, instrument, user" size="36" value="${f("q")}">
-      <input name="agent" placeholder="agent" value="${f("agent")}"><input name="instrument" placeholder="instrument" value="${f("instrument")}">
+      <input name="agent" placeholder="agent" value="${f("agent")}"><input name="instrument" placeholder="instrument" value="${f("instrument")}"><input name="folder" placeholder="folder" value="${f("folder")}">
       <select name="state"><option value="">any state</option>${["discovered", "stable", "processed", "transferred", "verified", "purged", "failed", "quarantined"].map(s => `<option ${p.get("state") === s ? "selected" : ""}>${s}</option>`).join("")}</select>
       <input name="from" placeholder="from YYYY-MM-DD" value="${f("from")}"><input name="to" placeholder="to YYYY-MM-DD" value="${f("to")}"><button>Search</button></form>
-      ${fileTable(res.files, false)}<p class="muted">${res.files.length} shown from ${esc(res.offset)}.</p></section>`;
+      ${fileTable(res.files, false)}<p class="muted">${res.files.length} shown from ${esc(res.offset)}.</p>${res.files.length ? datasetExports(p) : ""}</section>`;
+    wireExports();
     document.getElementById("filters").onsubmit = ev => {
       ev.preventDefault();
       const q = new URLSearchParams([...new FormData(ev.target)].filter(([, v]) => v));

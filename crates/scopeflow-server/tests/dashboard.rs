@@ -345,6 +345,27 @@ async fn file_page_links_the_notebook_and_offers_exports_in_chromium() {
     );
     assert_eq!(console_lines(&log), Vec::<&str>::new());
 
+    // A search is a dataset: the files page offers its records with the same filters.
+    let (dom, log) = render(
+        &browser,
+        &format!(
+            "{}/?token={}#files?folder=alice&q=linked",
+            env.base, env.viewer
+        ),
+    )
+    .await;
+    assert!(dom.contains("data-state=\"ready\""), "{dom}\n{log}");
+    let path = "data-path=\"/api/datasets/datacite.json?folder=alice&amp;q=linked\"";
+    assert!(
+        dom.contains(path),
+        "no dataset export for the search:\n{dom}"
+    );
+    assert!(
+        !dom.contains("alice/hostile.tif"),
+        "the folder and search filter the list: {dom}"
+    );
+    assert_eq!(console_lines(&log), Vec::<&str>::new());
+
     let (dom, _) = render(&browser, &page(id("alice/hostile.tif"))).await;
     assert!(dom.contains("data-state=\"ready\""), "{dom}");
     assert!(
