@@ -67,6 +67,7 @@ pub async fn ingest(
 
     record_events(&mut tx, &batch, &fresh, &times, &rows, &now).await?;
     write_docs(&mut tx, &rows, qc).await?;
+    crate::exports::record(&mut tx, &batch.events, &fresh, &times, &rows).await?;
 
     update_aggregates(&mut tx, agent, &rows, &original, verified_hours).await?;
     touch_agent(&mut tx, &batch, &now).await?;
