@@ -79,6 +79,6 @@ wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$scratch/agent.log")
 rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$scratch/agent.log")
 echo "| step | figure |"
 echo "|---|---|"
-grep 'RO-Crate written' "$scratch/agent.log" | sed -E 's/.*destination=([^ ]+).* files=([0-9]+).* seconds=([0-9.]+).*/| rebuild at \1 (\2 files) | \3 s |/'
+grep 'RO-Crate written' "$scratch/agent.log" | sed -E 's/\x1b\[[0-9;]*m//g' | sed -E 's/.*destination=([^ ]+).* files=([0-9]+).* seconds=([0-9.]+).*/| rebuild at \1 (\2 files) | \3 s |/'
 echo "| ro-crate-metadata.json | $(du -h "$scratch/nas/ro-crate-metadata.json" | cut -f1) |"
 echo "| whole \`agent --once\` (open, reconcile, both crates, stop) | $wall, peak RSS $((rss / 1024)) MiB |"

@@ -86,15 +86,15 @@ pub async fn export_eln(
         })
         .collect();
     files.dedup_by(|a, b| a.0.raw == b.0.raw);
-    let crate_files: Vec<CrateFile> = files.iter().map(|(f, _)| f.clone()).collect();
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let doc = build_rocrate(&CrateInput {
-        pipeline: &pipeline.name,
-        metadata: &pipeline.metadata,
-        now: &now,
-        files: &crate_files,
-    });
-    let json = serde_json::to_vec_pretty(&doc).map_err(|e| failed(&e))?;
+    let json = build_rocrate(
+        &CrateInput {
+            pipeline: &pipeline.name,
+            metadata: &pipeline.metadata,
+            now: &now,
+        },
+        files.iter().map(|(f, _)| f.clone()),
+    );
     let folder = out
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use scopeflow_destinations::{
-    CrateFile, CrateInput, ROCRATE_FILE, build_rocrate, outputs, stem_siblings,
+    CrateFile, CrateInput, CrateWriter, ROCRATE_FILE, crate_facts, outputs, stem_siblings,
 };
 use scopeflow_journal::DescribedCopy;
 use scopeflow_pipeline::Step;
@@ -62,39 +62,39 @@ pub(crate) async fn write_changed(ctx: &Agent, written: &mut Written) {
 }
 
 async fn write(ctx: &Agent, dest: &dyn Destination) -> Result<usize, String> {
-    let rows = ctx
-        .journal
-        .described_copies(dest.name())
-        .await
-        .map_err(|e| e.to_string())?;
     let first = ctx.journal.first_ids().await.map_err(|e| e.to_string())?;
     let converts = ctx
         .pipeline
         .steps
         .iter()
         .any(|s| matches!(s, Step::Convert(_)));
-    let files: Vec<CrateFile> = rows
-        .iter()
-        .map(|r| crate_file(r, &first, converts))
-        .collect();
     // The latest verification, not the clock: the same journal gives the same bytes, so a run
     // that verified nothing new leaves the destination as it was.
-    let now = rows
-        .iter()
-        .filter_map(|r| r.verified_at.clone())
-        .max()
-        .unwrap_or_default();
-    let doc = build_rocrate(&CrateInput {
+    let (_, latest) = ctx
+        .journal
+        .verified_signature(dest.name())
+        .await
+        .map_err(|e| e.to_string())?;
+    let now = latest.unwrap_or_default();
+    let input = CrateInput {
         pipeline: &ctx.pipeline.name,
         metadata: &ctx.pipeline.metadata,
         now: &now,
-        files: &files,
-    });
-    let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| e.to_string())?;
-    dest.publish_index(ROCRATE_FILE, bytes)
+    };
+    let mut writer = CrateWriter::new(&input);
+    let mut count = 0;
+    // Rows stream from the journal: each row (and its QC text) is gone once written.
+    ctx.journal
+        .for_each_described_copy(dest.name(), |r| {
+            writer.add(&crate_file(&r, &first, converts));
+            count += 1;
+        })
         .await
         .map_err(|e| e.to_string())?;
-    Ok(files.len())
+    dest.publish_index(ROCRATE_FILE, writer.finish())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(count)
 }
 
 /// The copy as the crate describes it; names computed as the job that sent it did.
@@ -109,8 +109,8 @@ pub(crate) fn crate_file(
         .iter()
         .any(|s| first_of(s).is_some_and(|other| other < mine));
     let names = outputs(&r.rel, r.version, shares_stem);
-    let qc_doc: Option<Value> = r.qc.as_deref().and_then(|t| serde_json::from_str(t).ok());
-    let acquired_at = qc_doc
+    let doc: Option<Value> = r.qc.as_deref().and_then(|t| serde_json::from_str(t).ok());
+    let acquired_at = doc
         .as_ref()
         .and_then(|d| d["inspect"]["acquired_at"].as_str().map(str::to_owned))
         .or_else(|| {
@@ -127,7 +127,7 @@ pub(crate) fn crate_file(
         size: r.size,
         zarr: converts.then_some(names.zarr),
         qc: names.qc,
-        qc_doc,
+        qc_doc: doc.as_ref().map(crate_facts),
         acquired_at,
         user,
         verified_at: r.verified_at.clone(),

@@ -14,4 +14,7 @@ mod rocrate;
 
 pub use naming::{OutputNames, outputs, split_stem, stem_siblings, thumbnail_beside};
 pub use open::{ConfigError, build, open};
-pub use rocrate::{CrateFile, CrateInput, ROCRATE_FILE, build as build_rocrate, encode_id};
+pub use rocrate::{
+    CrateFile, CrateInput, CrateWriter, ROCRATE_FILE, build as build_rocrate, crate_facts,
+    encode_id,
+};

@@ -27,19 +27,31 @@ impl Journal {
         &self,
         destination: &str,
     ) -> Result<Vec<DescribedCopy>, JournalError> {
-        let rows = sqlx::query(
+        let mut all = Vec::new();
+        self.for_each_described_copy(destination, |c| all.push(c))
+            .await?;
+        Ok(all)
+    }
+
+    /// [`Journal::described_copies`] one row at a time, as SQLite returns them: memory does
+    /// not grow with the journal (each row carries its QC document, kilobytes).
+    pub async fn for_each_described_copy(
+        &self,
+        destination: &str,
+        mut each: impl FnMut(DescribedCopy),
+    ) -> Result<(), JournalError> {
+        use futures::TryStreamExt;
+        let mut rows = sqlx::query(
             "SELECT f.watch, f.rel, f.version, f.size, f.mtime_ns, c.sha256, f.qc, c.verified_at \
              FROM copies c JOIN files f ON f.id = c.file_id \
              WHERE c.destination = ? AND c.state = 'verified' AND c.sha256 IS NOT NULL \
              ORDER BY f.id",
         )
         .bind(destination)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(|e| self.db(e))?;
-        rows.iter()
-            .map(|r| {
-                Ok(DescribedCopy {
+        .fetch(&self.pool);
+        while let Some(r) = rows.try_next().await.map_err(|e| self.db(e))? {
+            let copy = (|| {
+                Ok::<_, sqlx::Error>(DescribedCopy {
                     watch: r.try_get(0)?,
                     rel: r.try_get(1)?,
                     version: r.try_get(2)?,
@@ -49,9 +61,11 @@ impl Journal {
                     qc: r.try_get(6)?,
                     verified_at: r.try_get(7)?,
                 })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(|e| self.db(e))
+            })()
+            .map_err(|e| self.db(e))?;
+            each(copy);
+        }
+        Ok(())
     }
 
     /// The first id of every `(watch, rel)`, as [`Journal::first_id`] gives one by one.

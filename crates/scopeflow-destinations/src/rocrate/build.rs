@@ -21,7 +21,7 @@ pub struct CrateFile {
     pub qc: String,
     /// `qc/STEM.png`, the conversion's thumbnail, when the pipeline converts.
     pub thumbnail: Option<String>,
-    /// The QC document (`inspect`, `metadata`, `naming`), when the journal has it.
+    /// What the crate uses of the QC document (see [`crate_facts`]), when the journal has it.
     pub qc_doc: Option<Value>,
     /// RFC 3339: when the raw file was last written, i.e. when the acquisition ended.
     pub acquired_at: Option<String>,
@@ -37,64 +37,157 @@ pub struct CrateInput<'a> {
     pub metadata: &'a Metadata,
     /// RFC 3339: when the crate is written.
     pub now: &'a str,
-    pub files: &'a [CrateFile],
 }
 
-/// The whole `ro-crate-metadata.json` document.
-pub fn build(input: &CrateInput<'_>) -> Value {
-    let m = input.metadata;
-    let mut ents = Entities::default();
-    let mut parts: Vec<Value> = Vec::with_capacity(input.files.len() * 3);
-    let software = ents.software();
-    for (i, f) in input.files.iter().enumerate() {
-        file_entities(f, i, &software, &mut ents, &mut parts);
+/// Writes `ro-crate-metadata.json` one entity per line as files are added: memory holds the
+/// output, the part ids and the shared entities (people, instruments, licence), never a JSON
+/// tree of every file (at 100,000 files that tree took gigabytes).
+pub struct CrateWriter<'a> {
+    input: &'a CrateInput<'a>,
+    ents: Entities,
+    software: Value,
+    out: Vec<u8>,
+    /// The root's `hasPart`, already as JSON text.
+    parts: Vec<u8>,
+    count: usize,
+    own: Vec<Value>,
+}
+
+impl<'a> CrateWriter<'a> {
+    pub fn new(input: &'a CrateInput<'a>) -> CrateWriter<'a> {
+        let mut ents = Entities::default();
+        let software = ents.software();
+        let mut out = Vec::new();
+        out.extend_from_slice(
+            b"{\"@context\": \"https://w3id.org/ro/crate/1.1/context\",\n\"@graph\": [\n",
+        );
+        let descriptor = json!({
+            "@id": ROCRATE_FILE,
+            "@type": "CreativeWork",
+            "conformsTo": {"@id": "https://w3id.org/ro/crate/1.1"},
+            "about": {"@id": "./"},
+        });
+        serde_json::to_writer(&mut out, &descriptor).unwrap_or_default();
+        CrateWriter {
+            input,
+            ents,
+            software,
+            out,
+            parts: Vec::new(),
+            count: 0,
+            own: Vec::with_capacity(8),
+        }
     }
-    let name = m
-        .project
-        .clone()
-        .unwrap_or_else(|| format!("Images of {}", input.pipeline));
-    let description = m.description.clone().unwrap_or_else(|| {
-        format!(
-            "Raw images, OME-Zarr conversions and QC documents delivered by scopeflow pipeline {}",
-            input.pipeline
-        )
+
+    /// Writes the file's entities at once.
+    pub fn add(&mut self, f: &CrateFile) {
+        let mut parts = Vec::with_capacity(4);
+        file_entities(
+            f,
+            self.count,
+            &self.software,
+            &mut self.ents,
+            &mut parts,
+            &mut self.own,
+        );
+        self.count += 1;
+        for e in self.own.drain(..) {
+            line(&mut self.out, &e);
+        }
+        for p in parts {
+            if !self.parts.is_empty() {
+                self.parts.push(b',');
+            }
+            serde_json::to_writer(&mut self.parts, &p).unwrap_or_default();
+        }
+    }
+
+    /// The root dataset and the shared entities close the document.
+    pub fn finish(mut self) -> Vec<u8> {
+        let m = self.input.metadata;
+        let ents = &mut self.ents;
+        let name = m
+            .project
+            .clone()
+            .unwrap_or_else(|| format!("Images of {}", self.input.pipeline));
+        let description = m.description.clone().unwrap_or_else(|| {
+            format!(
+                "Raw images, OME-Zarr conversions and QC documents delivered by scopeflow pipeline {}",
+                self.input.pipeline
+            )
+        });
+        let now = self.input.now;
+        let mut root = Map::new();
+        root.insert("@id".into(), json!("./"));
+        root.insert("@type".into(), json!("Dataset"));
+        root.insert("name".into(), json!(name));
+        root.insert("description".into(), json!(description));
+        root.insert("datePublished".into(), json!(now.get(..10).unwrap_or(now)));
+        if let Some(license) = &m.license {
+            root.insert("license".into(), ents.license(license));
+        }
+        if let Some(contact) = &m.contact {
+            root.insert("contactPoint".into(), ents.contact(contact));
+        }
+        if let Some(funder) = &m.funder {
+            root.insert("funder".into(), ents.organization(funder));
+        }
+        if !m.keywords.is_empty() {
+            root.insert("keywords".into(), json!(m.keywords.join(", ")));
+        }
+        let rembi = rembi_properties(m);
+        if !rembi.is_empty() {
+            root.insert("additionalProperty".into(), Value::Array(rembi));
+        }
+        // The root is written by hand around `hasPart`, which is already JSON text.
+        line(&mut self.out, &Value::Object(root));
+        self.out.pop();
+        self.out.extend_from_slice(b",\"hasPart\":[");
+        self.out.append(&mut self.parts);
+        self.out.extend_from_slice(b"]}");
+        for e in std::mem::take(&mut self.ents).into_values() {
+            line(&mut self.out, &e);
+        }
+        self.out.extend_from_slice(b"\n]}\n");
+        self.out
+    }
+}
+
+/// The whole document for `files`.
+pub fn build(input: &CrateInput<'_>, files: impl IntoIterator<Item = CrateFile>) -> Vec<u8> {
+    let mut w = CrateWriter::new(input);
+    for f in files {
+        w.add(&f);
+    }
+    w.finish()
+}
+
+/// One more entity of the `@graph`, on its own line.
+fn line(out: &mut Vec<u8>, v: &Value) {
+    out.extend_from_slice(b",\n");
+    // Serialising a Value to memory cannot fail.
+    serde_json::to_writer(&mut *out, v).unwrap_or_default();
+}
+
+/// The parts of a QC document the crate uses (format, instrument, description, notebook link,
+/// naming verdict), so a caller holding many files keeps kilobytes less per file.
+pub fn crate_facts(doc: &Value) -> Value {
+    let inspect = &doc["inspect"];
+    let metadata = &doc["metadata"];
+    let rules: Vec<Value> = doc["naming"]["problems"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| json!({"rule": p["rule"]}))
+        .collect();
+    let mut facts = json!({
+        "inspect": {"format": inspect["format"], "instrument": inspect["instrument"]},
+        "metadata": {"description": metadata["description"], "eln_url": metadata["eln_url"]},
     });
-    let date_published = input.now.get(..10).unwrap_or(input.now);
-    let mut root = Map::new();
-    root.insert("@id".into(), json!("./"));
-    root.insert("@type".into(), json!("Dataset"));
-    root.insert("name".into(), json!(name));
-    root.insert("description".into(), json!(description));
-    root.insert("datePublished".into(), json!(date_published));
-    if let Some(license) = &m.license {
-        root.insert("license".into(), ents.license(license));
+    if doc["naming"].is_object() {
+        facts["naming"] = json!({"problems": rules});
     }
-    if let Some(contact) = &m.contact {
-        root.insert("contactPoint".into(), ents.contact(contact));
-    }
-    if let Some(funder) = &m.funder {
-        root.insert("funder".into(), ents.organization(funder));
-    }
-    if !m.keywords.is_empty() {
-        root.insert("keywords".into(), json!(m.keywords.join(", ")));
-    }
-    let rembi = rembi_properties(m);
-    if !rembi.is_empty() {
-        root.insert("additionalProperty".into(), Value::Array(rembi));
-    }
-    root.insert("hasPart".into(), Value::Array(parts));
-    let descriptor = json!({
-        "@id": ROCRATE_FILE,
-        "@type": "CreativeWork",
-        "conformsTo": {"@id": "https://w3id.org/ro/crate/1.1"},
-        "about": {"@id": "./"},
-    });
-    let mut graph = vec![descriptor, Value::Object(root)];
-    graph.extend(ents.into_values());
-    json!({
-        "@context": "https://w3id.org/ro/crate/1.1/context",
-        "@graph": graph,
-    })
+    facts
 }
 
 /// The raw file, its outputs and the action that made them; `parts` gets the data entities.
@@ -104,6 +197,7 @@ fn file_entities(
     software: &Value,
     ents: &mut Entities,
     parts: &mut Vec<Value>,
+    own: &mut Vec<Value>,
 ) {
     let raw_id = encode_id(&f.raw);
     let mut raw = Map::new();
@@ -145,7 +239,7 @@ fn file_entities(
     let mut results = Vec::new();
     if let Some(zarr) = &f.zarr {
         let id = encode_id(&format!("{}/", zarr.trim_end_matches('/')));
-        ents.add(json!({
+        own.push(json!({
             "@id": id,
             "@type": "Dataset",
             "name": zarr.rsplit('/').next().unwrap_or(zarr),
@@ -156,7 +250,7 @@ fn file_entities(
         results.push(json!({"@id": id}));
     }
     let qc_id = encode_id(&f.qc);
-    ents.add(json!({
+    own.push(json!({
         "@id": qc_id,
         "@type": "File",
         "name": f.qc.rsplit('/').next().unwrap_or(&f.qc),
@@ -167,7 +261,7 @@ fn file_entities(
     results.push(json!({"@id": qc_id}));
     if let Some(thumb) = &f.thumbnail {
         let id = encode_id(thumb);
-        ents.add(json!({
+        own.push(json!({
             "@id": id,
             "@type": "File",
             "name": thumb.rsplit('/').next().unwrap_or(thumb),
@@ -177,7 +271,7 @@ fn file_entities(
         parts.push(json!({"@id": id}));
         results.push(json!({"@id": id}));
     }
-    ents.add(Value::Object(raw));
+    own.push(Value::Object(raw));
 
     let mut action = Map::new();
     action.insert("@id".into(), json!(format!("#process-{i}")));
@@ -200,7 +294,7 @@ fn file_entities(
     {
         action.insert("description".into(), json!(naming_note(naming)));
     }
-    ents.add(Value::Object(action));
+    own.push(Value::Object(action));
 }
 
 /// The naming check's verdict as one sentence.
@@ -279,12 +373,15 @@ mod tests {
             user: Some("alice".into()),
             ..CrateFile::default()
         }];
-        let doc = build(&CrateInput {
-            pipeline: "p",
-            metadata: &metadata,
-            now: "2026-12-04T10:00:00.000Z",
-            files: &files,
-        });
+        let bytes = build(
+            &CrateInput {
+                pipeline: "p",
+                metadata: &metadata,
+                now: "2026-12-04T10:00:00.000Z",
+            },
+            files,
+        );
+        let doc: Value = serde_json::from_slice(&bytes).expect("valid JSON");
         let graph = doc["@graph"].as_array().unwrap();
         let find = |id: &str| graph.iter().find(|e| e["@id"] == id).cloned();
         let root = find("./").unwrap();

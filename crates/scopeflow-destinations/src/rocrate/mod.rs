@@ -6,7 +6,7 @@
 mod build;
 mod entities;
 
-pub use build::{CrateFile, CrateInput, build, encode_id};
+pub use build::{CrateFile, CrateInput, CrateWriter, build, crate_facts, encode_id};
 
 /// The file name the RO-Crate specification fixes; never listed in the manifest, since it
 /// is rewritten as files arrive and `sha256sum -c` would then fail on it.
