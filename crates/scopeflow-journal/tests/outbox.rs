@@ -98,7 +98,7 @@ async fn state_changes_leave_events_in_wire_format() {
         Some(common::sha(1).as_str())
     );
     match &events[1].body {
-        EventBody::Processed { qc: Some(doc) } => {
+        EventBody::Processed { qc: Some(doc), .. } => {
             assert_eq!(doc["inspect"]["instrument"], "LSM 980")
         }
         other => panic!("processed event without its QC document: {other:?}"),
