@@ -46,6 +46,11 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/api/overview", get(crate::reports::overview))
         .route("/api/files", get(crate::files::list))
         .route("/api/files/{id}", get(crate::files::one))
+        .route(
+            "/api/files/{id}/thumbnail.png",
+            get(crate::thumbnails::serve),
+        )
+        .route("/api/alarms", get(crate::alarms::list))
         .route("/api/qc/trends", get(crate::reports::trends))
         .route("/api/retention", get(crate::reports::retention))
         .fallback(not_found)

@@ -94,9 +94,15 @@ pub async fn list(
     let mut rows: Vec<FileRow> = rows.iter().map(read_row).collect::<Result<_, _>>()?;
     fill_docs(&state, &mut rows, false).await?;
     let mut copies = copies_of(&state, &rows).await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let thumbs = crate::thumbnails::which(&state, &ids).await?;
     let files: Vec<Value> = rows
         .iter()
-        .map(|r| file_json(r, copies.remove(&r.id).unwrap_or_default()))
+        .map(|r| {
+            let mut f = file_json(r, copies.remove(&r.id).unwrap_or_default());
+            f["thumbnail"] = thumbnail_url(r.id, thumbs.contains(&r.id));
+            f
+        })
         .collect();
     Ok(Json(
         json!({ "files": files, "limit": limit, "offset": offset }),
@@ -142,6 +148,11 @@ pub async fn one(
     let mut doc = file_json(&row, copies);
     doc["inspect"] = parse(row.inspect.as_deref());
     doc["events"] = Value::Array(events);
+    doc["thumbnail"] = thumbnail_url(
+        id,
+        !crate::thumbnails::which(&state, &[id]).await?.is_empty(),
+    );
+    doc["alarms"] = Value::Array(crate::alarms::of_file(&state, id).await?);
     Ok(Json(doc))
 }
 
@@ -212,6 +223,15 @@ pub fn file_json(r: &FileRow, copies: Vec<Value>) -> Value {
         "kept_reason": r.kept_reason,
         "purged_at": r.purged_at,
     })
+}
+
+/// Where the file's thumbnail is served, or `null` when it has none.
+fn thumbnail_url(id: i64, has: bool) -> Value {
+    if has {
+        json!(format!("/api/files/{id}/thumbnail.png"))
+    } else {
+        Value::Null
+    }
 }
 
 fn parse(text: Option<&str>) -> Value {
