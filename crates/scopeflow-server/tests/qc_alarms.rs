@@ -16,17 +16,11 @@ on_both_backends!(
 /// A 4 × 3 RGB PNG.
 const PNG_4X3: &str = "iVBORw0KGgoAAAANSUhEUgAAAAQAAAADCAIAAAA7ljmRAAAAKklEQVR4nA3HMQEAMAzDMAMriMApnIAoCMPa9AlwcPEQ4sSNl586devVByI2EVnAbfZxAAAAAElFTkSuQmCC";
 
-fn alarm(
-    id: &str,
-    at: &str,
-    path: &str,
-    channel: u64,
-    name: &str,
-    rule: &str,
-    value: Value,
-    threshold: f64,
-    instrument: &str,
-) -> Value {
+/// One `qc_alarm` event: (channel, channel name, rule, figure, threshold, instrument).
+type Alarm<'a> = (u64, &'a str, &'a str, Value, f64, &'a str);
+
+fn alarm(id: &str, at: &str, path: &str, a: Alarm<'_>) -> Value {
+    let (channel, name, rule, value, threshold, instrument) = a;
     ev(
         id,
         at,
@@ -62,35 +56,20 @@ async fn alarms_are_stored_once_listed_filtered_and_counted(b: Backend) {
         "x1",
         "2026-11-20T10:00:30Z",
         "alice/cells.tif",
-        1,
-        "GFP",
-        "saturation_max",
-        json!(0.02),
-        0.001,
-        "LSM 980",
+        (1, "GFP", "saturation_max", json!(0.02), 0.001, "LSM 980"),
     ));
     events.push(alarm(
         "x2",
         "2026-11-20T10:00:31Z",
         "bob/tissue.tif",
-        0,
-        "DAPI",
-        "snr_min",
-        json!(3.0),
-        5.0,
-        "Zeiss 880",
+        (0, "DAPI", "snr_min", json!(3.0), 5.0, "Zeiss 880"),
     ));
     // No figure: the QC gave none (a flat channel has no SNR).
     events.push(alarm(
         "x3",
         "2026-11-20T10:00:32Z",
         "alice/cells.tif",
-        0,
-        "DAPI",
-        "snr_min",
-        Value::Null,
-        5.0,
-        "LSM 980",
+        (0, "DAPI", "snr_min", Value::Null, 5.0, "LSM 980"),
     ));
     let ack = env.ingest(&batch("scope-1", events.clone())).await;
     assert_eq!(ack["new"], 11);
