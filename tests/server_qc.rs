@@ -216,11 +216,16 @@ sftest!(
         let cases = [
             (
                 format!("file/{id}"),
-                vec![drawn.clone(), "saturation_max".into(), "QC alarms".into()],
+                vec![
+                    drawn.clone(),
+                    "saturation_max".into(),
+                    "QC alarms".into(),
+                    "class=\"num alarm qc-alarm\"".into(),
+                ],
             ),
             (
                 "files".to_string(),
-                vec![drawn.clone(), "alice/clean.tif".into()],
+                vec![drawn.clone(), "alice/clean.tif".into(), "qc-alarm".into()],
             ),
             (
                 "alarms?user=alice".to_string(),
@@ -240,6 +245,13 @@ sftest!(
             );
             for w in &wanted {
                 assert!(dom.contains(w.as_str()), "#{hash} lacks {w:?}:\n{dom}");
+            }
+            if hash == "files" {
+                // The alarm colour is the saturated file's alone.
+                for tr in dom.split("<tr").filter(|t| t.contains("data-id")) {
+                    let saturated = tr.contains("alice/saturated.tif");
+                    assert_eq!(tr.contains("qc-alarm"), saturated, "row: {tr}");
+                }
             }
             let console: Vec<&str> = log
                 .lines()

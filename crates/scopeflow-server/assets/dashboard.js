@@ -133,9 +133,10 @@ function trendChart(series, threshold) {
 function fileTable(files, withError) {
   if (!files.length) return '<p class="muted">No files.</p>';
   return `<table class="files"><tr><th></th><th>path</th><th>agent</th><th>state</th><th class="num">size</th><th>format</th><th>acquired</th><th>instrument</th>
-    <th>${withError ? "error" : "copies"}</th></tr>${files.map(f => `<tr class="clickable" data-id="${esc(f.id)}">
+    <th class="num">SNR</th><th class="num">saturation</th><th class="num">focus</th><th>${withError ? "error" : "copies"}</th></tr>${files.map(f => `<tr class="clickable" data-id="${esc(f.id)}">
     <td>${thumb(f, false)}</td><td>${esc(f.path)}${f.version > 1 ? ` <span class="muted">v${esc(f.version)}</span>` : ""}</td><td>${esc(f.agent)}</td><td>${stateTag(f.state)}</td>
     <td class="num">${bytes(f.size)}</td><td>${esc(f.format)}</td><td>${when(f.acquired_at)}</td><td>${esc(f.instrument)}</td>
+    <td class="num">${qcCell(f, "snr")}</td><td class="num">${qcCell(f, "saturation_fraction")}</td><td class="num">${qcCell(f, "focus")}</td>
     <td>${withError ? `<span class="error">${esc(f.error)}</span>` : f.copies.filter(c => c.verified_at).map(c => esc(c.destination)).join(", ")}</td></tr>`).join("")}</table>`;
 }
 // A figure as people read it: 3 significant digits, small fractions in scientific notation.
@@ -144,6 +145,20 @@ function figure(v) {
   const n = Number(v);
   if (!Number.isFinite(n)) return esc(v);
   return esc(n !== 0 && Math.abs(n) < 0.01 ? n.toExponential(2) : Number(n.toPrecision(3)).toString());
+}
+// The rule an alarm names for each QC figure, to colour the figures that raised one.
+const RULE_OF = { snr: "snr_min", saturation_fraction: "saturation_max", focus: "focus_min" };
+function alarmed(f, channel, key) {
+  return (f.alarms || []).some(a => a.channel === channel && a.rule === RULE_OF[key]);
+}
+/// One QC figure per channel, in channel order, in the alarm colour where the agent raised one.
+function qcCell(f, key) {
+  const ch = (f.qc && f.qc.channels) || [];
+  if (!ch.length) return '<span class="muted">–</span>';
+  return ch.map((c, i) => {
+    const idx = c.index ?? i;
+    return `<span class="${alarmed(f, idx, key) ? "alarm qc-alarm" : ""}" title="${esc(c.name ?? idx)}">${figure(c[key])}</span>`;
+  }).join(" · ");
 }
 function alarmTable(alarms, withFile) {
   return `<table class="alarms"><tr><th>when</th>${withFile ? "<th>file</th><th>user</th>" : ""}<th>instrument</th><th>channel</th><th>rule</th>
@@ -207,8 +222,8 @@ const pages = {
       ${thumb(f, true)}<table><tr><th>agent</th><td>${esc(f.agent)}</td></tr><tr><th>sha256</th><td><code>${esc(f.sha256)}</code></td></tr>
       <tr><th>size</th><td>${bytes(f.size)}</td></tr><tr><th>format</th><td>${esc(f.format)}</td></tr><tr><th>acquired</th><td>${when(f.acquired_at)}</td></tr>
       <tr><th>instrument</th><td>${esc(f.instrument)}</td></tr><tr><th>error</th><td class="error">${esc(f.error)}</td></tr></table></section>
-      <section class="card"><h2>QC</h2><table class="qc"><tr><th>channel</th><th class="num">SNR</th><th class="num">saturation</th></tr>
-      ${ch.map(c => `<tr><td>${esc(c.name ?? c.index)}</td><td class="num">${c.snr == null ? "–" : Number(c.snr).toFixed(2)}</td><td class="num">${esc(c.saturation_fraction)}</td></tr>`).join("")}</table></section>
+      <section class="card"><h2>QC</h2><table class="qc"><tr><th>channel</th><th class="num">SNR</th><th class="num">saturation</th><th class="num">focus</th></tr>
+      ${ch.map((c, i) => `<tr><td>${esc(c.name ?? c.index)}</td>${["snr", "saturation_fraction", "focus"].map(k => `<td class="num${alarmed(f, c.index ?? i, k) ? " alarm qc-alarm" : ""}">${figure(c[k])}</td>`).join("")}</tr>`).join("")}</table></section>
       <section class="card"><h2>QC alarms</h2>${alarms.length ? alarmTable(alarms, false) : '<p class="muted">None.</p>'}</section>
       <section class="card"><h2>Copies</h2><table>${f.copies.map(c => `<tr><td>${esc(c.destination)}</td><td>${when(c.verified_at)}</td><td class="error">${esc(c.error)}</td></tr>`).join("")}</table></section>
       <section class="card"><h2>Events</h2><table>${f.events.map(e => `<tr><td>${when(e.at)}</td><td>${esc(e.kind)}</td></tr>`).join("")}</table></section>

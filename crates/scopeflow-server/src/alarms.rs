@@ -1,6 +1,8 @@
 //! The agents' QC alarms (`qc_alarm` events): stored once per file version, channel and rule,
 //! listed by `GET /api/alarms`, on each file's page, and counted in `/metrics`.
 
+use std::collections::HashMap;
+
 use axum::Json;
 use axum::extract::{Query, State};
 use scopeflow_core::{Event, EventBody};
@@ -122,19 +124,28 @@ pub async fn list(
     ))
 }
 
-/// The alarms of one file, by channel then rule.
-pub async fn of_file(state: &AppState, file_id: i64) -> Result<Vec<Value>, ApiError> {
+/// The alarms of these files, each file's by channel then rule (ids are our own integers:
+/// safe to inline).
+pub async fn of_files(state: &AppState, ids: &[i64]) -> Result<HashMap<i64, Vec<Value>>, ApiError> {
+    let mut out: HashMap<i64, Vec<Value>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let list: Vec<String> = ids.iter().map(i64::to_string).collect();
     let sql = format!(
-        "SELECT {COLUMNS} FROM qc_alarms a JOIN files f ON f.id = a.file_id WHERE a.file_id = $1 \
-         ORDER BY a.channel, a.rule"
+        "SELECT {COLUMNS} FROM qc_alarms a JOIN files f ON f.id = a.file_id WHERE a.file_id IN ({}) \
+         ORDER BY a.file_id, a.channel, a.rule",
+        list.join(",")
     );
-    Ok(sqlx::query(AssertSqlSafe(sql))
-        .bind(file_id)
+    for r in sqlx::query(AssertSqlSafe(sql))
         .fetch_all(&state.db.pool)
         .await?
-        .iter()
-        .map(alarm_json)
-        .collect::<Result<Vec<_>, _>>()?)
+    {
+        out.entry(r.try_get("file_id")?)
+            .or_default()
+            .push(alarm_json(&r)?);
+    }
+    Ok(out)
 }
 
 fn alarm_json(r: &sqlx::any::AnyRow) -> Result<Value, sqlx::Error> {

@@ -96,11 +96,13 @@ pub async fn list(
     let mut copies = copies_of(&state, &rows).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let thumbs = crate::thumbnails::which(&state, &ids).await?;
+    let mut alarms = crate::alarms::of_files(&state, &ids).await?;
     let files: Vec<Value> = rows
         .iter()
         .map(|r| {
             let mut f = file_json(r, copies.remove(&r.id).unwrap_or_default());
             f["thumbnail"] = thumbnail_url(r.id, thumbs.contains(&r.id));
+            f["alarms"] = Value::Array(alarms.remove(&r.id).unwrap_or_default());
             f
         })
         .collect();
@@ -152,7 +154,8 @@ pub async fn one(
         id,
         !crate::thumbnails::which(&state, &[id]).await?.is_empty(),
     );
-    doc["alarms"] = Value::Array(crate::alarms::of_file(&state, id).await?);
+    let alarms = crate::alarms::of_files(&state, &[id]).await?.remove(&id);
+    doc["alarms"] = Value::Array(alarms.unwrap_or_default());
     Ok(Json(doc))
 }
 

@@ -303,6 +303,7 @@ fn channel(field: &str, c: &Value) -> Result<(), String> {
         "mean_signal",
         "mean_background",
         "std_background",
+        "focus",
     ] {
         match c.get(key) {
             None | Some(Value::Null) => {}

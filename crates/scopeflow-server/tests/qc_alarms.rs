@@ -132,6 +132,15 @@ async fn alarms_are_stored_once_listed_filtered_and_counted(b: Backend) {
     assert_eq!(rules, [(0, "snr_min"), (1, "saturation_max")]);
     // The alarm changed nothing about the file's state.
     assert_eq!(file["state"], "verified");
+    // The file list carries each file's alarms too (the dashboard colours its QC columns).
+    let listed = env.get("/api/files?q=cells").await;
+    assert_eq!(
+        listed["files"][0]["alarms"].as_array().map(Vec::len),
+        Some(2),
+        "{listed:#}"
+    );
+    let tissue = env.get("/api/files?q=tissue").await;
+    assert_eq!(tissue["files"][0]["alarms"][0]["rule"], "snr_min");
 
     let (status, metrics) = env.text("/metrics").await;
     assert_eq!(status, StatusCode::OK);
@@ -180,6 +189,20 @@ async fn alarms_are_stored_once_listed_filtered_and_counted(b: Backend) {
             .map(Vec::len),
         Some(3)
     );
+    // The focus score the dashboard shows is typed like the other figures.
+    let mut doc = common::qc_doc("LSM 980", "2026-11-20T09:00:00Z", &[("DAPI", 25.0, 0.0)]);
+    doc["qc"]["channels"][0]["focus"] = json!("sharp");
+    let bad = ev(
+        "f1",
+        "2026-11-20T11:00:00Z",
+        "alice/new.tif",
+        100,
+        "processed",
+        json!({ "qc": doc }),
+    );
+    let (status, body) = env.post(&env.agent, &batch("scope-1", vec![bad])).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.to_string().contains("focus"), "{body}");
 }
 
 async fn thumbnails_are_checked_kept_and_served(b: Backend) {
