@@ -4,6 +4,9 @@
 # crates/scopeflow-journal/examples/status_fill.rs, then `status`, `status --json`, one page
 # (`--limit 100 --offset N/2`) and a filter (`--state failed,quarantined`), output to a file.
 # Prints wall time and peak RSS (GNU time -v), median of 3, as markdown rows for BENCHMARKS.md.
+# Then the RO-Crate's cost on the same journal (issue 16): `agent --once` with nothing to process
+# rebuilds each destination's ro-crate-metadata.json as it stops; the agent's own timing of
+# each rebuild, the crate's size, and the run's wall time and peak RSS.
 #   bash benches/status_scale.sh [N]
 # Env: SCOPEFLOW_BENCH_DIR (scratch, default ${TMPDIR:-/tmp}/scopeflow-bench-status),
 #      SCOPEFLOW_BENCH_NO_BUILD=1 (use the binaries already built),
@@ -57,3 +60,25 @@ measure "status --json" status --config "$cfg" --json
 measure "status --json --limit 100 --offset $((n / 2))" status --config "$cfg" --json --limit 100 --offset $((n / 2))
 measure "status --json --state failed,quarantined" status --config "$cfg" --json --state failed,quarantined
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert all(f["state"] in ("failed","quarantined") for f in d["files"]), "filter"; print(len(d["files"]), "failed or quarantined rows: valid JSON", file=sys.stderr)' "$scratch/out"
+
+# The RO-Crate: the failed rows would be retried (their raw files do not exist); quarantine them
+# so the run does nothing but write the crates and stop.
+mkdir -p "$scratch/nas" "$scratch/nas2"
+python3 - "$scratch/state/state.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("UPDATE files SET state = 'quarantined' WHERE state IN ('failed', 'pending')")
+db.commit()
+PY
+sync
+
+echo
+echo "RO-Crate rebuild, same journal, 2 destinations, load $(cut -d' ' -f1-3 /proc/loadavg)"
+/usr/bin/time -v "$out/scopeflow" -v agent --config "$scratch/pipeline.yaml" --once > /dev/null 2> "$scratch/agent.log" || true
+wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$scratch/agent.log")
+rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$scratch/agent.log")
+echo "| step | figure |"
+echo "|---|---|"
+grep 'RO-Crate written' "$scratch/agent.log" | sed -E 's/.*destination=([^ ]+).* files=([0-9]+).* seconds=([0-9.]+).*/| rebuild at \1 (\2 files) | \3 s |/'
+echo "| ro-crate-metadata.json | $(du -h "$scratch/nas/ro-crate-metadata.json" | cut -f1) |"
+echo "| whole \`agent --once\` (open, reconcile, both crates, stop) | $wall, peak RSS $((rss / 1024)) MiB |"

@@ -24,6 +24,8 @@ want_package postgresql sh -c 'ls /usr/lib/postgresql/*/bin/initdb'
 want_package chromium sh -c 'command -v chromium'
 # An SMTP server for the e-mail alarm test.
 want_package python3-aiosmtpd python3 -c "import aiosmtpd"
+# openssl makes the STARTTLS relay's certificate in the e-mail alarm test.
+want_package openssl sh -c 'command -v openssl'
 # A one-node Slurm cluster for the `batch` tests (scopeflow_testkit::Slurm): controller, node
 # daemon, client commands and munge authentication.
 want_package slurmctld test -x /usr/sbin/slurmctld

@@ -45,6 +45,7 @@ fi
 
 echo "setup-python: installing $requirements into $venv"
 "$venv/bin/python" -m pip install --disable-pip-version-check --quiet -r "$requirements"
-"$venv/bin/python" -c "import numpy, tifffile, zarr, ome_zarr_models" # what the tests' tools import
+# What the tests' tools import (datacite brings jsonschema and lxml: tests/tools/check_exports.py).
+"$venv/bin/python" -c "import numpy, tifffile, zarr, ome_zarr_models, datacite, jsonschema, lxml"
 echo "$want" >"$stamp"
 echo "setup-python: done"

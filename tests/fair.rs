@@ -133,6 +133,7 @@ sftest!(acceptance_reject, |dir: Dir| {
         "sha256sum -c fails on the destination".into()
     });
     check_crate(&mut p, &dir);
+    check_eln_export(&mut p, &dir, &cfg);
     p.finish("acceptance pipeline");
 
     // The operator fixes the sidecar: `retry` gets the file through.
@@ -185,8 +186,9 @@ fn check_crate(p: &mut Problems, dir: &Dir) {
     );
     p.check(
         e.contains_key("ome-zarr/20261204_alice_hela_dapi.ome.zarr/")
-            && e.contains_key("qc/20261204_alice_hela_dapi.json"),
-        || "the crate lacks the OME-Zarr or the QC document".into(),
+            && e.contains_key("qc/20261204_alice_hela_dapi.json")
+            && e["qc/20261204_alice_hela_dapi.png"]["encodingFormat"] == "image/png",
+        || "the crate lacks the OME-Zarr, the QC document or the thumbnail".into(),
     );
     let run2 = &e["raw/run2/2026-12-05_bob_hela_gfp.tif"];
     let eln = "https://eln.lab.example/experiments.php?mode=view&id=42";
@@ -216,6 +218,55 @@ fn check_crate(p: &mut Problems, dir: &Dir) {
         }),
         || "no CreateAction for the processing".into(),
     );
+}
+
+/// `export eln` of two verified files: one folder holding a crate that passes the same checks,
+/// with the verified bytes of each listed file; a file with no verified copy is refused and
+/// leaves no `.eln` behind.
+fn check_eln_export(p: &mut Problems, dir: &Dir, cfg: &Path) {
+    let eln = dir.join("alice.eln");
+    let out = scopeflow(args![
+        "export",
+        "eln",
+        "--config",
+        cfg,
+        GOOD,
+        SIDECAR_RUN,
+        "-o",
+        &eln
+    ])
+    .success();
+    p.check(out.stdout.contains("(2 files)"), || {
+        format!("export eln's report: {out}")
+    });
+    let e = rocrate_entities(p, &eln);
+    let raw = &e[&format!("raw/{GOOD}")];
+    p.check(
+        raw["sha256"] == sha256_file(&SYNTH_F.path()).as_str()
+            && e.contains_key("raw/run2/2026-12-05_bob_hela_gfp.tif")
+            && e.contains_key("qc/20261204_alice_hela_dapi.png")
+            && e.contains_key("ome-zarr/run2/2026-12-05_bob_hela_gfp.ome.zarr/")
+            && !e.keys().any(|k| k.contains("run3")),
+        || format!("the .eln's crate: {:?}", e.keys().collect::<Vec<_>>()),
+    );
+    let member = format!("alice/raw/{GOOD}");
+    let read = python(args![
+        "-c",
+        "import hashlib, sys, zipfile; print(hashlib.sha256(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2])).hexdigest())",
+        &eln,
+        &member
+    ]);
+    p.check(read.stdout.trim() == sha256_file(&SYNTH_F.path()), || {
+        format!("the .eln's raw file is not the verified bytes: {read}")
+    });
+    let refused = dir.join("refused.eln");
+    let out = scopeflow(args![
+        "export", "eln", "--config", cfg, GOOD, BAD, "-o", &refused
+    ])
+    .exit(1);
+    p.check(out.stderr.contains(BAD) && !refused.exists(), || {
+        format!("exporting a quarantined file: {out}")
+    });
 }
 
 sftest!(warn_records_and_goes_on, |dir: Dir| {

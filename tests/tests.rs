@@ -38,6 +38,9 @@
 //! - `fair`: the naming step (reject and warn), `metadata:` and sidecar metadata files in the
 //!   QC document, a sidecar's mistake quarantining its files with its line and column, the
 //!   destination's RO-Crate loaded by ro-crate-py and checked against the RO-Crate 1.1 MUST rules;
+//! - `exports`: the server's DataCite 4.5 JSON and Dublin Core (`oai_dc`) of files delivered by
+//!   the real agent (pipeline metadata, a sidecar's `eln_url`, an odd file name), of a folder
+//!   and of a search, validated against the official JSON schema and XSD;
 //! - `permanent`: S3 at an IP address without `path_style`; a missing bucket, a bad S3 key, an
 //!   unknown host key, a refused user key quarantined at once, then `scopeflow retry`.
 
@@ -51,6 +54,7 @@ mod batch;
 mod batch_slurm;
 mod convert;
 mod destinations;
+mod exports;
 mod fair;
 mod focus;
 mod formats;

@@ -1,7 +1,7 @@
 //! QC alarms end to end: a saturated sample raises exactly one alarm per rule and channel,
 //! delivered once to a real webhook receiver and to the desktop log even across `kill -9` and
 //! restarts while the receiver is down; a clean sample raises none. E-mail goes to a real
-//! aiosmtpd server.
+//! aiosmtpd server, plain and as a relay demanding STARTTLS and a login.
 
 use std::fs;
 use std::net::TcpListener;
@@ -231,3 +231,131 @@ sftest!(email_alarm_reaches_a_real_smtp_server, |dir: Dir| {
     );
     env.finish(p);
 });
+
+// A relay as facilities run them: STARTTLS before anything, then a login. The login comes from
+// the environment variables the pipeline names; the relay's certificate (signed by a test CA)
+// is checked against `SSL_CERT_FILE` (the system store the agent's verifier reads on Linux).
+sftest!(
+    email_alarm_over_starttls_with_a_login_from_the_environment,
+    |dir: Dir| {
+        let port = free_port();
+        dir.create(
+        "relay.ext",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    );
+        let openssl = |args: &[&str]| {
+            let ok = Command::new("openssl")
+                .args(args)
+                .current_dir(dir.path())
+                .stderr(Stdio::null())
+                .status()
+                .expect("run openssl (scripts/install-deps.sh installs it)");
+            assert!(ok.success(), "openssl {args:?} failed");
+        };
+        let key = ["-newkey", "rsa:2048", "-nodes"];
+        openssl(
+            &[
+                &[
+                    "req",
+                    "-x509",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=scopeflow test CA",
+                ][..],
+                &key,
+                &["-keyout", "ca.key", "-out", "ca.pem"],
+            ]
+            .concat(),
+        );
+        openssl(
+            &[
+                &["req", "-subj", "/CN=localhost"][..],
+                &key,
+                &["-keyout", "relay.key", "-out", "relay.csr"],
+            ]
+            .concat(),
+        );
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "relay.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "relay.ext",
+            "-out",
+            "relay.pem",
+        ]);
+        let (ca, cert, key) = (
+            dir.join("ca.pem"),
+            dir.join("relay.pem"),
+            dir.join("relay.key"),
+        );
+        let out = dir.join("mail.jsonl");
+        let smtp = Server(
+            Command::new(smtp_python())
+                .arg(repo_root().join("tests/tools/smtp_tls_server.py"))
+                .arg(port.to_string())
+                .args([&cert, &key])
+                .args(["scope-alarms", "s3cret pass"])
+                .arg(&out)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::from(
+                    fs::File::create(dir.join("smtp.err")).expect("smtp log"),
+                ))
+                .spawn()
+                .expect("start tests/tools/smtp_tls_server.py"),
+        );
+        wait_listening(port);
+        let env = Env::new(
+        dir,
+        &Pipeline::new("1s").top(&format!(
+            "qc:\n  saturation_max: 0.001\n  notify:\n    - email:\n        host: 127.0.0.1\n        port: {port}\n        from: scope@example.org\n        to: [facility@example.org]\n        username_env: SCOPEFLOW_TEST_SMTP_USER\n        password_env: SCOPEFLOW_TEST_SMTP_PASSWORD"
+        )),
+    );
+        env.put("saturated.tif", &SYNTH_F.path());
+        let cert_file = ca.to_string_lossy().into_owned();
+        let run = env.once_with(
+            Duration::from_secs(120),
+            &[
+                ("SCOPEFLOW_TEST_SMTP_USER", "scope-alarms"),
+                ("SCOPEFLOW_TEST_SMTP_PASSWORD", "s3cret pass"),
+                ("SSL_CERT_FILE", &cert_file),
+            ],
+        );
+        let mut p = Problems::new();
+        p.check(run.status.success(), || {
+            format!("agent --once failed:\n{run}")
+        });
+        drop(smtp);
+        let mails: Vec<Value> = fs::read_to_string(&out)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        p.check(
+            mails.len() == 1
+                && mails[0]["login"] == "scope-alarms"
+                && mails[0]["tls"] == true
+                && mails[0]["rcpt_tos"][0] == "facility@example.org",
+            || format!("expected one mail sent over TLS after the login: {mails:?}"),
+        );
+        let data = mails
+            .first()
+            .map(|m| m["data"].to_string())
+            .unwrap_or_default();
+        p.check(
+            data.contains("saturated.tif") && data.contains("saturation_max"),
+            || format!("the mail does not name the file and rule:\n{data}"),
+        );
+        env.finish(p);
+    }
+);

@@ -220,6 +220,12 @@ pub(super) fn check_destination(p: &mut Problems, dest: &Path, expected: &[Expec
                 e.out_stem
             )
         });
+        let png = fs::read(dest.join("qc").join(format!("{}.png", e.out_stem)));
+        p.check(
+            png.as_deref()
+                .is_ok_and(|b| b.starts_with(b"\x89PNG\r\n\x1a\n")),
+            || format!("qc/{}.png is missing or not a PNG", e.out_stem),
+        );
         let qc = dest.join("qc").join(format!("{}.json", e.out_stem));
         match fs::read_to_string(&qc)
             .map_err(|e| e.to_string())
@@ -272,9 +278,15 @@ pub(super) fn check_destination(p: &mut Problems, dest: &Path, expected: &[Expec
             show_list(&extra)
         )
     });
+    // Each QC document with the conversion's thumbnail beside it.
     let want_qc: BTreeSet<String> = expected
         .iter()
-        .map(|e| format!("{}.json", e.out_stem))
+        .flat_map(|e| {
+            [
+                format!("{}.json", e.out_stem),
+                format!("{}.png", e.out_stem),
+            ]
+        })
         .collect();
     let got_qc: BTreeSet<String> = walk_files(&dest.join("qc")).into_iter().collect();
     let extra: Vec<String> = got_qc.difference(&want_qc).cloned().collect();

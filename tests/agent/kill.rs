@@ -76,11 +76,11 @@ sftest!(kill9_exactly_once, |dir: Dir| {
     let count = |sub: &str| walk_files(&env.dest.join(sub)).len();
     let zarrs = zarr_dirs(&env.dest.join("ome-zarr")).len();
     p.check(
-        count("raw") == FILES && zarrs == FILES && count("qc") == FILES,
+        count("raw") == FILES && zarrs == FILES && count("qc") == 2 * FILES,
         || {
             format!(
                 "the destination holds {} raw files, {zarrs} OME-Zarr, {} QC files; expected \
-                 {FILES} of each",
+                 {FILES} of each (and a thumbnail beside each QC document)",
                 count("raw"),
                 count("qc")
             )

@@ -29,7 +29,11 @@ pub enum ExportError {
 ///
 /// # Errors
 /// See [`ExportError`].
-pub async fn export_eln(pipeline: &Pipeline, rels: &[String], out: &Path) -> Result<usize, ExportError> {
+pub async fn export_eln(
+    pipeline: &Pipeline,
+    rels: &[String],
+    out: &Path,
+) -> Result<usize, ExportError> {
     let failed = |what: &dyn std::fmt::Display| ExportError::Failed(what.to_string());
     let journal = Journal::open(&pipeline.state)
         .await
@@ -41,7 +45,11 @@ pub async fn export_eln(pipeline: &Pipeline, rels: &[String], out: &Path) -> Res
         let DestinationKind::Local { path } = &dest.kind else {
             continue;
         };
-        for row in journal.described_copies(&dest.name).await.map_err(|e| failed(&e))? {
+        for row in journal
+            .described_copies(&dest.name)
+            .await
+            .map_err(|e| failed(&e))?
+        {
             let Some(want) = rels.iter().find(|r| **r == row.rel) else {
                 continue;
             };
@@ -70,7 +78,12 @@ pub async fn export_eln(pipeline: &Pipeline, rels: &[String], out: &Path) -> Res
     let mut files: Vec<(CrateFile, PathBuf)> = rels
         .iter()
         .filter_map(|r| chosen.get(r.as_str()))
-        .map(|(row, root)| (crate::rocrate::crate_file(row, &first, converts), root.clone()))
+        .map(|(row, root)| {
+            (
+                crate::rocrate::crate_file(row, &first, converts),
+                root.clone(),
+            )
+        })
         .collect();
     files.dedup_by(|a, b| a.0.raw == b.0.raw);
     let crate_files: Vec<CrateFile> = files.iter().map(|(f, _)| f.clone()).collect();
@@ -97,31 +110,42 @@ pub async fn export_eln(pipeline: &Pipeline, rels: &[String], out: &Path) -> Res
 }
 
 /// Writes the zip beside `out` and renames it into place, so a failed export leaves nothing.
-fn write_zip(out: &Path, folder: &str, json: &[u8], files: &[(CrateFile, PathBuf)]) -> Result<(), String> {
+fn write_zip(
+    out: &Path,
+    folder: &str,
+    json: &[u8],
+    files: &[(CrateFile, PathBuf)],
+) -> Result<(), String> {
     let mut tmp_name = out.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(".scopeflow-tmp");
     let tmp = out.with_file_name(tmp_name);
-    let result = write_entries(&tmp, folder, json, files).and_then(|()| {
-        std::fs::rename(&tmp, out).map_err(|e| format!("{}: {e}", out.display()))
-    });
+    let result = write_entries(&tmp, folder, json, files)
+        .and_then(|()| std::fs::rename(&tmp, out).map_err(|e| format!("{}: {e}", out.display())));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
     result
 }
 
-fn write_entries(tmp: &Path, folder: &str, json: &[u8], files: &[(CrateFile, PathBuf)]) -> Result<(), String> {
+fn write_entries(
+    tmp: &Path,
+    folder: &str,
+    json: &[u8],
+    files: &[(CrateFile, PathBuf)],
+) -> Result<(), String> {
     let at = |e: &dyn std::fmt::Display| format!("{}: {e}", tmp.display());
     let file = File::create(tmp).map_err(|e| at(&e))?;
     let mut zip = zip::ZipWriter::new(BufWriter::new(file)).set_auto_large_file();
     let options = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
-    zip.add_directory(format!("{folder}/"), options).map_err(|e| at(&e))?;
+    zip.add_directory(format!("{folder}/"), options)
+        .map_err(|e| at(&e))?;
     zip.start_file(format!("{folder}/{ROCRATE_FILE}"), options)
         .map_err(|e| at(&e))?;
     zip.write_all(json).map_err(|e| at(&e))?;
     for (f, root) in files {
         let mut rels = vec![f.raw.clone(), f.qc.clone()];
         rels.extend(f.zarr.clone());
+        rels.extend(f.thumbnail.clone());
         for rel in rels {
             add_tree(&mut zip, options, root, &rel, folder)?;
         }

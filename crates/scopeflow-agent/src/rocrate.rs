@@ -47,9 +47,11 @@ pub(crate) async fn write_changed(ctx: &Agent, written: &mut Written) {
         if signature.0 == 0 || written.0.get(&name) == Some(&signature) {
             continue;
         }
+        let started = std::time::Instant::now();
         match write(ctx, dest.as_ref()).await {
             Ok(files) => {
-                tracing::info!(destination = %name, files, "RO-Crate written");
+                let seconds = started.elapsed().as_secs_f64();
+                tracing::info!(destination = %name, files, seconds, "RO-Crate written");
                 written.0.insert(name, signature);
             }
             Err(e) => {

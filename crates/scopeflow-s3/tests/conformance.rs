@@ -37,6 +37,7 @@ check!(folder_put_then_verify);
 check!(manifest_passes_sha256sum);
 check!(manifest_repairs_a_torn_line);
 check!(set_aside_then_send_again);
+check!(index_is_replaced_whole);
 
 /// All checks against one destination at the bucket root (no prefix), as a long-lived agent
 /// would use it: they must not disturb each other, and the shared manifest still checks.
@@ -62,5 +63,6 @@ async fn all_checks_share_one_destination() {
     conformance::manifest_passes_sha256sum(&h).await;
     conformance::manifest_repairs_a_torn_line(&h).await;
     conformance::set_aside_then_send_again(&h).await;
+    conformance::index_is_replaced_whole(&h).await;
     conformance::manifest_passes_sha256sum(&h).await;
 }

@@ -170,6 +170,44 @@ function clickableRows() {
   view.querySelectorAll("tr.clickable").forEach(tr => tr.onclick = () => { location.hash = "#file/" + tr.dataset.id; });
 }
 
+// ---- Repository exports and the notebook link (issue 16) -----------------------------------
+// The API wants the token in a header, which a plain link cannot send: the button fetches the
+// export and hands it to the browser as a download.
+function exportsCard(f) {
+  const eln = typeof f.eln_url === "string" && /^https?:\/\//i.test(f.eln_url)
+    ? `<a id="eln-link" href="${esc(f.eln_url)}" target="_blank" rel="noopener noreferrer">${esc(f.eln_url)}</a>`
+    : '<span class="muted">–</span>';
+  const base = "/api/files/" + encodeURIComponent(f.id);
+  return `<section class="card"><h2>Exports</h2><table><tr><th>lab notebook</th><td>${eln}</td></tr>
+    <tr><th>repository</th><td><button class="export" data-path="${esc(base + "/datacite.json")}" data-name="${esc(f.id + "-datacite.json")}">DataCite JSON</button>
+    <button class="export" data-path="${esc(base + "/dublin-core.xml")}" data-name="${esc(f.id + "-dublin-core.xml")}">Dublin Core XML</button></td></tr></table></section>`;
+}
+// A search (or a folder) is a dataset: its records, with the same filters as the list.
+function datasetExports(p) {
+  const keys = ["folder", "q", "agent", "state", "instrument", "from", "to"];
+  const q = new URLSearchParams(keys.filter(k => p.get(k)).map(k => [k, p.get(k)])).toString();
+  if (!q) return "";
+  const button = (file, label) => `<button class="export" data-path="${esc("/api/datasets/" + file + "?" + q)}" data-name="${esc("dataset-" + file)}">${label}</button>`;
+  return `<p id="dataset-exports">This search as a dataset: ${button("datacite.json", "DataCite JSON")} ${button("dublin-core.xml", "Dublin Core XML")}</p>`;
+}
+function wireExports() {
+  document.querySelectorAll("button.export").forEach(b => b.onclick = async () => {
+    try {
+      const r = await fetch(b.dataset.path, { headers: { Authorization: "Bearer " + localStorage.getItem(KEY) } });
+      if (!r.ok) throw new Error(b.dataset.path + ": " + r.status);
+      const url = URL.createObjectURL(await r.blob());
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = b.dataset.name;
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(url), 1000);
+    } catch (e) {
+      console.error("scopeflow dashboard:", e.message);
+      b.classList.add("error");
+    }
+  });
+}
+
 const pages = {
   async overview() {
     const o = await api("/api/overview?days=7");
@@ -202,10 +240,11 @@ const pages = {
     const f = k => esc(p.get(k) || "");
     view.innerHTML = `<section class="card"><h2>Files</h2><form class="filters" id="filters">
       <input name="q" placeholder="search: name, channel, instrument, user" size="36" value="${f("q")}">
-      <input name="agent" placeholder="agent" value="${f("agent")}"><input name="instrument" placeholder="instrument" value="${f("instrument")}">
+      <input name="agent" placeholder="agent" value="${f("agent")}"><input name="instrument" placeholder="instrument" value="${f("instrument")}"><input name="folder" placeholder="folder" value="${f("folder")}">
       <select name="state"><option value="">any state</option>${["discovered", "stable", "processed", "transferred", "verified", "purged", "failed", "quarantined"].map(s => `<option ${p.get("state") === s ? "selected" : ""}>${s}</option>`).join("")}</select>
       <input name="from" placeholder="from YYYY-MM-DD" value="${f("from")}"><input name="to" placeholder="to YYYY-MM-DD" value="${f("to")}"><button>Search</button></form>
-      ${fileTable(res.files, false)}<p class="muted">${res.files.length} shown from ${esc(res.offset)}.</p></section>`;
+      ${fileTable(res.files, false)}<p class="muted">${res.files.length} shown from ${esc(res.offset)}.</p>${res.files.length ? datasetExports(p) : ""}</section>`;
+    wireExports();
     document.getElementById("filters").onsubmit = ev => {
       ev.preventDefault();
       const q = new URLSearchParams([...new FormData(ev.target)].filter(([, v]) => v));
@@ -222,12 +261,14 @@ const pages = {
       ${thumb(f, true)}<table><tr><th>agent</th><td>${esc(f.agent)}</td></tr><tr><th>sha256</th><td><code>${esc(f.sha256)}</code></td></tr>
       <tr><th>size</th><td>${bytes(f.size)}</td></tr><tr><th>format</th><td>${esc(f.format)}</td></tr><tr><th>acquired</th><td>${when(f.acquired_at)}</td></tr>
       <tr><th>instrument</th><td>${esc(f.instrument)}</td></tr><tr><th>error</th><td class="error">${esc(f.error)}</td></tr></table></section>
+      ${exportsCard(f)}
       <section class="card"><h2>QC</h2><table class="qc"><tr><th>channel</th><th class="num">SNR</th><th class="num">saturation</th><th class="num">focus</th></tr>
       ${ch.map((c, i) => `<tr><td>${esc(c.name ?? c.index)}</td>${["snr", "saturation_fraction", "focus"].map(k => `<td class="num${alarmed(f, c.index ?? i, k) ? " alarm qc-alarm" : ""}">${figure(c[k])}</td>`).join("")}</tr>`).join("")}</table></section>
       <section class="card"><h2>QC alarms</h2>${alarms.length ? alarmTable(alarms, false) : '<p class="muted">None.</p>'}</section>
       <section class="card"><h2>Copies</h2><table>${f.copies.map(c => `<tr><td>${esc(c.destination)}</td><td>${when(c.verified_at)}</td><td class="error">${esc(c.error)}</td></tr>`).join("")}</table></section>
       <section class="card"><h2>Events</h2><table>${f.events.map(e => `<tr><td>${when(e.at)}</td><td>${esc(e.kind)}</td></tr>`).join("")}</table></section>
       <section class="card"><h2>Metadata</h2><pre>${esc(JSON.stringify(f.inspect, null, 2))}</pre></section>`;
+    wireExports();
     await loadThumbs();
   },
   async alarms() {

@@ -51,6 +51,22 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
             get(crate::thumbnails::serve),
         )
         .route("/api/alarms", get(crate::alarms::list))
+        .route(
+            "/api/files/{id}/datacite.json",
+            get(crate::exports::file_datacite),
+        )
+        .route(
+            "/api/files/{id}/dublin-core.xml",
+            get(crate::exports::file_dublin_core),
+        )
+        .route(
+            "/api/datasets/datacite.json",
+            get(crate::exports::dataset_datacite),
+        )
+        .route(
+            "/api/datasets/dublin-core.xml",
+            get(crate::exports::dataset_dublin_core),
+        )
         .route("/api/qc/trends", get(crate::reports::trends))
         .route("/api/retention", get(crate::reports::retention))
         .fallback(not_found)

@@ -28,6 +28,8 @@ pub struct FileQuery {
     pub from: Option<String>,
     pub to: Option<String>,
     pub instrument: Option<String>,
+    /// A folder of the watched tree (`alice/run2`): the files in it and below it.
+    pub folder: Option<String>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
 }
@@ -37,7 +39,34 @@ pub async fn list(
     _who: Principal,
     Query(fq): Query<FileQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let limit = fq.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT);
+    let (mut rows, limit, offset) = select(&state, fq, DEFAULT_LIMIT).await?;
+    fill_docs(&state, &mut rows, false).await?;
+    let mut copies = copies_of(&state, &rows).await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let thumbs = crate::thumbnails::which(&state, &ids).await?;
+    let mut alarms = crate::alarms::of_files(&state, &ids).await?;
+    let files: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            let mut f = file_json(r, copies.remove(&r.id).unwrap_or_default());
+            f["thumbnail"] = thumbnail_url(r.id, thumbs.contains(&r.id));
+            f["alarms"] = Value::Array(alarms.remove(&r.id).unwrap_or_default());
+            f
+        })
+        .collect();
+    Ok(Json(
+        json!({ "files": files, "limit": limit, "offset": offset }),
+    ))
+}
+
+/// The rows of one page of the list `fq` asks for (documents not read), with the page's
+/// limit and offset; shared with the dataset exports, which page the same way.
+pub async fn select(
+    state: &AppState,
+    fq: FileQuery,
+    default_limit: i64,
+) -> Result<(Vec<FileRow>, i64, i64), ApiError> {
+    let limit = fq.limit.unwrap_or(default_limit).clamp(1, MAX_LIMIT);
     let offset = fq.offset.unwrap_or(0).max(0);
     let mut wheres: Vec<String> = Vec::new();
     let mut args: Vec<String> = Vec::new();
@@ -61,11 +90,22 @@ pub async fn list(
     if let Some(i) = fq.instrument.filter(|s| !s.is_empty()) {
         add("instrument = ?", i);
     }
+    if let Some(f) = fq
+        .folder
+        .as_deref()
+        .map(|f| f.trim_matches('/'))
+        .filter(|f| !f.is_empty())
+    {
+        // An exact prefix: `LIKE` ignores ASCII case on SQLite, folders do not.
+        let prefix = format!("{f}/");
+        let len = prefix.chars().count();
+        add(&format!("substr(path, 1, {len}) = ?"), prefix);
+    }
     if let Some(q) = fq.q.filter(|s| !s.trim().is_empty()) {
         let sqlite = state.db.backend == Backend::Sqlite;
         for word in q.split_whitespace() {
             let word = word.to_lowercase();
-            let indexed = sqlite && word.chars().count() >= 3 && !common(&state, &word).await?;
+            let indexed = sqlite && word.chars().count() >= 3 && !common(state, &word).await?;
             let (clause, value) = search_clause(&word, indexed);
             add(clause, value);
         }
@@ -91,24 +131,8 @@ pub async fn list(
         query = query.bind(a);
     }
     let rows = query.fetch_all(&state.db.pool).await?;
-    let mut rows: Vec<FileRow> = rows.iter().map(read_row).collect::<Result<_, _>>()?;
-    fill_docs(&state, &mut rows, false).await?;
-    let mut copies = copies_of(&state, &rows).await?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let thumbs = crate::thumbnails::which(&state, &ids).await?;
-    let mut alarms = crate::alarms::of_files(&state, &ids).await?;
-    let files: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            let mut f = file_json(r, copies.remove(&r.id).unwrap_or_default());
-            f["thumbnail"] = thumbnail_url(r.id, thumbs.contains(&r.id));
-            f["alarms"] = Value::Array(alarms.remove(&r.id).unwrap_or_default());
-            f
-        })
-        .collect();
-    Ok(Json(
-        json!({ "files": files, "limit": limit, "offset": offset }),
-    ))
+    let rows: Vec<FileRow> = rows.iter().map(read_row).collect::<Result<_, _>>()?;
+    Ok((rows, limit, offset))
 }
 
 pub async fn one(
@@ -148,6 +172,7 @@ pub async fn one(
             })
             .collect::<Result<Vec<Value>, sqlx::Error>>()?;
     let mut doc = file_json(&row, copies);
+    crate::exports::add_metadata(&state, &mut doc, id).await?;
     doc["inspect"] = parse(row.inspect.as_deref());
     doc["events"] = Value::Array(events);
     doc["thumbnail"] = thumbnail_url(
@@ -173,11 +198,17 @@ fn search_clause(word: &str, indexed: bool) -> (&'static str, String) {
             phrase(word),
         );
     }
-    let escaped = word
-        .replace('\\', "\\\\")
+    (
+        "search LIKE ? ESCAPE '\\'",
+        format!("%{}%", like_escape(word)),
+    )
+}
+
+/// `s` matched literally by `LIKE … ESCAPE '\'`.
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
         .replace('%', "\\%")
-        .replace('_', "\\_");
-    ("search LIKE ? ESCAPE '\\'", format!("%{escaped}%"))
+        .replace('_', "\\_")
 }
 
 /// Matches past which a word counts as common (see [`search_clause`]).

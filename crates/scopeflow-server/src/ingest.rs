@@ -85,6 +85,7 @@ pub async fn ingest(
         .map(|(k, i)| (rows[k].id, &batch.events[*i], times[*i].as_str()))
         .collect();
     crate::alarms::store(&mut tx, agent, &new_alarms).await?;
+    crate::exports::record(&mut tx, &batch.events, &fresh, &times, &rows).await?;
 
     update_aggregates(&mut tx, agent, &rows, &original, verified_hours).await?;
     touch_agent(&mut tx, &batch, &now).await?;

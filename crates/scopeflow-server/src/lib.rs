@@ -13,6 +13,7 @@ mod catalog;
 mod dashboard;
 mod db;
 mod error;
+mod exports;
 mod files;
 mod headers;
 mod ingest;

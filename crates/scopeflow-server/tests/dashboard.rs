@@ -292,3 +292,84 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// Issue 16: the file page offers both repository exports and links to the file's notebook
+/// experiment; a notebook "URL" that is not http(s) (an agent is not trusted) is no link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn file_page_links_the_notebook_and_offers_exports_in_chromium() {
+    let Some(browser) = chromium() else {
+        if std::env::var("SCOPEFLOW_SKIP_CHROMIUM").as_deref() == Ok("1") {
+            return;
+        }
+        panic!("Chromium not found: see pages_render_the_data_in_chromium");
+    };
+    const ELN: &str = "https://eln.lab.example/experiments.php?mode=view&id=42";
+    let env = Env::new(Backend::Sqlite).await;
+    let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let mut events = Vec::new();
+    for (prefix, path, eln) in [
+        ("e1", "alice/linked.tif", ELN),
+        ("e2", "alice/hostile.tif", "javascript:alert(1)"),
+    ] {
+        let mut life = lifecycle(
+            prefix,
+            path,
+            10,
+            "LSM",
+            &format!("{day}T08:00:00Z"),
+            &[("DAPI", 9.0, 0.0)],
+            &day,
+        );
+        life[1]["data"]["qc"]["metadata"] = json!({"eln_url": eln, "license": "CC-BY-4.0"});
+        events.extend(life);
+    }
+    env.ingest(&batch("scope-1", events)).await;
+    let files = env.get("/api/files").await;
+    let id = |p: &str| {
+        files["files"]
+            .as_array()
+            .and_then(|a| a.iter().find(|f| f["path"] == p))
+            .map(|f| f["id"].to_string())
+            .unwrap_or_else(|| panic!("{p} missing: {files}"))
+    };
+    let page = |id: String| format!("{}/?token={}#file/{id}", env.base, env.viewer);
+
+    let (dom, log) = render(&browser, &page(id("alice/linked.tif"))).await;
+    assert!(dom.contains("data-state=\"ready\""), "{dom}\n{log}");
+    let link =
+        "id=\"eln-link\" href=\"https://eln.lab.example/experiments.php?mode=view&amp;id=42\"";
+    assert!(dom.contains(link), "no notebook link:\n{dom}");
+    assert!(
+        dom.contains("DataCite JSON") && dom.contains("Dublin Core XML"),
+        "{dom}"
+    );
+    assert_eq!(console_lines(&log), Vec::<&str>::new());
+
+    // A search is a dataset: the files page offers its records with the same filters.
+    let (dom, log) = render(
+        &browser,
+        &format!(
+            "{}/?token={}#files?folder=alice&q=linked",
+            env.base, env.viewer
+        ),
+    )
+    .await;
+    assert!(dom.contains("data-state=\"ready\""), "{dom}\n{log}");
+    let path = "data-path=\"/api/datasets/datacite.json?folder=alice&amp;q=linked\"";
+    assert!(
+        dom.contains(path),
+        "no dataset export for the search:\n{dom}"
+    );
+    assert!(
+        !dom.contains("alice/hostile.tif"),
+        "the folder and search filter the list: {dom}"
+    );
+    assert_eq!(console_lines(&log), Vec::<&str>::new());
+
+    let (dom, _) = render(&browser, &page(id("alice/hostile.tif"))).await;
+    assert!(dom.contains("data-state=\"ready\""), "{dom}");
+    assert!(
+        !dom.contains("eln-link") && !dom.contains("href=\"javascript"),
+        "{dom}"
+    );
+}

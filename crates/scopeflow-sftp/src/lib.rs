@@ -20,6 +20,7 @@
 mod aside;
 mod config;
 mod fsops;
+mod index;
 mod known_hosts;
 mod manifest;
 mod pool;
@@ -154,6 +155,10 @@ impl Destination for SftpDestination {
 
     async fn record_missing(&self, entries: &[(RelPath, Digest)]) -> Result<(), TransferError> {
         manifest::record_missing(&self.inner, entries).await
+    }
+
+    async fn publish_index(&self, name: &str, bytes: Vec<u8>) -> Result<(), TransferError> {
+        index::publish(&self.inner, name, &bytes).await
     }
 
     async fn set_aside(&self, rel: &RelPath) -> Result<RelPath, TransferError> {

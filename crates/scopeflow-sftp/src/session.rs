@@ -73,6 +73,45 @@ impl Conn {
         Ok((status.unwrap_or(255), out, err))
     }
 
+    /// Replaces `to` with `from` in one step (`posix-rename@openssh.com`: rename(2) on the
+    /// server), which plain SFTP rename never does. The extension is only reachable through a
+    /// raw session, so this opens one on its own channel for the call. `Err((permanent, why))`:
+    /// permanent when the server lacks the extension or refuses the rename.
+    pub(crate) async fn posix_rename(&self, from: &str, to: &str) -> Result<(), (bool, String)> {
+        use russh_sftp::client::RawSftpSession;
+        use russh_sftp::protocol::{Packet, StatusCode};
+        const EXTENSION: &str = "posix-rename@openssh.com";
+        let lost = |e: &dyn std::fmt::Display| (false, e.to_string());
+        let channel = self
+            .handle
+            .channel_open_session()
+            .await
+            .map_err(|e| lost(&e))?;
+        channel
+            .request_subsystem(true, "sftp")
+            .await
+            .map_err(|e| lost(&format!("cannot start the sftp subsystem: {e}")))?;
+        let raw = RawSftpSession::new(channel.into_stream());
+        raw.set_timeout(REQUEST_TIMEOUT_SECS);
+        let version = raw.init().await.map_err(|e| lost(&e))?;
+        if !version.extensions.contains_key(EXTENSION) {
+            return Err((true, format!("the server does not offer {EXTENSION}")));
+        }
+        let mut data = Vec::with_capacity(8 + from.len() + to.len());
+        for path in [from, to] {
+            let len = u32::try_from(path.len()).map_err(|_| (true, "path too long".to_owned()))?;
+            data.extend_from_slice(&len.to_be_bytes());
+            data.extend_from_slice(path.as_bytes());
+        }
+        let reply = raw.extended(EXTENSION, data).await.map_err(|e| lost(&e));
+        let _ = raw.close_session();
+        match reply? {
+            Packet::Status(s) if s.status_code == StatusCode::Ok => Ok(()),
+            Packet::Status(s) => Err((true, format!("{:?}: {}", s.status_code, s.error_message))),
+            other => Err((false, format!("unexpected answer {other:?}"))),
+        }
+    }
+
     pub(crate) async fn close(self) {
         let _ = self.sftp.close().await;
         let _ = self

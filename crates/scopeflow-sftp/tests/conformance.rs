@@ -61,6 +61,7 @@ suite!(
     manifest_passes_sha256sum,
     manifest_repairs_a_torn_line,
     set_aside_then_send_again,
+    index_is_replaced_whole,
 );
 
 async fn all_checks(h: &Harness<'_>) {
@@ -73,6 +74,7 @@ async fn all_checks(h: &Harness<'_>) {
     conformance::manifest_passes_sha256sum(h).await;
     conformance::manifest_repairs_a_torn_line(h).await;
     conformance::set_aside_then_send_again(h).await;
+    conformance::index_is_replaced_whole(h).await;
     conformance::manifest_passes_sha256sum(h).await;
 }
 

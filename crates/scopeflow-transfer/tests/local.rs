@@ -115,6 +115,11 @@ mod conformance_suite {
     }
 
     #[tokio::test]
+    async fn index_is_replaced_whole() {
+        conformance::index_is_replaced_whole(&setup().harness()).await;
+    }
+
+    #[tokio::test]
     async fn set_aside_then_send_again() {
         conformance::set_aside_then_send_again(&setup().harness()).await;
     }
@@ -133,6 +138,7 @@ mod conformance_suite {
         conformance::manifest_passes_sha256sum(&h).await;
         conformance::manifest_repairs_a_torn_line(&h).await;
         conformance::set_aside_then_send_again(&h).await;
+        conformance::index_is_replaced_whole(&h).await;
         conformance::manifest_passes_sha256sum(&h).await;
     }
 }

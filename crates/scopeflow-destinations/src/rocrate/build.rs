@@ -298,7 +298,10 @@ mod tests {
         assert_eq!(raw["contentSize"], "3");
         assert_eq!(raw["author"]["@id"], "#user-alice");
         assert!(find("ome-zarr/alice/a.ome.zarr/").is_some());
-        assert_eq!(find("qc/alice/a.png").unwrap()["encodingFormat"], "image/png");
+        assert_eq!(
+            find("qc/alice/a.png").unwrap()["encodingFormat"],
+            "image/png"
+        );
         assert!(find("#user-alice").is_some());
         assert!(find("https://spdx.org/licenses/CC-BY-4.0").is_some());
     }

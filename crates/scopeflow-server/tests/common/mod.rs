@@ -146,6 +146,18 @@ impl Env {
         body
     }
 
+    /// GET with the viewer token: the status and the body as text (XML, or an error).
+    pub async fn text_as_viewer(&self, path: &str) -> (StatusCode, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.viewer)
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.text().await.unwrap())
+    }
+
     pub async fn text(&self, path: &str) -> (StatusCode, String) {
         let r = self
             .http

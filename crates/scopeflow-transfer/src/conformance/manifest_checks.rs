@@ -122,3 +122,64 @@ pub async fn manifest_repairs_a_torn_line(h: &Harness<'_>) {
     }
     assert_manifest_checks(h).await;
 }
+
+/// The index at the root (`ro-crate-metadata.json`) is the one file a destination replaces:
+/// a second `publish_index` leaves exactly the new bytes, no temporary beside it, and the
+/// manifest never lists it (so `sha256sum -c` keeps passing while it changes).
+pub async fn index_is_replaced_whole(h: &Harness<'_>) {
+    const INDEX: &str = "ro-crate-metadata.json";
+    let first = br#"{"@graph": ["first"]}"#.to_vec();
+    let second = format!("{{\"@graph\": [{}]}}", "\"second\",".repeat(20_000) + "0").into_bytes();
+    expect_ok(
+        h,
+        "publish the index",
+        h.dest.publish_index(INDEX, first).await,
+    );
+    expect_ok(
+        h,
+        "replace the index",
+        h.dest.publish_index(INDEX, second.clone()).await,
+    );
+    let root = h
+        .backdoor
+        .local_root()
+        .await
+        .expect("local view of the root");
+    let r = root.clone();
+    let got = blocking(move || std::fs::read(r.join(INDEX))).await;
+    assert!(
+        got == second,
+        "destination {}: the index holds {} bytes, not the {} last published",
+        h.who(),
+        got.len(),
+        second.len()
+    );
+    let r = root.clone();
+    let names: Vec<String> = blocking(move || {
+        std::fs::read_dir(&r).map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+    })
+    .await;
+    let temps: Vec<&String> = names
+        .iter()
+        .filter(|n| n.contains(INDEX) && crate::remote::is_temporary_name(n))
+        .collect();
+    assert!(
+        temps.is_empty(),
+        "destination {}: the index's temporaries left at the root: {temps:?}",
+        h.who()
+    );
+    let text = blocking(move || match std::fs::read_to_string(root.join(MANIFEST)) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        other => other,
+    })
+    .await;
+    assert!(
+        !text.contains(INDEX),
+        "destination {}: the manifest lists the index",
+        h.who()
+    );
+}

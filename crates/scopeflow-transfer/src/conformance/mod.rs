@@ -33,7 +33,9 @@ use crate::{Destination, RelPath, TransferError};
 pub use aside_checks::set_aside_then_send_again;
 pub use backdoor::{Backdoor, LocalBackdoor};
 pub use fault_checks::{FullStorage, full_storage_is_transient, unreachable_is_transient};
-pub use manifest_checks::{manifest_passes_sha256sum, manifest_repairs_a_torn_line};
+pub use manifest_checks::{
+    index_is_replaced_whole, manifest_passes_sha256sum, manifest_repairs_a_torn_line,
+};
 pub use put_checks::{
     folder_put_then_verify, put_conflict_is_refused, put_is_atomic, put_then_verify,
     put_twice_is_idempotent, verify_detects_corruption,
