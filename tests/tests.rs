@@ -25,6 +25,8 @@
 //! - `batch`, `batch_slurm`: `batch submit|status|resume` with the local engine (real samples,
 //!   reporting to a real server) and on a real one-node Slurm cluster (a task cancelled, resumed);
 //! - `server`: the agent reporting to a real `scopeflow server`, down then up;
+//! - `server_qc`: a QC alarm and a thumbnail from a real agent on the real server: API,
+//!   /metrics, and the dashboard drawing the thumbnail in headless Chromium;
 //! - `server_rejected`: events the server refuses (HTTP 400) set aside with its reason;
 //! - `thumbnail`: the PNG of `convert` and of the agent (`qc/STEM.png`, in the manifest)
 //!   against a numpy/Pillow composite of the OME-Zarr's lowest level;
@@ -64,6 +66,7 @@ mod resend;
 mod retention;
 mod series;
 mod server;
+mod server_qc;
 mod server_rejected;
 mod status_listing;
 mod thumbnail;

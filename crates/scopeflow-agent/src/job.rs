@@ -221,9 +221,15 @@ async fn processed(ctx: &Agent, row: &FileRow, raw: &std::path::Path) -> Option<
                 tracing::error!(file = %row.rel, error = %e, "cannot record QC alarms");
                 return None;
             }
+            let thumbnail = thumbnail_base64(p.thumbnail.as_deref()).await;
             if let Err(e) = ctx
                 .journal
-                .mark_processed(row.id, &p.sha256, qc.as_deref())
+                .mark_processed_with_thumbnail(
+                    row.id,
+                    &p.sha256,
+                    qc.as_deref(),
+                    thumbnail.as_deref(),
+                )
                 .await
             {
                 tracing::error!(file = %row.rel, error = %e, "cannot record processed");
@@ -398,5 +404,28 @@ fn protect(raw: &std::path::Path) {
             }
         }
         Err(e) => tracing::warn!(file = %raw.display(), error = %e, "cannot read permissions"),
+    }
+}
+
+/// Largest thumbnail sent to the server: a 256 × 256 RGB PNG of pure noise stays under it; a
+/// bigger file is not one of ours, and the server would refuse it.
+const MAX_THUMBNAIL_BYTES: u64 = 256 * 1024;
+
+/// The thumbnail for the `processed` event, base64; `None` (the server then shows none) when
+/// there is none, it cannot be read, or it is too big.
+async fn thumbnail_base64(path: Option<&std::path::Path>) -> Option<String> {
+    use base64::Engine as _;
+    let path = path?;
+    let size = tokio::fs::metadata(path).await.ok()?.len();
+    if size > MAX_THUMBNAIL_BYTES {
+        tracing::warn!(thumbnail = %path.display(), size, "thumbnail too big to send to the server");
+        return None;
+    }
+    match tokio::fs::read(path).await {
+        Ok(png) => Some(base64::engine::general_purpose::STANDARD.encode(png)),
+        Err(e) => {
+            tracing::warn!(thumbnail = %path.display(), error = %e, "thumbnail unreadable; not sent to the server");
+            None
+        }
     }
 }

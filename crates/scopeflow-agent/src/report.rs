@@ -18,6 +18,25 @@ const IDLE: Duration = Duration::from_secs(2);
 /// A batch with no events tells the server the agent is alive and how long its queue is.
 const HEARTBEAT: Duration = Duration::from_secs(30);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Payload bytes per request: thumbnails (up to a few hundred KiB each) would otherwise take a
+/// batch past the server's request limit (8 MiB by default) after an outage.
+const BATCH_BYTES: usize = 4 * 1024 * 1024;
+
+/// Keeps the first events of `rows` whose payloads fit in [`BATCH_BYTES`] (at least one);
+/// `true` if some were left for the next request.
+fn cut_to_bytes(rows: &mut Vec<scopeflow_journal::OutboxEvent>) -> bool {
+    let mut total = 0usize;
+    let keep = rows
+        .iter()
+        .position(|r| {
+            total = total.saturating_add(r.payload.len());
+            total > BATCH_BYTES
+        })
+        .map_or(rows.len(), |i| i.max(1));
+    let cut = keep < rows.len();
+    rows.truncate(keep);
+    cut
+}
 
 pub(crate) struct Reporter {
     journal: Journal,
@@ -92,11 +111,12 @@ impl Reporter {
     pub(crate) async fn flush(&self, heartbeat: bool) -> Result<bool, SendError> {
         let mut sent_any = false;
         loop {
-            let rows = self
+            let mut rows = self
                 .journal
                 .unsent(BATCH)
                 .await
                 .map_err(|e| SendError::Retry(e.to_string()))?;
+            let full = rows.len() == BATCH as usize || cut_to_bytes(&mut rows);
             if rows.is_empty() && (sent_any || !heartbeat) {
                 return Ok(sent_any);
             }
@@ -112,7 +132,6 @@ impl Reporter {
                     }
                 }
             }
-            let full = rows.len() == BATCH as usize;
             let ack = match self.post(events.clone()).await {
                 Err(SendError::Poison(why)) => self.one_by_one(events, &why).await?,
                 other => other?,
@@ -211,7 +230,31 @@ fn classify(status: u16, why: String) -> SendError {
 
 #[cfg(test)]
 mod tests {
-    use super::{SendError, classify};
+    use super::{BATCH_BYTES, SendError, classify, cut_to_bytes};
+
+    fn row(bytes: usize) -> scopeflow_journal::OutboxEvent {
+        scopeflow_journal::OutboxEvent {
+            id: String::new(),
+            kind: "processed".into(),
+            payload: "x".repeat(bytes),
+            created_at: String::new(),
+            sent_at: None,
+        }
+    }
+
+    #[test]
+    fn batches_stop_before_the_byte_budget() {
+        let mut rows: Vec<_> = (0..10).map(|_| row(BATCH_BYTES / 4)).collect();
+        assert!(cut_to_bytes(&mut rows));
+        assert_eq!(rows.len(), 4);
+        let mut small: Vec<_> = (0..10).map(|_| row(100)).collect();
+        assert!(!cut_to_bytes(&mut small));
+        assert_eq!(small.len(), 10);
+        // One event over the budget still goes, alone.
+        let mut huge = vec![row(BATCH_BYTES + 1), row(1)];
+        assert!(cut_to_bytes(&mut huge));
+        assert_eq!(huge.len(), 1);
+    }
 
     #[test]
     fn statuses() {

@@ -57,7 +57,15 @@ fn pending_events(plan: &Plan, sent: &HashSet<String>) -> Result<Vec<Event>, Str
                     let qc = std::fs::read(plan.to.join(qc_rel))
                         .ok()
                         .and_then(|b| serde_json::from_slice(&b).ok());
-                    (path, at, Some(sha256), EventBody::Processed { qc })
+                    (
+                        path,
+                        at,
+                        Some(sha256),
+                        EventBody::Processed {
+                            qc,
+                            thumbnail: None,
+                        },
+                    )
                 }
                 Record::FileFailed { path, at, error } => {
                     (path, at, None, EventBody::Failed { error, attempts: 1 })

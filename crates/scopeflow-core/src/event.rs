@@ -70,6 +70,27 @@ pub enum EventBody {
     Processed {
         #[serde(default)]
         qc: Option<Value>,
+        /// The conversion's thumbnail (`qc/STEM.png`, at most 256 px a side), base64 (standard
+        /// alphabet, padded). Absent from agents before thumbnails, and from files not converted;
+        /// servers before it ignore the key.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thumbnail: Option<String>,
+    },
+    /// A channel of the file broke one of the pipeline's `qc:` rules (journaled once per file
+    /// version, channel and rule, so sent once). Kind `qc_alarm`.
+    QcAlarm {
+        /// 0-based, as in `qc --json`.
+        channel: u64,
+        #[serde(default)]
+        channel_name: Option<String>,
+        /// `saturation_max`, `snr_min` or `focus_min`.
+        rule: String,
+        /// The figure that broke the rule; `null` when the QC gives none (no SNR on a flat channel).
+        #[serde(default)]
+        value: Option<f64>,
+        threshold: f64,
+        /// The file's instrument (its metadata's, else the agent's pipeline name).
+        instrument: String,
     },
     /// One destination holds a copy that was read back and matched.
     CopyVerified {
@@ -114,6 +135,7 @@ impl EventBody {
             EventBody::Quarantined { .. } => "quarantined",
             EventBody::Purged { .. } => "purged",
             EventBody::Kept { .. } => "kept",
+            EventBody::QcAlarm { .. } => "qc_alarm",
         }
     }
 }

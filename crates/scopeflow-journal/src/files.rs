@@ -67,6 +67,19 @@ impl Journal {
         sha256: &str,
         qc: Option<&str>,
     ) -> Result<(), JournalError> {
+        self.mark_processed_with_thumbnail(id, sha256, qc, None)
+            .await
+    }
+
+    /// [`Journal::mark_processed`], the `processed` event also carrying `thumbnail` (the PNG,
+    /// base64) to the server. The journal keeps it only in that event.
+    pub async fn mark_processed_with_thumbnail(
+        &self,
+        id: i64,
+        sha256: &str,
+        qc: Option<&str>,
+        thumbnail: Option<&str>,
+    ) -> Result<(), JournalError> {
         check_sha256(sha256)?;
         if let Some(doc) = qc
             && serde_json::from_str::<serde_json::Value>(doc).is_err()
@@ -103,6 +116,14 @@ impl Journal {
             &[FileState::Stable, FileState::Failed],
             "become processed",
         )?;
+        if let Some(png) = thumbnail {
+            sqlx::query("INSERT OR REPLACE INTO thumbnails (file_id, png_base64) VALUES (?, ?)")
+                .bind(id)
+                .bind(png)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.db(e))?;
+        }
         let now = time::fmt(time::now());
         sqlx::query(
             "UPDATE files SET state = 'processed', sha256 = ?, qc = ?, processed_at = ?, \

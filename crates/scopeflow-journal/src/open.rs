@@ -33,6 +33,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0004_processing_rejected.sql"),
     ),
     (5, "alarms", include_str!("../migrations/0005_alarms.sql")),
+    (
+        6,
+        "server_alarms_thumbnails",
+        include_str!("../migrations/0006_server_alarms_thumbnails.sql"),
+    ),
 ];
 
 fn migrator() -> Migrator {

@@ -98,7 +98,7 @@ async fn state_changes_leave_events_in_wire_format() {
         Some(common::sha(1).as_str())
     );
     match &events[1].body {
-        EventBody::Processed { qc: Some(doc) } => {
+        EventBody::Processed { qc: Some(doc), .. } => {
             assert_eq!(doc["inspect"]["instrument"], "LSM 980")
         }
         other => panic!("processed event without its QC document: {other:?}"),
@@ -149,5 +149,96 @@ async fn each_failure_is_an_event_with_its_attempt() {
                 error: "b.tif: locked".into()
             }
         ]
+    );
+}
+
+/// Issue 15: a journaled alarm leaves one `qc_alarm` event (a repeated alarm none); the
+/// thumbnail rides on the `processed` event only, and a file sent back to `processed` (a bad
+/// copy) goes without it.
+#[tokio::test]
+async fn alarms_and_thumbnails_leave_events_in_wire_format() {
+    use scopeflow_core::EventBody;
+    use scopeflow_journal::NewAlarm;
+    let (_d, j) = journal().await;
+    let row = j.observe("acq", "alice/a.tif", 10, 1).await.unwrap();
+    j.mark_stable(row.id).await.unwrap();
+    let alarm = NewAlarm {
+        channel: 1,
+        channel_name: Some("GFP".into()),
+        rule: "saturation_max".into(),
+        value: Some(0.02),
+        threshold: 0.001,
+        instrument: "LSM 980".into(),
+    };
+    let notifiers = ["0:desktop".to_string()];
+    assert_eq!(
+        j.record_alarms(row.id, std::slice::from_ref(&alarm), &notifiers)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        j.record_alarms(row.id, &[alarm], &notifiers).await.unwrap(),
+        0
+    );
+    j.mark_processed_with_thumbnail(row.id, &common::sha(1), None, Some("iVBORw0K"))
+        .await
+        .unwrap();
+    j.copy_transferred(row.id, "nas", &common::sha(1), "raw/alice/a.tif")
+        .await
+        .unwrap();
+    j.copy_verified(row.id, "nas", &common::sha(1), "2026-11-24T12:00:00Z")
+        .await
+        .unwrap();
+    assert_eq!(
+        j.refresh_state(row.id, &["nas".to_string()]).await.unwrap(),
+        "verified"
+    );
+    j.copy_invalid(row.id, "nas", "checksum mismatch")
+        .await
+        .unwrap();
+    let events: Vec<_> = j
+        .unsent(100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.to_event().unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e.body.kind()).collect();
+    assert_eq!(kinds[..3], ["found", "qc_alarm", "processed"], "{kinds:?}");
+    assert_eq!(
+        events[1].body,
+        EventBody::QcAlarm {
+            channel: 1,
+            channel_name: Some("GFP".into()),
+            rule: "saturation_max".into(),
+            value: Some(0.02),
+            threshold: 0.001,
+            instrument: "LSM 980".into(),
+        }
+    );
+    assert_eq!(events[1].file.path, "alice/a.tif");
+    match &events[2].body {
+        EventBody::Processed { thumbnail, .. } => {
+            assert_eq!(thumbnail.as_deref(), Some("iVBORw0K"))
+        }
+        other => panic!("not processed: {other:?}"),
+    }
+    let again: Vec<&scopeflow_core::Event> = events
+        .iter()
+        .skip(3)
+        .filter(|e| e.body.kind() == "processed")
+        .collect();
+    assert_eq!(again.len(), 1, "{kinds:?}");
+    assert!(
+        matches!(
+            &again[0].body,
+            EventBody::Processed {
+                thumbnail: None,
+                ..
+            }
+        ),
+        "the thumbnail is sent once: {:?}",
+        again[0].body
     );
 }

@@ -34,6 +34,26 @@ function stateTag(s) { return `<span class="state state-${esc(s)}">${esc(s)}</sp
 
 class AuthError extends Error {}
 
+// Thumbnails need the token, which an <img src> cannot send: each is fetched and shown from a
+// blob: URL. Once the browser decoded it, its size is kept on the element (data-natural).
+function thumb(f, large) {
+  return f.thumbnail ? `<img class="thumb${large ? " large" : ""}" alt="thumbnail of ${esc(f.path)}" data-src="${esc(f.thumbnail)}">` : "";
+}
+async function loadThumbs() {
+  const token = localStorage.getItem(KEY);
+  await Promise.all([...view.querySelectorAll("img.thumb[data-src]")].map(async img => {
+    // A missing picture must not break the page around it.
+    const r = await fetch(img.dataset.src, { headers: { Authorization: "Bearer " + token } }).catch(() => null);
+    if (!r || !r.ok) return;
+    const url = URL.createObjectURL(await r.blob());
+    await new Promise(done => {
+      img.onload = () => { img.dataset.natural = img.naturalWidth + "x" + img.naturalHeight; done(); };
+      img.onerror = done;
+      img.src = url;
+    });
+  }));
+}
+
 async function api(path) {
   const token = localStorage.getItem(KEY);
   if (!token) throw new AuthError("no token");
@@ -112,11 +132,39 @@ function trendChart(series, threshold) {
 // ---- pages ------------------------------------------------------------------------------
 function fileTable(files, withError) {
   if (!files.length) return '<p class="muted">No files.</p>';
-  return `<table class="files"><tr><th>path</th><th>agent</th><th>state</th><th class="num">size</th><th>format</th><th>acquired</th><th>instrument</th>
-    <th>${withError ? "error" : "copies"}</th></tr>${files.map(f => `<tr class="clickable" data-id="${esc(f.id)}">
-    <td>${esc(f.path)}${f.version > 1 ? ` <span class="muted">v${esc(f.version)}</span>` : ""}</td><td>${esc(f.agent)}</td><td>${stateTag(f.state)}</td>
+  return `<table class="files"><tr><th></th><th>path</th><th>agent</th><th>state</th><th class="num">size</th><th>format</th><th>acquired</th><th>instrument</th>
+    <th class="num">SNR</th><th class="num">saturation</th><th class="num">focus</th><th>${withError ? "error" : "copies"}</th></tr>${files.map(f => `<tr class="clickable" data-id="${esc(f.id)}">
+    <td>${thumb(f, false)}</td><td>${esc(f.path)}${f.version > 1 ? ` <span class="muted">v${esc(f.version)}</span>` : ""}</td><td>${esc(f.agent)}</td><td>${stateTag(f.state)}</td>
     <td class="num">${bytes(f.size)}</td><td>${esc(f.format)}</td><td>${when(f.acquired_at)}</td><td>${esc(f.instrument)}</td>
+    <td class="num">${qcCell(f, "snr")}</td><td class="num">${qcCell(f, "saturation_fraction")}</td><td class="num">${qcCell(f, "focus")}</td>
     <td>${withError ? `<span class="error">${esc(f.error)}</span>` : f.copies.filter(c => c.verified_at).map(c => esc(c.destination)).join(", ")}</td></tr>`).join("")}</table>`;
+}
+// A figure as people read it: 3 significant digits, small fractions in scientific notation.
+function figure(v) {
+  if (v == null || v === "") return "–";
+  const n = Number(v);
+  if (!Number.isFinite(n)) return esc(v);
+  return esc(n !== 0 && Math.abs(n) < 0.01 ? n.toExponential(2) : Number(n.toPrecision(3)).toString());
+}
+// The rule an alarm names for each QC figure, to colour the figures that raised one.
+const RULE_OF = { snr: "snr_min", saturation_fraction: "saturation_max", focus: "focus_min" };
+function alarmed(f, channel, key) {
+  return (f.alarms || []).some(a => a.channel === channel && a.rule === RULE_OF[key]);
+}
+/// One QC figure per channel, in channel order, in the alarm colour where the agent raised one.
+function qcCell(f, key) {
+  const ch = (f.qc && f.qc.channels) || [];
+  if (!ch.length) return '<span class="muted">–</span>';
+  return ch.map((c, i) => {
+    const idx = c.index ?? i;
+    return `<span class="${alarmed(f, idx, key) ? "alarm qc-alarm" : ""}" title="${esc(c.name ?? idx)}">${figure(c[key])}</span>`;
+  }).join(" · ");
+}
+function alarmTable(alarms, withFile) {
+  return `<table class="alarms"><tr><th>when</th>${withFile ? "<th>file</th><th>user</th>" : ""}<th>instrument</th><th>channel</th><th>rule</th>
+    <th class="num">figure</th><th class="num">threshold</th></tr>${alarms.map(a => `<tr class="alarm${withFile ? " clickable" : ""}" data-id="${esc(a.file_id)}">
+    <td>${when(a.at)}</td>${withFile ? `<td>${esc(a.path)}</td><td>${esc(a.user)}</td>` : ""}<td>${esc(a.instrument)}</td>
+    <td>${esc(a.channel_name ?? a.channel)}</td><td>${esc(a.rule)}</td><td class="num">${figure(a.value)}</td><td class="num">${figure(a.threshold)}</td></tr>`).join("")}</table>`;
 }
 function clickableRows() {
   view.querySelectorAll("tr.clickable").forEach(tr => tr.onclick = () => { location.hash = "#file/" + tr.dataset.id; });
@@ -203,21 +251,40 @@ const pages = {
       location.hash = "#files?" + q.toString();
     };
     clickableRows();
+    await loadThumbs();
   },
   async file(id) {
     const f = await api("/api/files/" + encodeURIComponent(id));
     const ch = (f.qc && f.qc.channels) || [];
+    const alarms = f.alarms || [];
     view.innerHTML = `<section class="card"><h2>${esc(f.path)} ${stateTag(f.state)}</h2>
-      <table><tr><th>agent</th><td>${esc(f.agent)}</td></tr><tr><th>sha256</th><td><code>${esc(f.sha256)}</code></td></tr>
+      ${thumb(f, true)}<table><tr><th>agent</th><td>${esc(f.agent)}</td></tr><tr><th>sha256</th><td><code>${esc(f.sha256)}</code></td></tr>
       <tr><th>size</th><td>${bytes(f.size)}</td></tr><tr><th>format</th><td>${esc(f.format)}</td></tr><tr><th>acquired</th><td>${when(f.acquired_at)}</td></tr>
       <tr><th>instrument</th><td>${esc(f.instrument)}</td></tr><tr><th>error</th><td class="error">${esc(f.error)}</td></tr></table></section>
       ${exportsCard(f)}
-      <section class="card"><h2>QC</h2><table class="qc"><tr><th>channel</th><th class="num">SNR</th><th class="num">saturation</th></tr>
-      ${ch.map(c => `<tr><td>${esc(c.name ?? c.index)}</td><td class="num">${c.snr == null ? "–" : Number(c.snr).toFixed(2)}</td><td class="num">${esc(c.saturation_fraction)}</td></tr>`).join("")}</table></section>
+      <section class="card"><h2>QC</h2><table class="qc"><tr><th>channel</th><th class="num">SNR</th><th class="num">saturation</th><th class="num">focus</th></tr>
+      ${ch.map((c, i) => `<tr><td>${esc(c.name ?? c.index)}</td>${["snr", "saturation_fraction", "focus"].map(k => `<td class="num${alarmed(f, c.index ?? i, k) ? " alarm qc-alarm" : ""}">${figure(c[k])}</td>`).join("")}</tr>`).join("")}</table></section>
+      <section class="card"><h2>QC alarms</h2>${alarms.length ? alarmTable(alarms, false) : '<p class="muted">None.</p>'}</section>
       <section class="card"><h2>Copies</h2><table>${f.copies.map(c => `<tr><td>${esc(c.destination)}</td><td>${when(c.verified_at)}</td><td class="error">${esc(c.error)}</td></tr>`).join("")}</table></section>
       <section class="card"><h2>Events</h2><table>${f.events.map(e => `<tr><td>${when(e.at)}</td><td>${esc(e.kind)}</td></tr>`).join("")}</table></section>
       <section class="card"><h2>Metadata</h2><pre>${esc(JSON.stringify(f.inspect, null, 2))}</pre></section>`;
     wireExports();
+    await loadThumbs();
+  },
+  async alarms() {
+    const p = new URLSearchParams(location.hash.split("?")[1] || "");
+    const res = await api("/api/alarms?" + p.toString());
+    const f = k => esc(p.get(k) || "");
+    view.innerHTML = `<section class="card"><h2>QC alarms</h2><form class="filters" id="filters">
+      <input name="instrument" placeholder="instrument" value="${f("instrument")}"><input name="user" placeholder="user" value="${f("user")}">
+      <button>Filter</button></form>
+      ${res.alarms.length ? alarmTable(res.alarms, true) : '<p class="muted">No alarms.</p>'}<p class="muted">${res.alarms.length} shown from ${esc(res.offset)}.</p></section>`;
+    document.getElementById("filters").onsubmit = ev => {
+      ev.preventDefault();
+      const q = new URLSearchParams([...new FormData(ev.target)].filter(([, v]) => v));
+      location.hash = "#alarms?" + q.toString();
+    };
+    clickableRows();
   },
   async qc() {
     const t = await api("/api/qc/trends");

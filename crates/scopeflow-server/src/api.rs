@@ -47,6 +47,11 @@ pub fn router(state: AppState, body_limit: usize) -> Router {
         .route("/api/files", get(crate::files::list))
         .route("/api/files/{id}", get(crate::files::one))
         .route(
+            "/api/files/{id}/thumbnail.png",
+            get(crate::thumbnails::serve),
+        )
+        .route("/api/alarms", get(crate::alarms::list))
+        .route(
             "/api/files/{id}/datacite.json",
             get(crate::exports::file_datacite),
         )

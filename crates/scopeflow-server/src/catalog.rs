@@ -73,6 +73,8 @@ pub struct Effects {
     pub qc: Option<Vec<QcChannel>>,
     /// The file first reached `verified` (or beyond) in this hour.
     pub verified_hour: Option<String>,
+    /// A new thumbnail (PNG, base64) for the file; `None` keeps the one stored.
+    pub thumbnail: Option<String>,
 }
 
 impl FileRow {
@@ -111,12 +113,15 @@ impl FileRow {
         let before = self.progress;
         match &ev.body {
             EventBody::Found {} => self.advance(FOUND, at),
-            EventBody::Processed { qc } => {
+            EventBody::Processed { qc, thumbnail } => {
                 self.advance(PROCESSED, at);
                 if let Some(doc) = qc {
                     fx.qc = Some(self.take_qc(doc));
                 }
+                fx.thumbnail.clone_from(thumbnail);
             }
+            // Stored apart (see [`crate::alarms`]); the file's state is not the alarm's business.
+            EventBody::QcAlarm { .. } => {}
             EventBody::CopyVerified { .. } => self.advance(TRANSFERRED, at),
             EventBody::CopyInvalid { .. } => {
                 // The copy will be sent again: no longer "every destination verified".

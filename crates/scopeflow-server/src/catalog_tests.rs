@@ -31,7 +31,10 @@ fn progress_never_moves_back_and_failures_show_only_while_newest() {
     let verified = ev("2026-01-01T00:00:05.000Z", EventBody::Verified {});
     let processed = ev(
         "2026-01-01T00:00:02.000Z",
-        EventBody::Processed { qc: None },
+        EventBody::Processed {
+            qc: None,
+            thumbnail: None,
+        },
     );
     let old_fail = ev(
         "2026-01-01T00:00:03.000Z",
@@ -91,7 +94,10 @@ fn processed_fills_metadata_search_and_qc_channels() {
     let fx = row.apply(
         &ev(
             "2026-01-01T10:00:01.000Z",
-            EventBody::Processed { qc: Some(doc) },
+            EventBody::Processed {
+                qc: Some(doc),
+                thumbnail: None,
+            },
         ),
         "2026-01-01T10:00:01.000Z",
     );

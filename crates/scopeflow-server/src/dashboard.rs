@@ -6,8 +6,9 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse};
 
 /// Scripts only from this server: a file path that slipped through escaping still cannot run code.
-/// Never framed (clickjacking); the other security headers come from [`crate::headers`].
-const CSP: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; \
+/// Thumbnails are fetched with the viewer token and shown from `blob:` URLs (an `<img src>` cannot
+/// send the token). Never framed (clickjacking); the other security headers come from [`crate::headers`].
+const CSP: &str = "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; \
     frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 pub async fn page() -> impl IntoResponse {

@@ -37,6 +37,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/postgres/0004_search_fts_format.sql"),
     ),
     (
+        5,
+        include_str!("../migrations/sqlite/0005_alarms_thumbnails.sql"),
+        include_str!("../migrations/postgres/0005_alarms_thumbnails.sql"),
+    ),
+    (
         6,
         include_str!("../migrations/sqlite/0006_file_metadata.sql"),
         include_str!("../migrations/postgres/0006_file_metadata.sql"),

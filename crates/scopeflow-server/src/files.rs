@@ -42,9 +42,17 @@ pub async fn list(
     let (mut rows, limit, offset) = select(&state, fq, DEFAULT_LIMIT).await?;
     fill_docs(&state, &mut rows, false).await?;
     let mut copies = copies_of(&state, &rows).await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let thumbs = crate::thumbnails::which(&state, &ids).await?;
+    let mut alarms = crate::alarms::of_files(&state, &ids).await?;
     let files: Vec<Value> = rows
         .iter()
-        .map(|r| file_json(r, copies.remove(&r.id).unwrap_or_default()))
+        .map(|r| {
+            let mut f = file_json(r, copies.remove(&r.id).unwrap_or_default());
+            f["thumbnail"] = thumbnail_url(r.id, thumbs.contains(&r.id));
+            f["alarms"] = Value::Array(alarms.remove(&r.id).unwrap_or_default());
+            f
+        })
         .collect();
     Ok(Json(
         json!({ "files": files, "limit": limit, "offset": offset }),
@@ -167,6 +175,12 @@ pub async fn one(
     crate::exports::add_metadata(&state, &mut doc, id).await?;
     doc["inspect"] = parse(row.inspect.as_deref());
     doc["events"] = Value::Array(events);
+    doc["thumbnail"] = thumbnail_url(
+        id,
+        !crate::thumbnails::which(&state, &[id]).await?.is_empty(),
+    );
+    let alarms = crate::alarms::of_files(&state, &[id]).await?.remove(&id);
+    doc["alarms"] = Value::Array(alarms.unwrap_or_default());
     Ok(Json(doc))
 }
 
@@ -243,6 +257,15 @@ pub fn file_json(r: &FileRow, copies: Vec<Value>) -> Value {
         "kept_reason": r.kept_reason,
         "purged_at": r.purged_at,
     })
+}
+
+/// Where the file's thumbnail is served, or `null` when it has none.
+fn thumbnail_url(id: i64, has: bool) -> Value {
+    if has {
+        json!(format!("/api/files/{id}/thumbnail.png"))
+    } else {
+        Value::Null
+    }
 }
 
 fn parse(text: Option<&str>) -> Value {

@@ -47,6 +47,8 @@ pub async fn ingest(
         .collect();
 
     let mut qc: HashMap<Key, Vec<QcChannel>> = HashMap::new();
+    let mut thumbnails: HashMap<Key, String> = HashMap::new();
+    let mut alarms: Vec<(Key, usize)> = Vec::new();
     let mut verified_hours: HashMap<String, (i64, i64)> = HashMap::new();
     for &i in &fresh {
         let (ev, at) = (&batch.events[i], &times[i]);
@@ -55,6 +57,12 @@ pub async fn ingest(
             .entry(key.clone())
             .or_insert_with(|| FileRow::new(agent, ev, at));
         let fx = row.apply(ev, at);
+        if let Some(png) = fx.thumbnail {
+            thumbnails.insert(key.clone(), png);
+        }
+        if matches!(ev.body, EventBody::QcAlarm { .. }) {
+            alarms.push((key.clone(), i));
+        }
         if let Some(channels) = fx.qc {
             qc.insert(key, channels);
         }
@@ -67,6 +75,16 @@ pub async fn ingest(
 
     record_events(&mut tx, &batch, &fresh, &times, &rows, &now).await?;
     write_docs(&mut tx, &rows, qc).await?;
+    let pngs: Vec<(i64, &str)> = thumbnails
+        .iter()
+        .map(|(k, png)| (rows[k].id, png.as_str()))
+        .collect();
+    crate::thumbnails::store(&mut tx, &pngs).await?;
+    let new_alarms: Vec<(i64, &Event, &str)> = alarms
+        .iter()
+        .map(|(k, i)| (rows[k].id, &batch.events[*i], times[*i].as_str()))
+        .collect();
+    crate::alarms::store(&mut tx, agent, &new_alarms).await?;
     crate::exports::record(&mut tx, &batch.events, &fresh, &times, &rows).await?;
 
     update_aggregates(&mut tx, agent, &rows, &original, verified_hours).await?;

@@ -6,6 +6,7 @@
 // Only the library proper: each test target sees every dependency of the package.
 #![cfg_attr(not(test), warn(unused_crate_dependencies))]
 
+mod alarms;
 mod api;
 mod auth;
 mod catalog;
@@ -19,6 +20,7 @@ mod ingest;
 mod metrics;
 mod reports;
 mod store;
+mod thumbnails;
 mod time;
 mod totals;
 mod validate;

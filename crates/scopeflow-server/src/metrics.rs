@@ -54,6 +54,15 @@ pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, 
     let alarms = crate::reports::alarm_count(&state).await?;
     out.push_str("# HELP scopeflow_qc_alarms Channels whose saturation fraction is over the alarm threshold.\n# TYPE scopeflow_qc_alarms gauge\n");
     let _ = writeln!(out, "scopeflow_qc_alarms {alarms}");
+    out.push_str("# HELP scopeflow_qc_alarms_total QC alarms raised by the agents' qc: rules, by instrument and rule.\n# TYPE scopeflow_qc_alarms_total counter\n");
+    for (instrument, rule, n) in crate::alarms::totals(&state).await? {
+        let _ = writeln!(
+            out,
+            "scopeflow_qc_alarms_total{{instrument=\"{}\",rule=\"{}\"}} {n}",
+            escape(&instrument),
+            escape(&rule)
+        );
+    }
     let agents = sqlx::query("SELECT name, last_seen, queue FROM agents ORDER BY name")
         .fetch_all(&state.db.pool)
         .await?;

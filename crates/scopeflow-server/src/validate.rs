@@ -78,11 +78,29 @@ fn event(ev: &Event) -> Result<String, String> {
     }
     match &ev.body {
         EventBody::Found {} | EventBody::Verified {} => {}
-        EventBody::Processed { qc } => {
+        EventBody::Processed { qc, thumbnail } => {
             if let Some(doc) = qc {
                 qc_document(doc)?;
             }
+            if let Some(png) = thumbnail {
+                crate::thumbnails::check(png).map_err(|why| format!("data.thumbnail: {why}"))?;
+            }
         }
+        EventBody::QcAlarm {
+            channel,
+            channel_name,
+            rule,
+            value,
+            threshold,
+            instrument,
+        } => qc_alarm(
+            *channel,
+            channel_name.as_deref(),
+            rule,
+            *value,
+            *threshold,
+            instrument,
+        )?,
         EventBody::CopyVerified {
             destination,
             verified_at,
@@ -107,6 +125,32 @@ fn event(ev: &Event) -> Result<String, String> {
         EventBody::Kept { reason } => text("data.reason", reason, MAX_TEXT)?,
     }
     Ok(at)
+}
+
+/// A `qc_alarm`: any rule name (agents may learn new rules before the server does), figures
+/// that are numbers.
+fn qc_alarm(
+    channel: u64,
+    channel_name: Option<&str>,
+    rule: &str,
+    value: Option<f64>,
+    threshold: f64,
+    instrument: &str,
+) -> Result<(), String> {
+    if channel >= MAX_CHANNELS as u64 {
+        return Err(format!("data.channel {channel}: at most {MAX_CHANNELS}"));
+    }
+    if let Some(n) = channel_name {
+        text("data.channel_name", n, MAX_NAME)?;
+    }
+    name("data.rule", rule, MAX_NAME)?;
+    text("data.instrument", instrument, MAX_NAME)?;
+    for (field, x) in [("data.value", value), ("data.threshold", Some(threshold))] {
+        if x.is_some_and(|x| !x.is_finite()) {
+            return Err(format!("{field}: expected a finite number"));
+        }
+    }
+    Ok(())
 }
 
 /// Any text: bounded, and without NUL (PostgreSQL cannot store it in TEXT).
@@ -259,6 +303,7 @@ fn channel(field: &str, c: &Value) -> Result<(), String> {
         "mean_signal",
         "mean_background",
         "std_background",
+        "focus",
     ] {
         match c.get(key) {
             None | Some(Value::Null) => {}

@@ -49,7 +49,7 @@ pub async fn record(
     let mut newest: HashMap<i64, (&str, Option<String>, Option<String>)> = HashMap::new();
     for &i in fresh {
         let ev = &events[i];
-        let EventBody::Processed { qc: Some(doc) } = &ev.body else {
+        let EventBody::Processed { qc: Some(doc), .. } = &ev.body else {
             continue;
         };
         let key = (
