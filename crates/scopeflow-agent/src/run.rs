@@ -123,10 +123,17 @@ pub async fn run(
     if let Some(task) = progress {
         task.abort();
     }
-    if let Some(task) = notifying {
-        task.abort();
-    }
     if let Some(n) = &ctx.notifier {
+        // The background sender finishes the delivery under way first: two senders at once
+        // would send the same alarm twice.
+        n.stop();
+        if let Some(mut task) = notifying
+            && tokio::time::timeout(crate::schedule::GRACE, &mut task)
+                .await
+                .is_err()
+        {
+            task.abort();
+        }
         crate::alarms::last_delivery(n, &ctx.journal).await;
     }
     crate::progress::log_once(&ctx.journal).await;

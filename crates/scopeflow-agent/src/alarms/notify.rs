@@ -31,6 +31,9 @@ pub(crate) struct Notifier {
     server: Option<String>,
     client: reqwest::Client,
     wake: tokio::sync::Notify,
+    /// Set by [`Notifier::stop`]: the loop ends after the delivery under way, never inside
+    /// one (cancelling a send the receiver already took would send it again at the next try).
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Notifier {
@@ -50,6 +53,7 @@ impl Notifier {
             server: pipeline.server.as_ref().map(|s| s.url.clone()),
             client,
             wake: tokio::sync::Notify::new(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
         })))
     }
 
@@ -57,10 +61,14 @@ impl Notifier {
         self.wake.notify_one();
     }
 
-    /// Runs until the task is dropped; failures wait in the journal for their next try.
+    /// Runs until [`Notifier::stop`]; failures wait in the journal for their next try.
     pub(crate) async fn run(&self) {
-        loop {
+        use std::sync::atomic::Ordering;
+        while !self.stopping.load(Ordering::Acquire) {
             self.deliver_due().await;
+            if self.stopping.load(Ordering::Acquire) {
+                break;
+            }
             tokio::select! {
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(POLL) => {}
@@ -68,7 +76,13 @@ impl Notifier {
         }
     }
 
-    /// Sends every delivery whose time has come; returns how many went through.
+    /// Asks [`Notifier::run`] to end once the delivery under way is recorded.
+    pub(crate) fn stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.wake.notify_one();
+    }
+
     pub(crate) async fn deliver_due(&self) -> usize {
         let due = match self.journal.due_deliveries(BATCH).await {
             Ok(d) => d,
