@@ -178,7 +178,13 @@ function exportsCard(f) {
     ? `<a id="eln-link" href="${esc(f.eln_url)}" target="_blank" rel="noopener noreferrer">${esc(f.eln_url)}</a>`
     : '<span class="muted">–</span>';
   const base = "/api/files/" + encodeURIComponent(f.id);
+  // The naming step's verdict (mode warn records it; reject never lets a file this far).
+  const problems = f.naming && Array.isArray(f.naming.problems) ? f.naming.problems : null;
+  const naming = !problems ? '<span class="muted">not checked</span>'
+    : problems.length === 0 ? '<span id="naming">follows the naming convention</span>'
+    : `<span id="naming" class="error">breaks naming rules: ${problems.map(p => esc(p.rule)).join(", ")}</span>`;
   return `<section class="card"><h2>Exports</h2><table><tr><th>lab notebook</th><td>${eln}</td></tr>
+    <tr><th>file name</th><td>${naming}</td></tr>
     <tr><th>repository</th><td><button class="export" data-path="${esc(base + "/datacite.json")}" data-name="${esc(f.id + "-datacite.json")}">DataCite JSON</button>
     <button class="export" data-path="${esc(base + "/dublin-core.xml")}" data-name="${esc(f.id + "-dublin-core.xml")}">Dublin Core XML</button></td></tr></table></section>`;
 }

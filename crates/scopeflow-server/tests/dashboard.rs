@@ -321,6 +321,7 @@ async fn file_page_links_the_notebook_and_offers_exports_in_chromium() {
             &day,
         );
         life[1]["data"]["qc"]["metadata"] = json!({"eln_url": eln, "license": "CC-BY-4.0"});
+        life[1]["data"]["qc"]["naming"] = json!({"mode": "warn", "ok": false, "problems": [{"rule": "characters"}, {"rule": "date"}]});
         events.extend(life);
     }
     env.ingest(&batch("scope-1", events)).await;
@@ -339,6 +340,10 @@ async fn file_page_links_the_notebook_and_offers_exports_in_chromium() {
     let link =
         "id=\"eln-link\" href=\"https://eln.lab.example/experiments.php?mode=view&amp;id=42\"";
     assert!(dom.contains(link), "no notebook link:\n{dom}");
+    assert!(
+        dom.contains("breaks naming rules: characters, date"),
+        "no naming verdict:\n{dom}"
+    );
     assert!(
         dom.contains("DataCite JSON") && dom.contains("Dublin Core XML"),
         "{dom}"
