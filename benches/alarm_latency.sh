@@ -69,7 +69,8 @@ destinations:
 YAML
 "$bin" agent --config "$scratch/pipeline.yaml" 2> "$scratch/agent.log" &
 agent=$!
-trap 'kill "$agent" "$receiver" 2>/dev/null || true' EXIT
+# The copies take ~2 GB: only the logs are kept.
+trap 'kill "$agent" "$receiver" 2>/dev/null || true; wait "$agent" 2>/dev/null || true; rm -rf "$scratch/acq" "$scratch/nas" "$scratch/src" "$scratch/state"' EXIT
 sleep 2
 la=$(cut -d' ' -f1 /proc/loadavg)
 : > "$scratch/written"

@@ -82,3 +82,5 @@ echo "|---|---|"
 grep 'RO-Crate written' "$scratch/agent.log" | sed -E 's/\x1b\[[0-9;]*m//g' | sed -E 's/.*destination=([^ ]+).* files=([0-9]+).* seconds=([0-9.]+).*/| rebuild at \1 (\2 files) | \3 s |/'
 echo "| ro-crate-metadata.json | $(du -h "$scratch/nas/ro-crate-metadata.json" | cut -f1) |"
 echo "| whole \`agent --once\` (open, reconcile, both crates, stop) | $wall, peak RSS $((rss / 1024)) MiB |"
+# The journal and the two crates take ~800 MB.
+rm -rf "$scratch/state" "$scratch/nas" "$scratch/nas2" "$scratch/out"

@@ -28,7 +28,7 @@ fn pipeline(dir: &Dir, mode: &str) -> PathBuf {
         format!(
             "version: 1\nname: fair\nwatch:\n  - path: acq\n    settle: 1s\n\
              steps: [{{naming: {{mode: {mode}}}}}, metadata, qc, convert]\n\
-             metadata: {{project: HeLa atlas, license: CC-BY-4.0, contact: alice@lab.example, description: DAPI stacks}}\n\
+             metadata: {{project: HeLa atlas, license: CC-BY-4.0, contact: alice@lab.example, description: DAPI stacks, users: {{run2: Bob Li}}}}\n\
              retry: {{max_attempts: 3, backoff: 0s, max_backoff: 1s}}\n\
              destinations:\n  - name: nas\n    kind: local\n    path: nas/confocal\n"
         ),
@@ -195,7 +195,8 @@ fn check_crate(p: &mut Problems, dir: &Dir) {
     p.check(
         run2["isPartOf"]["@id"] == eln
             && e.contains_key(eln)
-            && run2["author"]["@id"] == "#user-run2",
+            && run2["author"]["@id"] == "#user-run2"
+            && e["#user-run2"]["name"] == "Bob Li",
         || format!("the sidecar's notebook link is not in the crate: {run2}"),
     );
     p.check(!e.keys().any(|k| k.contains("final")), || {

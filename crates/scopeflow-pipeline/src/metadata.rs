@@ -42,6 +42,10 @@ pub struct Metadata {
     /// REMBI "Image acquisition": instrument settings beyond what the file records.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub image_acquisition: BTreeMap<String, String>,
+    /// Who acquired the data: the first folder of an image's path (a login, initials) mapped
+    /// to the person's name, as the RO-Crate's `author` shows it.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub users: BTreeMap<String, String>,
     /// The experiment in the lab's electronic notebook (eLabFTW); sidecar files only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub eln_url: Option<String>,
@@ -57,6 +61,7 @@ const KEYS: &[&str] = &[
     "study",
     "specimen",
     "image_acquisition",
+    "users",
 ];
 
 /// Common licences for data and code. Anything else can be written `LicenseRef-NAME`, SPDX's
@@ -106,6 +111,7 @@ impl Metadata {
             study: join(&self.study, &over.study),
             specimen: join(&self.specimen, &over.specimen),
             image_acquisition: join(&self.image_acquisition, &over.image_acquisition),
+            users: join(&self.users, &over.users),
             eln_url: pick(&self.eln_url, &over.eln_url),
         }
     }
@@ -166,6 +172,7 @@ fn read_fields(node: &Node, path: &str, keys: &[&str], r: &mut Reader) -> Metada
         ("study", &mut out.study),
         ("specimen", &mut out.specimen),
         ("image_acquisition", &mut out.image_acquisition),
+        ("users", &mut out.users),
     ] {
         if let Some((node, _)) = f.get(key) {
             *slot = flat_map(node, &f.key_path(key), r);

@@ -89,6 +89,7 @@ impl<'a> CrateWriter<'a> {
             &mut self.ents,
             &mut parts,
             &mut self.own,
+            &self.input.metadata.users,
         );
         self.count += 1;
         for e in self.own.drain(..) {
@@ -198,6 +199,7 @@ fn file_entities(
     ents: &mut Entities,
     parts: &mut Vec<Value>,
     own: &mut Vec<Value>,
+    users: &BTreeMap<String, String>,
 ) {
     let raw_id = encode_id(&f.raw);
     let mut raw = Map::new();
@@ -220,7 +222,7 @@ fn file_entities(
     if let Some(at) = &f.acquired_at {
         raw.insert("dateCreated".into(), json!(at));
     }
-    let person = f.user.as_deref().map(|u| ents.person(u));
+    let person = f.user.as_deref().map(|u| ents.person(u, users.get(u)));
     if let Some(p) = &person {
         raw.insert("author".into(), p.clone());
     }

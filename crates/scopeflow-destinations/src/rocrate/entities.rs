@@ -76,11 +76,12 @@ impl Entities {
         }))
     }
 
-    pub fn person(&mut self, user: &str) -> Value {
+    /// `user` is the folder name; `name` the person's name when the pipeline maps it.
+    pub fn person(&mut self, user: &str, name: Option<&String>) -> Value {
         self.reference(json!({
             "@id": format!("#user-{}", slug(user)),
             "@type": "Person",
-            "name": user,
+            "name": name.map_or(user, String::as_str),
         }))
     }
 

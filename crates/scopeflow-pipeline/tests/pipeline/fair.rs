@@ -96,7 +96,7 @@ fn metadata_mistakes_at_their_place() {
         (
             12,
             3,
-            "unknown key `keyword` in metadata; did you mean `keywords`? allowed: project, license, contact, description, funder, keywords, study, specimen, image_acquisition"
+            "unknown key `keyword` in metadata; did you mean `keywords`? allowed: project, license, contact, description, funder, keywords, study, specimen, image_acquisition, users"
         )
     );
     assert_eq!(
