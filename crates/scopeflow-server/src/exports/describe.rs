@@ -101,7 +101,21 @@ pub fn describe(
             );
             t
         }),
-        creators: set(&|i| i.row.user_name.clone().into_iter().collect()),
+        // The pipeline's `metadata.users` names the person behind a user folder.
+        creators: set(&|i| {
+            i.row
+                .user_name
+                .iter()
+                .map(|u| {
+                    i.metadata
+                        .get("users")
+                        .and_then(|m| m.get(u))
+                        .and_then(Value::as_str)
+                        .unwrap_or(u)
+                        .to_owned()
+                })
+                .collect()
+        }),
         contacts: set(&one("contact")),
         publishers: set(&|i| vec![i.row.agent.clone()]),
         year: published.get(..4).unwrap_or("1970").to_string(),

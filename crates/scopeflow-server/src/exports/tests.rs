@@ -91,3 +91,14 @@ fn dublin_core_escapes_markup_and_replaces_what_xml_cannot_hold() {
     assert!(!xml.contains('\u{1}'));
     assert!(xml.contains("<dc:identifier>sha256:abab"), "{xml}");
 }
+
+#[test]
+fn creators_are_named_by_the_pipeline_users_map() {
+    let named = json!({"users": {"alice": "Alice Martin"}});
+    let items = [
+        item(1, "alice/a.tif", "2026-12-01T08:00:00Z", named),
+        item(2, "bob/b.tif", "2026-12-01T09:00:00Z", json!({})),
+    ];
+    let d = describe(Kind::Dataset, &items, "http://h", "http://h/x".into(), None);
+    assert_eq!(d.creators, ["Alice Martin", "bob"]);
+}
