@@ -135,21 +135,31 @@ pub async fn select(
     Ok((rows, limit, offset))
 }
 
-pub async fn one(
-    State(state): State<AppState>,
-    _who: Principal,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::bad_request(format!("file id {id:?} is not a number")))?;
+/// A file id from a URL path: 400 when it is not a number.
+pub(crate) fn file_id(id: &str) -> Result<i64, ApiError> {
+    id.parse()
+        .map_err(|_| ApiError::bad_request(format!("file id {id:?} is not a number")))
+}
+
+/// The catalog row of the file whose id is in a URL path: 400 for a bad id, 404 for none.
+pub(crate) async fn file_row(state: &AppState, id: &str) -> Result<FileRow, ApiError> {
+    let id = file_id(id)?;
     let sql = format!("SELECT {FILE_COLUMNS} FROM files WHERE id = $1");
     let row = sqlx::query(AssertSqlSafe(sql))
         .bind(id)
         .fetch_optional(&state.db.pool)
         .await?
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no file with id {id}")))?;
-    let mut row = read_row(&row)?;
+    Ok(read_row(&row)?)
+}
+
+pub async fn one(
+    State(state): State<AppState>,
+    _who: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let mut row = file_row(&state, &id).await?;
+    let id = row.id;
     fill_docs(&state, std::slice::from_mut(&mut row), true).await?;
     let copies = copies_of(&state, std::slice::from_ref(&row))
         .await?

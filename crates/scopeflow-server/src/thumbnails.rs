@@ -72,9 +72,7 @@ pub async fn serve(
     _who: Principal,
     Path(id): Path<String>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::bad_request(format!("file id {id:?} is not a number")))?;
+    let id = crate::files::file_id(&id)?;
     let b64: Option<String> = sqlx::query_scalar("SELECT png FROM thumbnails WHERE file_id = $1")
         .bind(id)
         .fetch_optional(&state.db.pool)

@@ -21,13 +21,11 @@ use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use sqlx::AssertSqlSafe;
 
 use crate::api::AppState;
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::files::{FileQuery, MAX_LIMIT};
-use crate::store::{FILE_COLUMNS, read_row};
+use crate::files::{FileQuery, MAX_LIMIT, file_row};
 use describe::{Described, Kind};
 
 pub use record::record;
@@ -101,16 +99,7 @@ fn xml(body: String) -> Response {
 }
 
 async fn file(state: &AppState, headers: &HeaderMap, id: &str) -> Result<Described, ApiError> {
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::bad_request(format!("file id {id:?} is not a number")))?;
-    let sql = format!("SELECT {FILE_COLUMNS} FROM files WHERE id = $1");
-    let row = sqlx::query(AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_optional(&state.db.pool)
-        .await?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no file with id {id}")))?;
-    let items = record::load(state, vec![read_row(&row)?]).await?;
+    let items = record::load(state, vec![file_row(state, id).await?]).await?;
     let base = base_url(headers);
     let url = format!("{base}/api/files/{id}");
     Ok(describe::describe(Kind::File, &items, &base, url, None))
