@@ -33,7 +33,7 @@ raw=$("$py" -c "import json,sys; print(json.load(open(sys.argv[1]))['raw_bytes']
 measure() { # name, output, command...
   local name=$1 out=$2
   shift 2
-  rm -rf "$out"
+  rm -rf "$out" "${out%.ome.zarr}.png"  # convert writes its thumbnail beside the output
   sync
   cat "$src" > /dev/null # every converter reads the source from the page cache
   /usr/bin/time -f '%e %M' -o "$scratch/time.txt" "$@" > "$scratch/$name.log" 2>&1 || {

@@ -26,6 +26,11 @@ want_package chromium sh -c 'command -v chromium'
 want_package python3-aiosmtpd python3 -c "import aiosmtpd"
 # openssl makes the STARTTLS relay's certificate in the e-mail alarm test.
 want_package openssl sh -c 'command -v openssl'
+# A real desktop for the desktop-notification alarm test: a session D-Bus, a virtual X
+# display and the dunst notification daemon (whose `dunstctl history` shows what it received).
+want_package dbus-daemon sh -c 'command -v dbus-daemon'
+want_package xvfb sh -c 'command -v Xvfb'
+want_package dunst sh -c 'command -v dunstctl'
 # A one-node Slurm cluster for the `batch` tests (scopeflow_testkit::Slurm): controller, node
 # daemon, client commands and munge authentication.
 want_package slurmctld test -x /usr/sbin/slurmctld

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::server::{Server, free_port, get_json, token};
+use crate::server::{Server, free_port, get_bytes, get_json, token};
 use crate::util::*;
 
 /// The batch id: the last word of the last line `batch submit` prints.
@@ -348,6 +348,20 @@ sftest!(
                     .as_array()
                     .is_some_and(|c| !c.is_empty()),
                 "{f}"
+            );
+            // The thumbnail the task wrote beside the QC document, as the agent sends it.
+            let url = f["thumbnail"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no thumbnail on the server: {f}"));
+            let (status, ctype, png) = get_bytes(&format!("{}{url}", server.url), &viewer);
+            assert_eq!((status, ctype.as_str()), (200, "image/png"), "{url}");
+            let stem = path.trim_end_matches(".ome.tif").trim_end_matches(".tif");
+            let written = dest.join("qc").join(format!("{stem}.png"));
+            assert_eq!(
+                png,
+                std::fs::read(&written).unwrap_or_else(|e| panic!("{}: {e}", written.display())),
+                "{}",
+                written.display()
             );
         }
     }

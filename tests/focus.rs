@@ -1,4 +1,5 @@
-//! `qc --json`'s `focus` against a numpy reference, on a sharp sample and the same sample blurred.
+//! `qc --json`'s `focus` against a numpy reference, on a sharp sample and the same sample blurred,
+//! and its `histogram` against `numpy.histogram` on 8-bit, 16-bit and float images.
 
 use serde_json::Value;
 
@@ -44,6 +45,20 @@ result = {}
 for name, stack in (("sharp", sharp), ("blurred", blurred)):
     tifffile.imwrite(f"{out}/{name}.ome.tif", stack, ome=True, metadata={"axes": "ZCYX"})
     result[name] = [focus(stack, ch) for ch in range(c)]
+
+# The README's histogram: 64 bins over [min, max] of the channel's values as float64.
+def hist(stack, ch):
+    x = stack[:, ch].astype(np.float64)
+    return np.histogram(x, bins=64, range=(float(x.min()), float(x.max())))[0].tolist()
+
+eight = rng.integers(0, 256, (z, c, h, w)).astype(np.uint8)
+floats = rng.normal(100, 25, (z, c, 40, 50)).astype(np.float32)
+hists = {}
+for name, stack in (("sharp", sharp), ("eight", eight), ("floats", floats)):
+    if name != "sharp":
+        tifffile.imwrite(f"{out}/{name}.ome.tif", stack, ome=True, metadata={"axes": "ZCYX"})
+    hists[name] = [hist(stack, ch) for ch in range(c)]
+result["histograms"] = hists
 print(json.dumps(result))
 "#;
 
@@ -83,6 +98,21 @@ sftest!(focus_matches_numpy_on_sharp_and_blurred, |dir: Dir| {
     for (i, (s, b)) in got_all[0].iter().zip(&got_all[1]).enumerate() {
         p.check(*s > 10.0 * b, || {
             format!("channel {i}: sharp focus {s} should far exceed blurred {b}")
+        });
+    }
+    for (name, want) in want["histograms"].as_object().expect("histograms") {
+        let doc = scopeflow(args!["qc", dir.join(format!("{name}.ome.tif")), "--json"])
+            .success()
+            .stdout_json();
+        let got: Vec<&Value> = doc["channels"]
+            .as_array()
+            .expect("channels")
+            .iter()
+            .map(|c| &c["histogram"])
+            .collect();
+        let want: Vec<&Value> = want.as_array().expect("reference list").iter().collect();
+        p.check(got == want, || {
+            format!("{name}: histograms {got:?}, numpy {want:?}")
         });
     }
     p.finish(&run);

@@ -85,6 +85,28 @@ pub(crate) fn get_json(url: &str, token: &str) -> Value {
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {url}: not JSON ({e}): {body}"))
 }
 
+/// `(status, content type, body)` of a GET with the viewer token.
+pub(crate) fn get_bytes(url: &str, token: &str) -> (u16, String, Vec<u8>) {
+    let r = reqwest::blocking::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = r.status().as_u16();
+    let ctype = r
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    (
+        status,
+        ctype,
+        r.bytes().map(|b| b.to_vec()).unwrap_or_default(),
+    )
+}
+
 pub(crate) fn token(db: &str, args: &[&str]) -> String {
     let mut all = vec!["server", "token", "create", "--db", db];
     all.extend_from_slice(args);

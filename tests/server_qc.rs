@@ -5,9 +5,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
-use crate::server::{Server, free_port, get_json, token};
+use crate::server::{Server, free_port, get_bytes, get_json, token};
 use crate::util::*;
 
 fn pipeline(dir: &Dir, port: u16) -> PathBuf {
@@ -22,28 +21,6 @@ fn pipeline(dir: &Dir, port: u16) -> PathBuf {
              destinations:\n  - name: nas\n    kind: local\n    path: nas/confocal-7\n\
              server:\n  url: http://127.0.0.1:{port}\n  token_file: agent.token\n"
         ),
-    )
-}
-
-/// `(status, content type, body)` of a GET with the viewer token.
-fn get_bytes(url: &str, token: &str) -> (u16, String, Vec<u8>) {
-    let r = reqwest::blocking::Client::new()
-        .get(url)
-        .bearer_auth(token)
-        .timeout(Duration::from_secs(10))
-        .send()
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    let status = r.status().as_u16();
-    let ctype = r
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
-    (
-        status,
-        ctype,
-        r.bytes().map(|b| b.to_vec()).unwrap_or_default(),
     )
 }
 

@@ -17,6 +17,7 @@ mod world;
 
 mod alarms;
 mod check;
+mod desktop;
 mod isolation;
 mod kill;
 mod once;

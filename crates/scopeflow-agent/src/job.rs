@@ -407,17 +407,13 @@ fn protect(raw: &std::path::Path) {
     }
 }
 
-/// Largest thumbnail sent to the server: a 256 × 256 RGB PNG of pure noise stays under it; a
-/// bigger file is not one of ours, and the server would refuse it.
-const MAX_THUMBNAIL_BYTES: u64 = 256 * 1024;
-
 /// The thumbnail for the `processed` event, base64; `None` (the server then shows none) when
 /// there is none, it cannot be read, or it is too big.
 async fn thumbnail_base64(path: Option<&std::path::Path>) -> Option<String> {
     use base64::Engine as _;
     let path = path?;
     let size = tokio::fs::metadata(path).await.ok()?.len();
-    if size > MAX_THUMBNAIL_BYTES {
+    if size > scopeflow_core::MAX_THUMBNAIL_BYTES {
         tracing::warn!(thumbnail = %path.display(), size, "thumbnail too big to send to the server");
         return None;
     }

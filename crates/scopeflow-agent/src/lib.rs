@@ -33,6 +33,7 @@ mod settle;
 mod watch;
 
 pub use eln::{ExportError, export_eln};
+pub use process::modified_at;
 pub use run::{AgentError, Summary, run};
 /// The include rules and folder scan, shared with `scopeflow batch` so a backlog is planned
 /// exactly as the agent would have picked its files.

@@ -178,7 +178,9 @@ fn run_steps(
             (qc, sha)
         }
     };
-    let mut doc = json!({"inspect": inspect, "qc": qc, "sha256": sha256});
+    let mut doc = json!({
+        "inspect": inspect, "qc": qc, "sha256": sha256, "modified_at": modified_at(raw),
+    });
     if let Some(map) = doc.as_object_mut() {
         map.extend(described);
     }
@@ -186,6 +188,16 @@ fn run_steps(
     std::fs::write(tmp.join("qc.json"), text)
         .map_err(|e| ProcessError::Local(format!("{}: {e}", tmp.display())))?;
     Ok((sha256, convert.is_some()))
+}
+
+/// The raw file's modification time (RFC 3339, UTC), in the QC document: the catalog shows it
+/// when the file's own metadata has no acquisition time (many plain TIFFs), marked as such.
+pub fn modified_at(raw: &Path) -> Option<String> {
+    let t = std::fs::metadata(raw).and_then(|m| m.modified()).ok()?;
+    Some(
+        chrono::DateTime::<chrono::Utc>::from(t)
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    )
 }
 
 /// Removes leftovers of interrupted runs (`.*.scopeflow-tmp-*`) from the work folder.

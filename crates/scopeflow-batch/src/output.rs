@@ -118,7 +118,10 @@ pub fn convert(
         return Err(fail(&raw, "changed while it was being converted"));
     }
     // The same document the agent delivers as qc/STEM.json.
-    let doc = json!({"inspect": inspect, "qc": report.qc_document(), "sha256": report.sha256});
+    let doc = json!({
+        "inspect": inspect, "qc": report.qc_document(), "sha256": report.sha256,
+        "modified_at": scopeflow_agent::modified_at(&raw),
+    });
     let text = serde_json::to_vec_pretty(&doc).expect("a JSON value serialises");
     if let Some(parent) = qc.parent() {
         std::fs::create_dir_all(parent).map_err(|e| fail(parent, e))?;

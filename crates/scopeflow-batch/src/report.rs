@@ -36,6 +36,18 @@ fn reported(dir: &std::path::Path) -> HashSet<String> {
         .collect()
 }
 
+/// The thumbnail beside a file's QC document, base64, as the agent sends it; `None` when
+/// the conversion wrote none (or it is unreadable, or too big for the server).
+fn thumbnail_base64(png: &std::path::Path) -> Option<String> {
+    use base64::Engine as _;
+    let size = std::fs::metadata(png).ok()?.len();
+    if size > scopeflow_core::MAX_THUMBNAIL_BYTES {
+        return None;
+    }
+    let bytes = std::fs::read(png).ok()?;
+    Some(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
 /// The events of every finished (done or failed) file not yet acknowledged.
 fn pending_events(plan: &Plan, sent: &HashSet<String>) -> Result<Vec<Event>, String> {
     let dir = plan.dir();
@@ -54,17 +66,19 @@ fn pending_events(plan: &Plan, sent: &HashSet<String>) -> Result<Vec<Event>, Str
                     path, at, sha256, ..
                 } => {
                     let qc_rel = sizes.get(&path).map(|s| s.1.clone()).unwrap_or_default();
-                    let qc = std::fs::read(plan.to.join(qc_rel))
+                    let qc = std::fs::read(plan.to.join(&qc_rel))
                         .ok()
                         .and_then(|b| serde_json::from_slice(&b).ok());
+                    let thumbnail = thumbnail_base64(
+                        &plan
+                            .to
+                            .join(scopeflow_destinations::thumbnail_beside(&qc_rel)),
+                    );
                     (
                         path,
                         at,
                         Some(sha256),
-                        EventBody::Processed {
-                            qc,
-                            thumbnail: None,
-                        },
+                        EventBody::Processed { qc, thumbnail },
                     )
                 }
                 Record::FileFailed { path, at, error } => {

@@ -58,6 +58,10 @@ pub struct FileRef {
     pub size: u64,
 }
 
+/// Largest thumbnail file an agent or a batch sends: a 256 × 256 RGB PNG of pure noise stays
+/// under it; a bigger file is not one of ours, and the server would refuse it.
+pub const MAX_THUMBNAIL_BYTES: u64 = 256 * 1024;
+
 /// What happened, with what the server needs to show it. Serialised as
 /// `"kind": "<snake_case name>", "data": {…}` beside the other fields of [`Event`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

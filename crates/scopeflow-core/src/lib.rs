@@ -21,7 +21,7 @@ pub use axis::{Axis, AxisKind, axes_string};
 pub use convert::{Codec, DEFAULT_CHUNK_YX, Levels, NgffVersion};
 pub use destination::{S3Settings, SftpSettings, host_is_ip, host_needs_path_style};
 pub use dtype::DType;
-pub use event::{Event, EventAck, EventBatch, EventBody, FileRef};
+pub use event::{Event, EventAck, EventBatch, EventBody, FileRef, MAX_THUMBNAIL_BYTES};
 pub use meta::{ImageMeta, PhysicalSizes, SeriesSummary};
 pub use qc::{ChannelQc, qc_document};
 pub use sftp_url::SftpUrl;

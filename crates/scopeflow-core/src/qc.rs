@@ -24,6 +24,11 @@ pub struct ChannelQc {
     /// zero mean. Absent from documents written before it existed.
     #[serde(default)]
     pub focus: Option<f64>,
+    /// Pixels in 64 equal bins over `[min, max]` (as `numpy.histogram(x, bins=64,
+    /// range=(min, max))`), for people to see the distribution; `None` without a finite
+    /// pixel. Absent from documents written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<Vec<u64>>,
     /// Number of pixels in the channel.
     pub count: u64,
 }

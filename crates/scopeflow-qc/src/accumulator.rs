@@ -6,6 +6,7 @@ use crate::dense::Dense;
 use crate::distinct::DEFAULT_DISTINCT_CAP;
 use crate::float::FloatQc;
 use crate::focus::{LaplacianMoments, PlaneFocus};
+use crate::histogram::histogram;
 use crate::otsu::otsu_index;
 use crate::stats::{Summary, moments, split};
 use crate::wide::WideQc;
@@ -218,6 +219,7 @@ impl ChannelAccumulator {
             n_signal: None,
             n_background: None,
             focus: None,
+            histogram: None,
             count: self.count,
         };
         if self.count == 0 {
@@ -229,6 +231,7 @@ impl ChannelAccumulator {
         qc.max = Some(s.max);
         qc.mean = Some(s.all.mean);
         qc.focus = self.focus.score(qc.mean);
+        qc.histogram = Some(s.histogram);
         let Some(split) = s.split else { return qc };
         qc.otsu_threshold = Some(split.threshold);
         qc.n_background = Some(split.background.map_or(0, |m| m.n));
@@ -265,6 +268,7 @@ where
         min,
         max,
         all,
+        histogram: histogram(cells.clone(), min, max),
         split: Some(split(cells, t, move |c| c.mean <= t)),
     })
 }

@@ -11,6 +11,7 @@
 //! return NaN for the mean and fail to bin an infinite range, so no number would be right.
 
 use crate::distinct::Distinct;
+use crate::histogram::histogram;
 use crate::otsu::otsu_index;
 use crate::stats::{Cell, Summary, moments, split};
 
@@ -150,6 +151,7 @@ impl FloatQc {
                 min: lo,
                 max: hi,
                 all,
+                histogram: histogram(values.iter().map(|&(v, n)| Cell::exact(n, v)), lo, hi),
                 split: classes,
             });
         }
@@ -158,6 +160,7 @@ impl FloatQc {
         let cells: Vec<Cell> = grid.cells().map(|(_, c)| c).collect();
         let cells = cells.iter().copied();
         let all = moments(cells.clone())?;
+        let coarse = histogram(cells.clone(), lo, hi);
         let classes = (hi > lo).then(|| {
             let bins = NumpyBins::new(lo, hi);
             let mut hist = vec![0u64; BINS];
@@ -172,6 +175,7 @@ impl FloatQc {
             min: lo,
             max: hi,
             all,
+            histogram: coarse,
             split: classes,
         })
     }

@@ -93,11 +93,13 @@ pub(crate) struct Split {
 }
 
 /// What each pixel representation reduces to; absent when the channel has no finite pixel.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Summary {
     pub min: f64,
     pub max: f64,
     pub all: Moments,
+    /// [`crate::histogram::histogram`] of the same cells.
+    pub histogram: Vec<u64>,
     /// `None` when the definition has no threshold (float data with `min == max`).
     pub split: Option<Split>,
 }

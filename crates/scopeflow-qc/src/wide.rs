@@ -13,6 +13,7 @@
 //! remain sums over the exact pixel values.
 
 use crate::distinct::Distinct;
+use crate::histogram::histogram;
 use crate::otsu::otsu_index;
 use crate::stats::{Cell, Summary, moments, split};
 
@@ -116,6 +117,7 @@ impl WideQc {
             min,
             max,
             all,
+            histogram: histogram(cells.iter().map(|c| c.0), min, max),
             split: Some(classes),
         })
     }

@@ -84,11 +84,53 @@ function scale(d0, d1, r0, r1) {
   const span = d1 - d0 || 1;
   return v => r0 + (v - d0) / span * (r1 - r0);
 }
+// Labels under the x axis, never overlapping: the first and last always, others only where
+// they leave room (about 7 px per character at the chart's font size).
 function axisLabels(xs, x, fmt) {
   if (!xs.length) return "";
-  const picks = xs.length > 6 ? [0, Math.floor(xs.length / 3), Math.floor(2 * xs.length / 3), xs.length - 1] : xs.map((_, i) => i);
-  const anchor = (n, i) => n === 0 && picks.length > 1 ? "start" : i === picks.length - 1 && picks.length > 1 ? "end" : "middle";
-  return picks.map((i, n) => `<text x="${x(xs[i]).toFixed(1)}" y="${H - 8}" text-anchor="${anchor(n, n)}">${esc(fmt(xs[i]))}</text>`).join("");
+  const candidates = xs.length > 6 ? [0, Math.floor(xs.length / 3), Math.floor(2 * xs.length / 3), xs.length - 1] : xs.map((_, i) => i);
+  const width = i => 7 * String(fmt(xs[i])).length;
+  const last = candidates[candidates.length - 1];
+  const picks = [];
+  for (const i of candidates) {
+    const prev = picks[picks.length - 1];
+    const room = prev === undefined || x(xs[i]) - x(xs[prev]) >= (width(i) + width(prev)) / 2 + 8;
+    if (room) picks.push(i);
+    else if (i === last && picks.length > 1) picks[picks.length - 1] = i;
+  }
+  const anchor = n => n === 0 && picks.length > 1 ? "start" : n === picks.length - 1 && picks.length > 1 ? "end" : "middle";
+  return picks.map((i, n) => `<text class="axis-label" x="${x(xs[i]).toFixed(1)}" y="${H - 8}" text-anchor="${anchor(n)}">${esc(fmt(xs[i]))}</text>`).join("");
+}
+
+/// A channel's histogram (64 bins over [min, max] from its QC), counts on a log scale so the
+/// few bright pixels show beside the background.
+function histogram(c) {
+  const h = c.histogram || [];
+  if (!h.length) return "";
+  const w = 280, hh = 120, pad = { l: 8, r: 8, t: 6, b: 22 };
+  const logs = h.map(n => Math.log10(1 + n));
+  const top = Math.max(1e-9, ...logs);
+  const bw = (w - pad.l - pad.r) / h.length;
+  const bars = h.map((n, i) => {
+    const bh = logs[i] / top * (hh - pad.t - pad.b);
+    return `<rect class="hist-bar" x="${(pad.l + i * bw).toFixed(1)}" y="${(hh - pad.b - bh).toFixed(1)}" width="${Math.max(0.5, bw - 0.5).toFixed(1)}" height="${bh.toFixed(1)}" fill="#2f6fdf"><title>${esc(n)} pixels</title></rect>`;
+  }).join("");
+  return `<figure class="histogram"><figcaption>${esc(c.name ?? c.index)} <span class="muted">pixels per value (log scale)</span></figcaption>
+    <svg viewBox="0 0 ${w} ${hh}" width="${w}" role="img" aria-label="histogram of channel ${esc(c.name ?? c.index)}">${bars}
+    <line x1="${pad.l}" y1="${hh - pad.b}" x2="${w - pad.r}" y2="${hh - pad.b}" stroke="#ccc"/>
+    <text class="axis-label" x="${pad.l}" y="${hh - 6}" text-anchor="start">${figure(c.min)}</text>
+    <text class="axis-label" x="${w - pad.r}" y="${hh - 6}" text-anchor="end">${figure(c.max)}</text></svg></figure>`;
+}
+
+// When a value comes from a fallback, the table says so.
+function acquired(f) {
+  if (f.acquired_at) return when(f.acquired_at);
+  if (f.modified_at) return `${when(f.modified_at)} <span class="muted fallback" title="the file's metadata has no acquisition time: this is when the file was last modified">(file modified)</span>`;
+  return when(null);
+}
+function instrument(f) {
+  if (f.instrument) return esc(f.instrument);
+  return `${esc(f.agent)} <span class="muted fallback" title="the file's metadata names no instrument: this is the agent that sent it">(agent)</span>`;
 }
 
 /// Bars of `values` over `labels` (categories in order).
@@ -115,7 +157,7 @@ function trendChart(series, threshold) {
   const sats = pts.map(p => p.saturation_fraction || 0);
   const ySat = scale(0, Math.max(threshold * 2, ...sats), H - PAD.b, H / 2 + 8);
   const line = snrs.map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${ySnr(p.snr).toFixed(1)}`).join("");
-  const dots = pts.map(p => `<circle class="${p.alarm ? "alarm-dot" : "sat-dot"}" cx="${x(p.t).toFixed(1)}" cy="${ySat(p.saturation_fraction || 0).toFixed(1)}" r="${p.alarm ? 4 : 2.5}" fill="${p.alarm ? "#d23c3c" : "#8a94a6"}"><title>${esc(p.at)}: saturation ${esc(p.saturation_fraction)}</title></circle>`).join("");
+  const dots = pts.map(p => `<circle class="${p.alarm ? "alarm-dot" : "sat-dot"}" cx="${x(p.t).toFixed(1)}" cy="${ySat(p.saturation_fraction || 0).toFixed(1)}" r="${p.alarm ? 4 : 2.5}" fill="${p.alarm ? "#d23c3c" : "#8a94a6"}"><title>${esc(p.at)}: saturation ${figure(p.saturation_fraction)}</title></circle>`).join("");
   const alarms = pts.filter(p => p.alarm).length;
   return `<figure class="trend"><figcaption><b>${esc(series.instrument)}</b> · ${esc(series.channel)}
     <span class="muted">(${pts.length} files${alarms ? `, <span class="alarm">${alarms} saturation alarm${alarms > 1 ? "s" : ""}</span>` : ""})</span></figcaption>
@@ -123,7 +165,7 @@ function trendChart(series, threshold) {
     <text x="${PAD.l - 6}" y="${PAD.t + 8}" text-anchor="end">SNR ${hi.toFixed(1)}</text>
     <text x="${PAD.l - 6}" y="${H / 2 - 6}" text-anchor="end">${lo.toFixed(1)}</text>
     <path d="${line}" fill="none" stroke="#2f6fdf" stroke-width="1.5"/>
-    ${snrs.map(p => `<circle cx="${x(p.t).toFixed(1)}" cy="${ySnr(p.snr).toFixed(1)}" r="2" fill="#2f6fdf"><title>${esc(p.at)}: SNR ${esc(p.snr)}</title></circle>`).join("")}
+    ${snrs.map(p => `<circle cx="${x(p.t).toFixed(1)}" cy="${ySnr(p.snr).toFixed(1)}" r="2" fill="#2f6fdf"><title>${esc(p.at)}: SNR ${figure(p.snr)}</title></circle>`).join("")}
     <text x="${PAD.l - 6}" y="${H / 2 + 18}" text-anchor="end">saturation</text>
     <line x1="${PAD.l}" x2="${W - PAD.r}" y1="${ySat(threshold).toFixed(1)}" y2="${ySat(threshold).toFixed(1)}" stroke="#d23c3c" stroke-dasharray="4 3"><title>alarm threshold ${esc(threshold)}</title></line>
     ${dots}${axisLabels(ts, x, t => new Date(t).toISOString().slice(0, 10))}</svg></figure>`;
@@ -135,7 +177,7 @@ function fileTable(files, withError) {
   return `<table class="files"><tr><th></th><th>path</th><th>agent</th><th>state</th><th class="num">size</th><th>format</th><th>acquired</th><th>instrument</th>
     <th class="num">SNR</th><th class="num">saturation</th><th class="num">focus</th><th>${withError ? "error" : "copies"}</th></tr>${files.map(f => `<tr class="clickable" data-id="${esc(f.id)}">
     <td>${thumb(f, false)}</td><td>${esc(f.path)}${f.version > 1 ? ` <span class="muted">v${esc(f.version)}</span>` : ""}</td><td>${esc(f.agent)}</td><td>${stateTag(f.state)}</td>
-    <td class="num">${bytes(f.size)}</td><td>${esc(f.format)}</td><td>${when(f.acquired_at)}</td><td>${esc(f.instrument)}</td>
+    <td class="num">${bytes(f.size)}</td><td>${esc(f.format)}</td><td>${acquired(f)}</td><td>${instrument(f)}</td>
     <td class="num">${qcCell(f, "snr")}</td><td class="num">${qcCell(f, "saturation_fraction")}</td><td class="num">${qcCell(f, "focus")}</td>
     <td>${withError ? `<span class="error">${esc(f.error)}</span>` : f.copies.filter(c => c.verified_at).map(c => esc(c.destination)).join(", ")}</td></tr>`).join("")}</table>`;
 }
@@ -234,11 +276,12 @@ const pages = {
       <td class="num">${esc(a.files)}</td><td class="num ${a.failed ? "error" : ""}">${esc(a.failed)}</td><td class="num ${a.quarantined ? "alarm" : ""}">${esc(a.quarantined)}</td>
       <td class="num">${bytes(a.bytes)}</td></tr>`).join("")}</table>` : '<p class="muted">No agent has reported yet.</p>'}</section>
       <section class="card"><h2>Files by state</h2><div class="stats">${states.map(([s, c]) => `<div class="stat">${stateTag(s)}<b>${esc(c.files)}</b><span class="muted">${bytes(c.bytes)}</span></div>`).join("") || '<span class="muted">none</span>'}
-      <div class="stat"><span class="state alarm">QC alarms</span><b>${esc(o.qc_alarms)}</b><span class="muted">saturation &gt; ${esc(o.saturation_threshold)}</span></div></div></section>
+      <div class="stat"><a href="#alarms"><span class="state alarm">QC alarms</span></a><b id="rule-alarms">${figure(o.rule_alarms ?? 0)}</b><span class="muted">raised by the pipelines' qc: rules</span></div>
+      <div class="stat"><span class="state alarm">saturated channels</span><b>${figure(o.qc_alarms)}</b><span class="muted">saturation &gt; ${figure(o.saturation_threshold)}</span></div></div></section>
       <section class="card"><h2>Throughput, last 7 days (per day, UTC)</h2><div class="charts">
-      ${barChart("files verified", labels, vals.map(v => v.files), String, "#2c9a55")}
+      ${barChart("files verified", labels, vals.map(v => v.files), figure, "#2c9a55")}
       ${barChart("bytes verified", labels, vals.map(v => v.bytes), bytes, "#2f6fdf")}
-      ${barChart("files found", labels, vals.map(v => v.found), String, "#8a94a6")}</div></section>`;
+      ${barChart("files found", labels, vals.map(v => v.found), figure, "#8a94a6")}</div></section>`;
   },
   async files() {
     const p = new URLSearchParams(location.hash.split("?")[1] || "");
@@ -265,11 +308,12 @@ const pages = {
     const alarms = f.alarms || [];
     view.innerHTML = `<section class="card"><h2>${esc(f.path)} ${stateTag(f.state)}</h2>
       ${thumb(f, true)}<table><tr><th>agent</th><td>${esc(f.agent)}</td></tr><tr><th>sha256</th><td><code>${esc(f.sha256)}</code></td></tr>
-      <tr><th>size</th><td>${bytes(f.size)}</td></tr><tr><th>format</th><td>${esc(f.format)}</td></tr><tr><th>acquired</th><td>${when(f.acquired_at)}</td></tr>
-      <tr><th>instrument</th><td>${esc(f.instrument)}</td></tr><tr><th>error</th><td class="error">${esc(f.error)}</td></tr></table></section>
+      <tr><th>size</th><td>${bytes(f.size)}</td></tr><tr><th>format</th><td>${esc(f.format)}</td></tr><tr><th>acquired</th><td>${acquired(f)}</td></tr>
+      <tr><th>instrument</th><td>${instrument(f)}</td></tr><tr><th>error</th><td class="error">${esc(f.error)}</td></tr></table></section>
       ${exportsCard(f)}
       <section class="card"><h2>QC</h2><table class="qc"><tr><th>channel</th><th class="num">SNR</th><th class="num">saturation</th><th class="num">focus</th></tr>
-      ${ch.map((c, i) => `<tr><td>${esc(c.name ?? c.index)}</td>${["snr", "saturation_fraction", "focus"].map(k => `<td class="num${alarmed(f, c.index ?? i, k) ? " alarm qc-alarm" : ""}">${figure(c[k])}</td>`).join("")}</tr>`).join("")}</table></section>
+      ${ch.map((c, i) => `<tr><td>${esc(c.name ?? c.index)}</td>${["snr", "saturation_fraction", "focus"].map(k => `<td class="num${alarmed(f, c.index ?? i, k) ? " alarm qc-alarm" : ""}">${figure(c[k])}</td>`).join("")}</tr>`).join("")}</table>
+      <div class="charts">${ch.map(histogram).join("")}</div></section>
       <section class="card"><h2>QC alarms</h2>${alarms.length ? alarmTable(alarms, false) : '<p class="muted">None.</p>'}</section>
       <section class="card"><h2>Copies</h2><table>${f.copies.map(c => `<tr><td>${esc(c.destination)}</td><td>${when(c.verified_at)}</td><td class="error">${esc(c.error)}</td></tr>`).join("")}</table></section>
       <section class="card"><h2>Events</h2><table>${f.events.map(e => `<tr><td>${when(e.at)}</td><td>${esc(e.kind)}</td></tr>`).join("")}</table></section>
@@ -296,7 +340,7 @@ const pages = {
     const t = await api("/api/qc/trends");
     view.innerHTML = `<section class="card"><h2>Saturation alarms (saturation fraction &gt; ${esc(t.threshold)})</h2>
       ${t.alarms.length ? `<table class="alarms"><tr><th>acquired</th><th>instrument</th><th>channel</th><th class="num">saturation</th></tr>
-      ${t.alarms.map(a => `<tr class="alarm clickable" data-id="${esc(a.file_id)}"><td>${when(a.at)}</td><td>${esc(a.instrument)}</td><td>${esc(a.channel)}</td><td class="num">${esc(a.saturation_fraction)}</td></tr>`).join("")}</table>` : '<p class="muted">None.</p>'}</section>
+      ${t.alarms.map(a => `<tr class="alarm clickable" data-id="${esc(a.file_id)}"><td>${when(a.at)}</td><td>${esc(a.instrument)}</td><td>${esc(a.channel)}</td><td class="num">${figure(a.saturation_fraction)}</td></tr>`).join("")}</table>` : '<p class="muted">None.</p>'}</section>
       <section class="card"><h2>SNR and saturation over time, per instrument and channel</h2><div class="charts">
       ${t.series.map(s => trendChart(s, t.threshold)).join("") || '<p class="muted">No QC yet.</p>'}</div></section>`;
     clickableRows();

@@ -46,7 +46,7 @@ pub async fn store(
         .bind(rule.as_str())
         .bind(*value)
         .bind(*threshold)
-        .bind(crate::catalog::instrument_or_unknown(Some(instrument)))
+        .bind(crate::catalog::instrument_or_agent(Some(instrument), agent))
         .bind(*at)
         .execute(&mut **tx)
         .await?;
@@ -164,6 +164,13 @@ fn alarm_json(r: &sqlx::any::AnyRow) -> Result<Value, sqlx::Error> {
         "threshold": r.try_get::<f64, _>("threshold")?,
         "at": r.try_get::<String, _>("at")?,
     }))
+}
+
+/// Alarms ever raised by the agents' `qc:` rules (the overview's figure).
+pub async fn count(state: &AppState) -> Result<i64, ApiError> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM qc_alarms")
+        .fetch_one(&state.db.pool)
+        .await?)
 }
 
 /// Alarms ever raised, per instrument and rule (a counter: alarms are never deleted).

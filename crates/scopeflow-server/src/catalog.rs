@@ -55,6 +55,9 @@ pub struct FileRow {
     /// The format the agent's reader detected (`tiff`, `czi`…); `None` until a `processed`
     /// event names it (agents before the format was shown, or a file not yet processed).
     pub format: Option<String>,
+    /// The raw file's modification time as the agent saw it (QC document `modified_at`): shown,
+    /// marked as such, when the file's metadata has no acquisition time.
+    pub modified_at: Option<String>,
 }
 
 /// One channel's QC figures, kept for the trends.
@@ -180,6 +183,7 @@ impl FileRow {
         self.sort_at = self
             .acquired_at
             .clone()
+            .or_else(|| self.modified_at.clone())
             .unwrap_or_else(|| self.found_at.clone());
         let parts = [
             Some(self.path.as_str()),
@@ -225,6 +229,9 @@ impl FileRow {
         if let Some(sha) = doc["sha256"].as_str() {
             self.sha256 = Some(sha.to_string());
         }
+        if let Some(m) = doc["modified_at"].as_str().and_then(crate::time::normalize) {
+            self.modified_at = Some(m);
+        }
         let qc = &doc["qc"];
         if qc.is_object() {
             self.qc = Some(qc.to_string());
@@ -245,9 +252,10 @@ impl FileRow {
     }
 }
 
-/// The name the dashboard groups a file's channels under when the file names no instrument.
-pub fn instrument_or_unknown(instrument: Option<&str>) -> &str {
-    instrument.filter(|s| !s.is_empty()).unwrap_or("unknown")
+/// The name the dashboard groups a file's channels under: its instrument, else the agent that
+/// reported it (one agent per acquisition PC, so usually per microscope).
+pub fn instrument_or_agent<'a>(instrument: Option<&'a str>, agent: &'a str) -> &'a str {
+    instrument.filter(|s| !s.is_empty()).unwrap_or(agent)
 }
 
 fn text(v: &Value) -> Option<String> {

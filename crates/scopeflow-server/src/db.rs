@@ -46,6 +46,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/sqlite/0006_file_metadata.sql"),
         include_str!("../migrations/postgres/0006_file_metadata.sql"),
     ),
+    (
+        7,
+        include_str!("../migrations/sqlite/0007_modified_at.sql"),
+        include_str!("../migrations/postgres/0007_modified_at.sql"),
+    ),
 ];
 
 #[derive(Clone, Debug)]

@@ -252,6 +252,7 @@ pub fn file_json(r: &FileRow, copies: Vec<Value>) -> Value {
         "sha256": r.sha256,
         "size": r.size,
         "acquired_at": r.acquired_at,
+        "modified_at": r.modified_at,
         "qc": parse(r.qc.as_deref()),
         "copies": copies,
         "watch": r.watch,

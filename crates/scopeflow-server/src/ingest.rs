@@ -169,7 +169,8 @@ async fn write_docs(
         .into_iter()
         .map(|(key, channels)| {
             let r = &rows[&key];
-            let instrument = catalog::instrument_or_unknown(r.instrument.as_deref()).to_string();
+            let instrument =
+                catalog::instrument_or_agent(r.instrument.as_deref(), &r.agent).to_string();
             (r.id, instrument, r.sort_at.clone(), channels)
         })
         .collect();

@@ -123,6 +123,9 @@ pub async fn overview(
         "throughput": throughput,
         "qc_alarms": alarm_count(&state).await?,
         "saturation_threshold": state.saturation_alarm,
+        // What the pipelines' `qc:` rules raised (`qc_alarms` above is the server's own
+        // saturation threshold applied to every channel, kept for its readers).
+        "rule_alarms": crate::alarms::count(&state).await?,
     })))
 }
 

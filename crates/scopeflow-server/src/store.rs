@@ -18,8 +18,8 @@ pub type Key = (String, String, i64);
 /// Columns of `files` in the order [`read_row`] and [`upsert_rows`] use.
 pub const FILE_COLUMNS: &str = "id, agent, watch, path, version, state, progress, progress_at, \
     fail_state, fail_at, error, sha256, size, found_at, acquired_at, sort_at, instrument, user_name, \
-    channels, dtype, axes, kept_reason, kept_at, purged_at, purge_mode, search, format";
-const WRITE_COLUMNS: [&str; 26] = [
+    channels, dtype, axes, kept_reason, kept_at, purged_at, purge_mode, search, format, modified_at";
+const WRITE_COLUMNS: [&str; 27] = [
     "agent",
     "watch",
     "path",
@@ -46,6 +46,7 @@ const WRITE_COLUMNS: [&str; 26] = [
     "purge_mode",
     "search",
     "format",
+    "modified_at",
 ];
 /// Bound parameters per statement. SQLite looks each parameter's name up in a linear list
 /// (`sqlite3_bind_parameter_name`), so binding cost grows with the square of the count: a few
@@ -178,7 +179,8 @@ pub async fn upsert_rows(tx: &mut Tx, rows: &mut [&mut FileRow]) -> Result<(), A
                 .bind(r.purged_at.clone())
                 .bind(r.purge_mode.clone())
                 .bind(r.search.clone())
-                .bind(r.format.clone());
+                .bind(r.format.clone())
+                .bind(r.modified_at.clone());
         }
         let mut ids: HashMap<Key, i64> = HashMap::new();
         for r in q.fetch_all(&mut **tx).await? {
@@ -333,6 +335,7 @@ pub fn read_row(r: &AnyRow) -> Result<FileRow, sqlx::Error> {
         purge_mode: r.try_get("purge_mode")?,
         search: r.try_get("search")?,
         format: r.try_get("format")?,
+        modified_at: r.try_get("modified_at")?,
     })
 }
 

@@ -226,6 +226,7 @@ fn qc_document(doc: &Value) -> Result<(), String> {
     if let Some(sha) = obj.get("sha256").filter(|v| !v.is_null()) {
         sha256("data.qc.sha256", sha.as_str().unwrap_or_default())?;
     }
+    opt_string("data.qc.modified_at", obj.get("modified_at"), MAX_NAME)?;
     if let Some(inspect) = obj.get("inspect").filter(|v| !v.is_null()) {
         let Value::Object(i) = inspect else {
             return Err("data.qc.inspect: expected an object".into());

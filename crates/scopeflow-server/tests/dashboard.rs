@@ -21,6 +21,20 @@ fn chromium() -> Option<PathBuf> {
     })
 }
 
+/// The browser to test with; `None` only when SCOPEFLOW_SKIP_CHROMIUM=1 asks to skip.
+fn browser_or_skip() -> Option<PathBuf> {
+    if let Some(b) = chromium() {
+        return Some(b);
+    }
+    if std::env::var("SCOPEFLOW_SKIP_CHROMIUM").as_deref() == Ok("1") {
+        return None;
+    }
+    panic!(
+        "Chromium not found: install it with `apt-get install -y chromium` or set SCOPEFLOW_CHROMIUM \
+         (SCOPEFLOW_SKIP_CHROMIUM=1 skips this test)"
+    );
+}
+
 /// The rendered DOM of `url` and the browser's log.
 async fn render(browser: &PathBuf, url: &str) -> (String, String) {
     let profile = tempfile::tempdir().unwrap();
@@ -60,14 +74,8 @@ fn console_lines(log: &str) -> Vec<&str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_render_the_data_in_chromium() {
-    let Some(browser) = chromium() else {
-        if std::env::var("SCOPEFLOW_SKIP_CHROMIUM").as_deref() == Ok("1") {
-            return;
-        }
-        panic!(
-            "Chromium not found: install it with `apt-get install -y chromium` or set SCOPEFLOW_CHROMIUM \
-             (SCOPEFLOW_SKIP_CHROMIUM=1 skips this test)"
-        );
+    let Some(browser) = browser_or_skip() else {
+        return;
     };
     let env = Env::new(Backend::Sqlite).await;
     let now = chrono::Utc::now();
@@ -174,11 +182,8 @@ async fn pages_render_the_data_in_chromium() {
 /// file is replaced in the database by one whose numbers are markup, and every page is checked.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_values_never_become_elements_in_chromium() {
-    let Some(browser) = chromium() else {
-        if std::env::var("SCOPEFLOW_SKIP_CHROMIUM").as_deref() == Ok("1") {
-            return;
-        }
-        panic!("Chromium not found: see pages_render_the_data_in_chromium");
+    let Some(browser) = browser_or_skip() else {
+        return;
     };
     // A real element serialises its attributes quoted (`<img src="x"`); the text of a value,
     // escaped in content or kept in an attribute, never does.
@@ -297,11 +302,8 @@ fn urlencode(s: &str) -> String {
 /// experiment; a notebook "URL" that is not http(s) (an agent is not trusted) is no link.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn file_page_links_the_notebook_and_offers_exports_in_chromium() {
-    let Some(browser) = chromium() else {
-        if std::env::var("SCOPEFLOW_SKIP_CHROMIUM").as_deref() == Ok("1") {
-            return;
-        }
-        panic!("Chromium not found: see pages_render_the_data_in_chromium");
+    let Some(browser) = browser_or_skip() else {
+        return;
     };
     const ELN: &str = "https://eln.lab.example/experiments.php?mode=view&id=42";
     let env = Env::new(Backend::Sqlite).await;
@@ -377,4 +379,143 @@ async fn file_page_links_the_notebook_and_offers_exports_in_chromium() {
         !dom.contains("eln-link") && !dom.contains("href=\"javascript"),
         "{dom}"
     );
+}
+
+/// `x` of every axis label in each `<svg>` of a dumped page, in order.
+fn axis_labels(dom: &str) -> Vec<Vec<(f64, String)>> {
+    dom.split("<svg")
+        .skip(1)
+        .map(|svg| {
+            let svg = svg.split("</svg>").next().unwrap_or_default();
+            svg.split("<text class=\"axis-label\" x=\"")
+                .skip(1)
+                .map(|t| {
+                    let x = t.split('"').next().unwrap().parse::<f64>().unwrap();
+                    let label = t.split('>').nth(1).unwrap_or_default();
+                    (x, label.split('<').next().unwrap_or_default().to_string())
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Issue 15, dashboard polish: a file whose metadata names no instrument and no acquisition
+/// time shows the agent and the file's modification time, each marked as a fallback; the file
+/// page draws each channel's histogram; time labels of a busy hour do not overlap; the overview
+/// counts the alarms the pipelines' rules raised.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fallbacks_histograms_and_axis_labels_in_chromium() {
+    let Some(browser) = browser_or_skip() else {
+        return;
+    };
+    let env = Env::new(Backend::Sqlite).await;
+    let day = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let mut events = Vec::new();
+    // Eight files acquired minutes apart on one instrument: one trend whose time labels
+    // would sit on top of each other.
+    for k in 0..8 {
+        events.extend(lifecycle(
+            &format!("t{k}"),
+            &format!("alice/run{k}.tif"),
+            10,
+            "LSM 980",
+            &format!("{day}T08:{:02}:00Z", 5 * k),
+            &[("DAPI", 10.0 + f64::from(k), 0.0)],
+            &day,
+        ));
+    }
+    // A plain TIFF: no instrument, no acquisition time, a histogram per channel.
+    let mut plain = lifecycle(
+        "p",
+        "bob/plain.tif",
+        10,
+        "",
+        "",
+        &[("0", 12.0, 0.0), ("1", 8.0, 0.0)],
+        &day,
+    );
+    let doc = &mut plain[1]["data"]["qc"];
+    doc["inspect"]["instrument"] = json!(null);
+    doc["inspect"]["acquired_at"] = json!(null);
+    doc["modified_at"] = json!(format!("{day}T07:30:00.000Z"));
+    for c in 0..2 {
+        let bins: Vec<u64> = (0..64u64).map(|i| (i * 37 + c) % 11 * 1000).collect();
+        doc["qc"]["channels"][c as usize]["histogram"] = json!(bins);
+    }
+    events.extend(plain);
+    env.ingest(&batch("scope-1", events)).await;
+    let files = env.get("/api/files?q=plain").await;
+    let file = &files["files"][0];
+    assert_eq!(
+        file["modified_at"],
+        json!(format!("{day}T07:30:00.000Z")),
+        "{files}"
+    );
+    let id = file["id"].to_string();
+
+    let (dom, log) = render(
+        &browser,
+        &format!("{}/?token={}#file/{id}", env.base, env.viewer),
+    )
+    .await;
+    assert!(dom.contains("data-state=\"ready\""), "{dom}\n{log}");
+    assert!(
+        dom.contains("scope-1 <span class=\"muted fallback\""),
+        "instrument falls back to the agent:\n{dom}"
+    );
+    assert!(
+        dom.contains("(agent)") && dom.contains("(file modified)"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains(&format!("{day} 07:30:00")),
+        "the modification time is shown:\n{dom}"
+    );
+    assert_eq!(
+        dom.matches("class=\"hist-bar\"").count(),
+        128,
+        "64 bars per channel:\n{dom}"
+    );
+    assert_eq!(console_lines(&log), Vec::<&str>::new());
+
+    let (dom, log) = render(
+        &browser,
+        &format!("{}/?token={}#files", env.base, env.viewer),
+    )
+    .await;
+    assert!(
+        dom.contains("(file modified)"),
+        "the list marks the fallback too:\n{dom}"
+    );
+    assert_eq!(console_lines(&log), Vec::<&str>::new());
+
+    // Labels of one chart never closer than the room their text takes (7 px a character).
+    for hash in ["qc", "overview"] {
+        let (dom, log) = render(
+            &browser,
+            &format!("{}/?token={}#{hash}", env.base, env.viewer),
+        )
+        .await;
+        assert!(dom.contains("data-state=\"ready\""), "{dom}\n{log}");
+        let charts = axis_labels(&dom);
+        assert!(
+            charts.iter().any(|c| !c.is_empty()),
+            "#{hash}: no axis labels:\n{dom}"
+        );
+        for labels in charts {
+            for pair in labels.windows(2) {
+                let room = 7.0 * (pair[0].1.len() + pair[1].1.len()) as f64 / 2.0;
+                assert!(
+                    pair[1].0 - pair[0].0 >= room,
+                    "#{hash}: labels {pair:?} overlap"
+                );
+            }
+        }
+    }
+    let (dom, _) = render(
+        &browser,
+        &format!("{}/?token={}#overview", env.base, env.viewer),
+    )
+    .await;
+    assert!(dom.contains("id=\"rule-alarms\">0<"), "{dom}");
 }

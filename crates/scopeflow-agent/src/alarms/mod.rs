@@ -2,6 +2,7 @@
 //! broken rule journaled once per file version and channel, then told through every notifier
 //! by a background task that retries with back-off and never holds up the pipeline.
 
+mod desktop;
 mod email;
 mod evaluate;
 mod notify;

@@ -1,4 +1,5 @@
-//! Delivering journaled alarms: webhook (JSON POST), desktop (a log line), e-mail.
+//! Delivering journaled alarms: webhook (JSON POST), desktop (log line + native notification),
+//! e-mail.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -134,7 +135,8 @@ impl Notifier {
         match n {
             Notify::Webhook { url } => self.post(url, &body).await,
             Notify::Desktop => {
-                tracing::warn!(target: "scopeflow::alarm", "{}", body["text"].as_str().unwrap_or_default());
+                let title = format!("QC alarm: {}", d.rel);
+                super::desktop::show(&title, body["text"].as_str().unwrap_or_default()).await;
                 Ok(())
             }
             Notify::Email(settings) => super::email::send(settings, &body).await,

@@ -12,6 +12,8 @@ use crate::{FormatError, ImageSource};
 #[cfg(feature = "imaris")]
 mod attrs;
 #[cfg(feature = "imaris")]
+mod direct;
+#[cfg(feature = "imaris")]
 mod layout;
 #[cfg(feature = "imaris")]
 mod meta;

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use hdf5::{Dataset, File};
 use scopeflow_core::{DType, ImageMeta};
 
+use super::direct::Direct;
 use super::layout::{self, Layout, h5_error};
 use super::meta;
 use crate::{FormatError, ImageSource, PlaneReader};
@@ -23,17 +24,26 @@ const MAX_CACHE: u64 = 512 << 20;
 /// Largest chunk slab (plane × chunk depth, decompressed) cached across planes: reading a
 /// 2048 × 2048 uint16 stack with 8-deep chunks this way is about 6× faster than re-reading.
 const SLAB_CACHE: u64 = 64 << 20;
+/// Datasets (time point × channel) kept open with their chunk caches: one per converter thread
+/// at work on its own channel, on the machines the agent runs on; each costs at most one cache.
+const KEEP_OPEN: usize = 2;
 /// Band height offered for unchunked data (any band reads efficiently there).
 const CONTIGUOUS_ROWS: usize = 64;
+
+/// An open `Data` array: (time point, channel), the dataset, whether [`Direct`] reads it.
+type OpenData = ((usize, usize), Dataset, bool);
 
 pub(crate) struct ImarisSource {
     path: PathBuf,
     file: File,
     layout: Layout,
     meta: ImageMeta,
-    /// The last `Data` opened (time point, channel): keeps its chunk cache alive between the
-    /// plane readers of consecutive Z planes.
-    recent: Mutex<Option<((usize, usize), Dataset)>>,
+    /// The last `Data` arrays used (time point, channel), most recent first, and whether
+    /// [`Direct`] reads them: keeps HDF5's chunk caches alive between the plane readers of
+    /// consecutive Z planes.
+    recent: Mutex<Vec<OpenData>>,
+    /// Chunks inflated on the readers' own threads, when the storage allows it.
+    direct: Option<Direct>,
 }
 
 fn open_file(path: &Path, cache: Option<(usize, usize)>) -> Result<File, FormatError> {
@@ -96,14 +106,20 @@ impl ImarisSource {
         // The chunk cache is a file-access setting and depends on the chunk shape, which is
         // only known once the file is open: read the layout, close, reopen with the cache.
         let layout = layout::read(&open_file(path, None)?, path)?;
-        let file = open_file(path, Some(chunk_cache(&layout)))?;
+        let cache = chunk_cache(&layout);
+        let file = open_file(path, Some(cache))?;
         let meta = meta::build(&file, &layout);
+        let direct = file
+            .dataset(&layout.data_path(0, 0))
+            .ok()
+            .and_then(|data0| Direct::new(path, &data0, layout.dtype.size(), KEEP_OPEN * cache.1));
         Ok(ImarisSource {
             path: path.to_path_buf(),
             file,
             layout,
             meta,
-            recent: Mutex::new(None),
+            recent: Mutex::new(Vec::with_capacity(KEEP_OPEN + 1)),
+            direct,
         })
     }
 }
@@ -128,15 +144,22 @@ impl ImageSource for ImarisSource {
         let (t, c, z) = crate::source::plane_tcz(&self.meta, &self.path, plane)?;
         let what = self.layout.data_path(t, c);
         let mut recent = self.recent.lock().unwrap_or_else(|e| e.into_inner());
-        let data = match recent.as_ref() {
-            Some((key, data)) if *key == (t, c) => data.clone(),
-            _ => {
+        let (data, direct) = match recent.iter().position(|(key, ..)| *key == (t, c)) {
+            Some(i) => {
+                let hit = recent.remove(i);
+                let found = (hit.1.clone(), hit.2);
+                recent.insert(0, hit);
+                found
+            }
+            None => {
                 let data = self
                     .file
                     .dataset(&what)
                     .map_err(|e| h5_error(&self.path, &what, &e))?;
-                *recent = Some(((t, c), data.clone()));
-                data
+                let direct = self.direct.as_ref().is_some_and(|d| d.fits(&data));
+                recent.insert(0, ((t, c), data.clone(), direct));
+                recent.truncate(KEEP_OPEN);
+                (data, direct)
             }
         };
         drop(recent);
@@ -144,7 +167,9 @@ impl ImageSource for ImarisSource {
             source: self,
             data,
             what,
+            tc: (t, c),
             z,
+            direct,
         }))
     }
 }
@@ -162,7 +187,10 @@ struct ImarisPlane<'a> {
     source: &'a ImarisSource,
     data: Dataset,
     what: String,
+    tc: (usize, usize),
     z: usize,
+    /// Read through [`Direct`] (else, or for a chunk it cannot read, through HDF5).
+    direct: bool,
 }
 
 impl PlaneReader for ImarisPlane<'_> {
@@ -181,6 +209,12 @@ impl PlaneReader for ImarisPlane<'_> {
             )));
         }
         if y0 == y1 {
+            return Ok(());
+        }
+        if self.direct
+            && let Some(d) = &src.direct
+            && d.rows(&src.path, &self.data, self.tc, self.z, (y0, y1), nx, out)?
+        {
             return Ok(());
         }
         let selection = (self.z, y0..y1, 0..nx);

@@ -55,6 +55,20 @@ def write():
                       "2024-01-01 00:00:00.000", levels=1, chunk=(2, 16, 16))
         with h5py.File(path, "a") as f:
             edit(f)
+    # Storage variants the reader's direct chunk path must read (shuffle + gzip, one channel
+    # stored differently from the other) or leave to HDF5 (big-endian pixels, chunks never
+    # written, which read as the fill value).
+    for name, edit in [
+        ("shuffled.ims", lambda f: replace_all(f, shuffle=True, compression="gzip")),
+        ("mixed.ims", lambda f: replace(f, data0, compression="gzip", shuffle=True)),
+        ("big_endian.ims", lambda f: replace_all(f, dtype=">u2", compression="gzip")),
+        ("sparse.ims", lambda f: sparse(f, data0)),
+    ]:
+        path = os.path.join(OUT, name)
+        mfs.write_ims(path, small, "TCZYX", {"x": 0.3, "y": 0.3, "z": 1.0}, "um", None,
+                      "2024-01-01 00:00:00.000", levels=1, chunk=(2, 16, 16))
+        with h5py.File(path, "a") as f:
+            edit(f)
     # A small valid file for the byte-mutation property test.
     mfs.write_ims(os.path.join(OUT, "tiny.ims"), small[0, :, :, :24, :20], "CZYX", {"x": 0.3, "y": 0.3, "z": 1.0},
                   "um", ["a", "b"], "2024-01-01 00:00:00.000", levels=1, chunk=(2, 16, 16))
@@ -110,14 +124,33 @@ def lz4(src, dst):
                 ds.write_direct_chunk(at, lz4_chunk(block.astype(data.dtype.newbyteorder("<")).tobytes()))
 
 
-def replace(f, group, compression=None, dtype=None, shape2d=False):
+def replace(f, group, compression=None, dtype=None, shape2d=False, shuffle=False):
     g = f[group]
     data = g["Data"][...]
     del g["Data"]
     if shape2d:
         g.create_dataset("Data", data=data[0])
     else:
-        g.create_dataset("Data", data=data.astype(dtype or data.dtype), chunks=(2, 16, 16), compression=compression)
+        g.create_dataset("Data", data=data.astype(dtype or data.dtype), chunks=(2, 16, 16), compression=compression,
+                         shuffle=shuffle)
+
+
+def replace_all(f, **how):
+    l0 = f["DataSet/ResolutionLevel 0"]
+    for t in range(count(l0, "TimePoint")):
+        for c in range(count(l0[f"TimePoint {t}"], "Channel")):
+            replace(f, f"DataSet/ResolutionLevel 0/TimePoint {t}/Channel {c}", **how)
+
+
+def sparse(f, group):
+    """Rewrites `group`'s Data with only its first chunk row written: the others never
+    allocated, read as the fill value 7."""
+    g = f[group]
+    data = g["Data"][...]
+    del g["Data"]
+    ds = g.create_dataset("Data", shape=data.shape, dtype=data.dtype, chunks=(2, 16, 16), compression="gzip",
+                          fillvalue=7)
+    ds[:, :16, :] = data[:, :16, :]
 
 
 def text(attrs, key):
