@@ -240,5 +240,84 @@ sftest!(
                 .collect();
             assert!(console.is_empty(), "#{hash}: console messages {console:#?}");
         }
+
+        // On screen: the file page drawn with images and without them differs only where the
+        // thumbnail is, by the thumbnail's own colours.
+        let shot = |name: &str, images: bool| {
+            let png = dir.join(name);
+            screenshot(
+                &browser,
+                &profile,
+                &page(&format!("file/{id}")),
+                images,
+                &png,
+            );
+            png
+        };
+        let (with, without) = (shot("with.png", true), shot("without.png", false));
+        let run = python(args!["-c", SCREEN_DIFF, with, without, stem]).success();
+        let diff: serde_json::Value =
+            serde_json::from_str(run.stdout_last_line().expect("a line")).expect("JSON");
+        let (w_box, h_box) = (
+            diff["box"][2].as_i64().unwrap_or(0),
+            diff["box"][3].as_i64().unwrap_or(0),
+        );
+        assert!(
+            (128..=260).contains(&w_box.max(h_box)) && w_box.min(h_box) > 0,
+            "the pixels that change when images are drawn are not one thumbnail-sized box: {diff}"
+        );
+        assert!(
+            diff["colour_distance"].as_f64().is_some_and(|d| d < 40.0),
+            "what is drawn there is not the thumbnail's colours: {diff}"
+        );
     }
 );
+
+/// `with.png without.png thumbnail.png`: the bounding box `[x, y, w, h]` of the pixels that
+/// differ between the two screenshots, and the distance between the mean colour drawn there and
+/// the thumbnail's mean colour (0-441 in RGB).
+const SCREEN_DIFF: &str = r#"
+import json, sys
+import numpy as np
+from PIL import Image
+a, b, t = (np.asarray(Image.open(p).convert("RGB")).astype(float) for p in sys.argv[1:4])
+changed = np.abs(a - b).sum(axis=2) > 30
+# Rows and columns where a picture changed, not a stray anti-aliased glyph.
+ys, xs = np.nonzero(changed.sum(axis=1) >= 16)[0], np.nonzero(changed.sum(axis=0) >= 16)[0]
+if len(xs) == 0 or len(ys) == 0:
+    print(json.dumps({"box": [0, 0, 0, 0], "colour_distance": None}))
+    sys.exit()
+x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+drawn = a[y0:y1, x0:x1].reshape(-1, 3).mean(axis=0)
+mean_t = t.reshape(-1, 3).mean(axis=0)
+print(json.dumps({"box": [int(x0), int(y0), int(x1 - x0), int(y1 - y0)],
+                  "colour_distance": float(np.linalg.norm(drawn - mean_t))}))
+"#;
+
+/// A screenshot of `url` (images drawn or not) once its fetches finished.
+fn screenshot(browser: &Path, profile: &Path, url: &str, images: bool, png: &Path) {
+    let mut cmd = Command::new(browser);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--window-size=1280,1600",
+        "--force-device-scale-factor=1",
+        "--virtual-time-budget=15000",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()))
+    .arg(format!("--screenshot={}", png.display()));
+    if !images {
+        cmd.arg("--blink-settings=imagesEnabled=false");
+    }
+    let out = cmd
+        .arg(url)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", browser.display()));
+    assert!(
+        out.status.success() && png.is_file(),
+        "chromium --screenshot of {url} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
