@@ -581,9 +581,18 @@ where
         .collect::<Vec<_>>()
         .join(" ");
     let start = Instant::now();
+    // `batch` keeps a pointer per batch id under SCOPEFLOW_BATCH_HOME (default ~/.scopeflow):
+    // the tests' pointers stay in the target folder, not in the user's home.
+    let batch_home = std::env::var_os("SCOPEFLOW_BATCH_HOME").unwrap_or_else(|| {
+        target_dir()
+            .join("scopeflow-tests")
+            .join("batch-home")
+            .into()
+    });
     let mut child = Command::new(program)
         .args(&args)
         .env("NO_COLOR", "1")
+        .env("SCOPEFLOW_BATCH_HOME", batch_home)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -6,8 +6,11 @@
 //! says where a chunk lies (a B-tree lookup, under its lock); the compressed bytes are read
 //! with our own read-only handle and inflated on the calling thread, in parallel with the
 //! other planes' threads. A chunk spans several planes (8 or 16 deep), so inflated chunks are
-//! kept, bounded in bytes, least recently used out first. Anything unusual (a chunk never
-//! written, a filter skipped for one chunk) falls back to HDF5 for that band.
+//! kept until every plane of their depth has read them to their last row (then dropped at
+//! once), and in any case within a byte budget, least recently used out first: without the
+//! first rule, a thread moving on to its next slab of chunks evicted the slab another thread
+//! was still reading. Anything unusual (a chunk never written, a filter skipped for one chunk)
+//! falls back to HDF5 for that band.
 
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
@@ -32,13 +35,21 @@ pub(super) struct Direct {
     file: std::fs::File,
     shuffle: bool,
     chunk: [usize; 3],
+    /// Image size Z, Y, X (the stored arrays may be larger).
+    image: [usize; 3],
     elem: usize,
     chunk_bytes: usize,
     cache: Mutex<Cache>,
 }
 
+/// An inflated chunk and the planes (bit = Z offset in the chunk) that read it to the end.
+struct Entry {
+    data: Arc<Vec<u8>>,
+    done: u64,
+}
+
 struct Cache {
-    chunks: HashMap<Key, Arc<Vec<u8>>>,
+    chunks: HashMap<Key, Entry>,
     order: VecDeque<Key>,
     bytes: usize,
     limit: usize,
@@ -67,6 +78,7 @@ impl Direct {
     pub(super) fn new(
         path: &Path,
         data0: &Dataset,
+        image: [usize; 3],
         elem: usize,
         cache_bytes: usize,
     ) -> Option<Direct> {
@@ -77,6 +89,7 @@ impl Direct {
             file,
             shuffle,
             chunk,
+            image,
             elem,
             chunk_bytes,
             cache: Mutex::new(Cache {
@@ -123,10 +136,35 @@ impl Direct {
                     let to = ((yy - y0) * nx + x0) * e;
                     out[to..to + (x1 - x0) * e].copy_from_slice(&chunk[from..from + (x1 - x0) * e]);
                 }
+                if rows_end == ((cy + 1) * dy).min(self.image[1]) {
+                    self.read_through((tc.0, tc.1, [cz, cy, cx]), z - cz * dz);
+                }
             }
             y = rows_end;
         }
         Ok(true)
+    }
+
+    /// Plane `dz` of the chunk read it to its last row: once every plane of the chunk's depth
+    /// has, nobody needs it any more.
+    fn read_through(&self, key: Key, dz: usize) {
+        let depth = self.chunk[0].min(self.image[0].saturating_sub(key.2[0] * self.chunk[0]));
+        if depth == 0 || depth > 63 {
+            return;
+        }
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(entry) = cache.chunks.get_mut(&key) else {
+            return;
+        };
+        entry.done |= 1 << dz;
+        if entry.done == (1u64 << depth) - 1 {
+            let len = entry.data.len();
+            cache.chunks.remove(&key);
+            if let Some(i) = cache.order.iter().position(|k| *k == key) {
+                cache.order.remove(i);
+            }
+            cache.bytes -= len;
+        }
     }
 
     /// An inflated chunk, from the cache or read now; `None` when HDF5 must read it.
@@ -138,7 +176,7 @@ impl Direct {
     ) -> Result<Option<Arc<Vec<u8>>>, FormatError> {
         {
             let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(hit) = cache.chunks.get(&key).cloned() {
+            if let Some(hit) = cache.chunks.get(&key).map(|e| e.data.clone()) {
                 if let Some(i) = cache.order.iter().position(|k| *k == key) {
                     cache.order.remove(i);
                 }
@@ -172,16 +210,21 @@ impl Direct {
         let inflated = self.inflate(&packed).map_err(what)?;
         let inflated = Arc::new(inflated);
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if cache.chunks.insert(key, inflated.clone()).is_none() {
-            cache.order.push_back(key);
-            cache.bytes += inflated.len();
+        let c = &mut *cache;
+        if let std::collections::hash_map::Entry::Vacant(slot) = c.chunks.entry(key) {
+            slot.insert(Entry {
+                data: inflated.clone(),
+                done: 0,
+            });
+            c.order.push_back(key);
+            c.bytes += inflated.len();
         }
         while cache.bytes > cache.limit {
             let Some(old) = cache.order.pop_front() else {
                 break;
             };
             if let Some(v) = cache.chunks.remove(&old) {
-                cache.bytes -= v.len();
+                cache.bytes -= v.data.len();
             }
         }
         Ok(Some(inflated))

@@ -112,7 +112,15 @@ impl ImarisSource {
         let direct = file
             .dataset(&layout.data_path(0, 0))
             .ok()
-            .and_then(|data0| Direct::new(path, &data0, layout.dtype.size(), KEEP_OPEN * cache.1));
+            .and_then(|data0| {
+                Direct::new(
+                    path,
+                    &data0,
+                    layout.size,
+                    layout.dtype.size(),
+                    KEEP_OPEN * cache.1,
+                )
+            });
         Ok(ImarisSource {
             path: path.to_path_buf(),
             file,
