@@ -143,6 +143,7 @@ impl Slurm {
                  ProctrackType=proctrack/linuxproc\nTaskPlugin=task/none\n\
                  SelectType=select/cons_tres\nSelectTypeParameters=CR_Core\n\
                  SchedulerType=sched/backfill\nMpiDefault=none\nReturnToService=2\n\
+                 SchedulerParameters=batch_sched_delay=0\n\
                  AccountingStorageType=accounting_storage/none\n\
                  JobAcctGatherType=jobacct_gather/none\nJobCompType=jobcomp/none\n\
                  KillWait=5\nMinJobAge=300\nInactiveLimit=0\nSlurmdTimeout=300\n\
