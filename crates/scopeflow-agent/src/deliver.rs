@@ -30,7 +30,13 @@ pub async fn deliver(
 ) -> Result<(String, Vec<(RelPath, Digest)>), DeliverError> {
     let mut manifest: Vec<(RelPath, Digest)> = Vec::new();
     let raw_rel = RelPath::new(&names.raw)?;
-    let receipt = put(dest, raw, &raw_rel, resend, false).await?;
+    // The converter hashed the raw file as it read it: a destination that can compare its
+    // read-back with that digest does not hash the file a second time on its way out.
+    let known = match (Digest::from_hex(&processed.sha256), std::fs::metadata(raw)) {
+        (Ok(d), Ok(m)) => Some((d, m.len())),
+        _ => None,
+    };
+    let receipt = put(dest, raw, &raw_rel, resend, Kind::Raw(known)).await?;
     let got = receipt
         .files
         .first()
@@ -46,11 +52,25 @@ pub async fn deliver(
     }
     manifest.extend(receipt.files.iter().map(|(r, d, _)| (r.clone(), *d)));
     if let Some(zarr) = &processed.zarr {
-        let receipt = put(dest, zarr, &RelPath::new(&names.zarr)?, resend, true).await?;
+        let receipt = put(
+            dest,
+            zarr,
+            &RelPath::new(&names.zarr)?,
+            resend,
+            Kind::Derived,
+        )
+        .await?;
         manifest.extend(receipt.files.iter().map(|(r, d, _)| (r.clone(), *d)));
     }
     if let Some(png) = &processed.thumbnail {
-        let receipt = put(dest, png, &RelPath::new(&names.thumbnail())?, resend, true).await?;
+        let receipt = put(
+            dest,
+            png,
+            &RelPath::new(&names.thumbnail())?,
+            resend,
+            Kind::Derived,
+        )
+        .await?;
         manifest.extend(receipt.files.iter().map(|(r, d, _)| (r.clone(), *d)));
     }
     let receipt = put(
@@ -58,29 +78,34 @@ pub async fn deliver(
         &processed.qc_json,
         &RelPath::new(&names.qc)?,
         resend,
-        true,
+        Kind::Derived,
     )
     .await?;
     manifest.extend(receipt.files.iter().map(|(r, d, _)| (r.clone(), *d)));
     Ok((got, manifest))
 }
 
-/// `derived`: an output of ours in the work folder (synced, never modified, removed once
-/// verified), which a destination on the same filesystem may publish without a second write;
-/// the raw file is always copied.
+/// What is sent, which decides how a destination may send it.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// The raw file, always copied; with its digest and size when the converter computed them.
+    Raw(Option<(Digest, u64)>),
+    /// An output of ours in the work folder (synced, never modified, removed once verified),
+    /// which a destination on the same filesystem may publish without a second write.
+    Derived,
+}
+
 async fn put(
     dest: &dyn Destination,
     local: &Path,
     rel: &RelPath,
     resend: bool,
-    derived: bool,
+    kind: Kind,
 ) -> Result<Receipt, TransferError> {
-    let put_once = async || {
-        if derived {
-            dest.put_derived(local, rel).await
-        } else {
-            dest.put(local, rel).await
-        }
+    let put_once = async || match kind {
+        Kind::Derived => dest.put_derived(local, rel).await,
+        Kind::Raw(Some(known)) => dest.put_known(local, rel, known).await,
+        Kind::Raw(None) => dest.put(local, rel).await,
     };
     match put_once().await {
         Err(

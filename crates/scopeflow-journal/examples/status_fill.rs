@@ -59,8 +59,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let qc = qc_doc(i);
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO files (watch, rel, version, size, mtime_ns, sha256, state, error, attempts, \
-             discovered_at, stable_at, processed_at, transferred_at, verified_at, updated_at, qc) \
-             VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+             discovered_at, stable_at, processed_at, transferred_at, verified_at, updated_at, qc, \
+             format) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
+             json_extract(?15, '$.inspect.format')) RETURNING id",
         )
         .bind(watch.to_string_lossy().as_ref())
         .bind(&rel)

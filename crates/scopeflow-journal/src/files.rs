@@ -126,10 +126,12 @@ impl Journal {
         }
         let now = time::fmt(time::now());
         sqlx::query(
-            "UPDATE files SET state = 'processed', sha256 = ?, qc = ?, processed_at = ?, \
+            "UPDATE files SET state = 'processed', sha256 = ?, qc = ?, \
+             format = json_extract(?, '$.inspect.format'), processed_at = ?, \
              failed_from = NULL, error = NULL, next_attempt_at = NULL, updated_at = ? WHERE id = ?",
         )
         .bind(sha256)
+        .bind(qc)
         .bind(qc)
         .bind(&now)
         .bind(&now)

@@ -7,7 +7,7 @@ use sqlx::sqlite::{Sqlite, SqliteRow, SqliteTypeInfo, SqliteValueRef};
 use sqlx::{Decode, FromRow, Type};
 
 /// One version of one raw file. Timestamps are RFC 3339 UTC with milliseconds.
-#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, FromRow, serde::Deserialize)]
 pub struct FileRow {
     pub id: i64,
     pub watch: String,
@@ -39,7 +39,7 @@ pub struct FileRow {
 }
 
 /// One file version's copy at one destination.
-#[derive(Clone, Debug, PartialEq, Eq, FromRow)]
+#[derive(Clone, Debug, PartialEq, Eq, FromRow, serde::Deserialize)]
 pub struct CopyRow {
     pub file_id: i64,
     pub destination: String,

@@ -38,6 +38,11 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "server_alarms_thumbnails",
         include_str!("../migrations/0006_server_alarms_thumbnails.sql"),
     ),
+    (
+        7,
+        "format_column",
+        include_str!("../migrations/0007_format_column.sql"),
+    ),
 ];
 
 fn migrator() -> Migrator {

@@ -63,6 +63,21 @@ pub trait Destination: Send + Sync {
         self.put(local, rel).await
     }
 
+    /// [`Destination::put`] for a raw file whose sha256 and size the caller already computed
+    /// from the bytes it read (the agent hashes the raw file while converting it). A back-end
+    /// may then skip hashing the file a second time on its way out, and compare what it reads
+    /// back with `expected` instead: a copy that differs from the bytes that were converted is
+    /// never published. The default sends it as `put` does (the caller compares afterwards).
+    async fn put_known(
+        &self,
+        local: &Path,
+        rel: &RelPath,
+        expected: (Digest, u64),
+    ) -> Result<Receipt, TransferError> {
+        let _ = expected;
+        self.put(local, rel).await
+    }
+
     /// Reads `rel` back from storage and checks every file in `expected` (a receipt's list, all
     /// within `rel`): present, same size, same sha256. Any difference is a
     /// `Mismatch { published: true }`. An empty `expected` is `Invalid`: checking nothing must

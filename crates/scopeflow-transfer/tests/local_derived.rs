@@ -1,6 +1,7 @@
 //! `put_derived` at a local folder: a derived output (an OME-Zarr) on the destination's
 //! filesystem is published by linking its files, still read back and checked; elsewhere it is
-//! copied; and a plain `put` (raw files) always copies.
+//! copied; a plain `put` (raw files) always copies; `put_known` copies a raw file without
+//! hashing it again, and publishes it only if it reads back as the digest it was given.
 
 #![cfg(unix)]
 
@@ -8,7 +9,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use scopeflow_transfer::{Destination, LocalDestination, Receipt, RelPath};
+use scopeflow_transfer::{Destination, Digest, LocalDestination, Receipt, RelPath, TransferError};
 use sha2::{Digest as _, Sha256};
 
 const FILES: [(&str, &[u8]); 3] = [
@@ -113,4 +114,69 @@ async fn another_filesystem_gets_a_copy() {
         let b = fs::metadata(target.under(dest.root()).join(sub)).unwrap();
         assert_eq!(b.nlink(), 1, "{sub}");
     }
+}
+
+#[tokio::test]
+async fn a_known_raw_file_is_copied_and_checked_against_its_digest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let raw = tmp.path().join("cell.tif");
+    let bytes: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    fs::write(&raw, &bytes).unwrap();
+    let digest = Digest(Sha256::digest(&bytes).into());
+    let dest = LocalDestination::new("nas", &tmp.path().join("nas"));
+    let target = rel("raw/cell.tif");
+
+    let receipt = dest
+        .put_known(&raw, &target, (digest, bytes.len() as u64))
+        .await
+        .unwrap();
+    assert_eq!(
+        receipt.files,
+        vec![(target.clone(), digest, bytes.len() as u64)]
+    );
+    let stored = target.under(dest.root());
+    assert_eq!(fs::read(&stored).unwrap(), bytes);
+    assert_eq!(
+        fs::metadata(&stored).unwrap().nlink(),
+        1,
+        "a raw copy is independent"
+    );
+
+    // The file changed after it was hashed (same size): the copy does not read back as the
+    // digest given, so nothing is published under the name and nothing is left beside it.
+    let mut changed = bytes.clone();
+    changed[1_234_567] ^= 0xff;
+    fs::write(&raw, &changed).unwrap();
+    let other = rel("raw/changed.tif");
+    let err = dest
+        .put_known(&raw, &other, (digest, bytes.len() as u64))
+        .await
+        .unwrap_err();
+    match &err {
+        TransferError::Mismatch {
+            published: false,
+            detail,
+            ..
+        } => assert!(detail.contains("changed since"), "{detail}"),
+        e => panic!("expected an unpublished mismatch, got {e:?}"),
+    }
+    assert!(!other.under(dest.root()).exists());
+    let names: Vec<_> = fs::read_dir(stored.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, vec!["cell.tif".to_string()], "no temporary left");
+
+    // Sent again with the right digest where the first copy lies: it is already there.
+    let again = dest
+        .put_known(
+            &raw,
+            &target,
+            (Digest(Sha256::digest(&changed).into()), bytes.len() as u64),
+        )
+        .await;
+    assert!(
+        matches!(again, Err(TransferError::Conflict { .. })),
+        "{again:?}"
+    );
 }

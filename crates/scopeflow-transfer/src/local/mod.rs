@@ -83,6 +83,21 @@ impl Destination for LocalDestination {
             .await
     }
 
+    /// The raw copy is written without hashing it again: the read-back, from the disk, must
+    /// match `expected` before the copy is published.
+    async fn put_known(
+        &self,
+        local: &Path,
+        rel: &RelPath,
+        expected: (Digest, u64),
+    ) -> Result<Receipt, TransferError> {
+        let (local, rel) = (local.to_owned(), rel.clone());
+        self.blocking(move |root| {
+            put::put(root, &local, &rel, put::Mode::Known(expected.0, expected.1))
+        })
+        .await
+    }
+
     async fn verify(
         &self,
         rel: &RelPath,

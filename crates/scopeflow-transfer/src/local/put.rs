@@ -22,6 +22,9 @@ use crate::{Digest, MANIFEST, Receipt, RelPath, TransferError};
 pub(super) enum Mode {
     Copy,
     Link,
+    /// A file copied without hashing it on the way: the caller hashed these bytes already
+    /// (sha256, size), and the read-back is compared with that.
+    Known(Digest, u64),
 }
 
 pub(super) fn put(
@@ -46,10 +49,18 @@ pub(super) fn put(
             return Err(root.invalid(path.display().to_string(), reason));
         }
     };
+    if matches!(source, Shape::Tree(_)) && matches!(mode, Mode::Known(..)) {
+        // A digest describes one file: a folder is hashed file by file on its way.
+        mode = Mode::Copy;
+    }
     root.ensure(true)?;
     let target = rel.under(&root.path);
     if root.exists(&target)? {
-        return settle_existing(root, local, rel, &source, None);
+        let known = match mode {
+            Mode::Known(d, n) => Some([(d, n)]),
+            _ => None,
+        };
+        return settle_existing(root, local, rel, &source, known.as_ref().map(|k| &k[..]));
     }
     if let Some(parent) = target.parent() {
         fs::create_dir_all(parent).map_err(|e| root.err("create folder", parent, e))?;
@@ -75,7 +86,13 @@ fn put_file(
     let sent = transfer(root, local, temp.path(), buf, true, mode)?;
     let back = hash_stored(temp.path()).map_err(|e| root.err("read back", temp.path(), e))?;
     if back != sent {
-        return Err(caught(root, rel, describe_pair(rel.as_str(), sent, back)));
+        let mut detail = describe_pair(rel.as_str(), sent, back);
+        if matches!(mode, Mode::Known(..)) {
+            detail.push_str(
+                " (when it was converted): the file changed since, or the copy is damaged",
+            );
+        }
+        return Err(caught(root, rel, detail));
     }
     if !publish_file(root, temp, target)? {
         return settle_existing(
@@ -178,6 +195,9 @@ fn transfer(
     flush: bool,
     mode: &mut Mode,
 ) -> Result<(Digest, u64), TransferError> {
+    if let Mode::Known(digest, size) = *mode {
+        return copy(root, from, to, buf, flush, Some((digest, size)));
+    }
     if *mode == Mode::Link {
         let sent = File::open(from)
             .and_then(|mut f| {
@@ -198,17 +218,19 @@ fn transfer(
             }
         }
     }
-    copy(root, from, to, buf, flush)
+    copy(root, from, to, buf, flush, None)
 }
 
-/// Copies one file to a new name, hashing the bytes on their way; flushed before returning
-/// when `flush` (a folder put flushes all its files at once afterwards).
+/// Copies one file to a new name, hashing the bytes on their way unless `known` already gives
+/// their digest; flushed before returning when `flush` (a folder put flushes all its files at
+/// once afterwards).
 fn copy(
     root: &Root,
     from: &Path,
     to: &Path,
     buf: &mut Vec<u8>,
     flush: bool,
+    known: Option<(Digest, u64)>,
 ) -> Result<(Digest, u64), TransferError> {
     let mut input = File::open(from).map_err(|e| root.src_err("open", from, e))?;
     let mut out = OpenOptions::new()
@@ -224,7 +246,9 @@ fn copy(
         if n == 0 {
             break;
         }
-        hasher.update(&buf[..n]);
+        if known.is_none() {
+            hasher.update(&buf[..n]);
+        }
         out.write_all(&buf[..n])
             .map_err(|e| root.err("write", to, e))?;
         total += n as u64;
@@ -233,7 +257,7 @@ fn copy(
         out.sync_all().map_err(|e| root.err("flush", to, e))?;
         drop_cache(&out);
     }
-    Ok((Digest::of(hasher), total))
+    Ok(known.unwrap_or((Digest::of(hasher), total)))
 }
 
 /// Gives the flushed temporary its final name without ever replacing what is there. Returns
