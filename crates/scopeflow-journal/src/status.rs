@@ -145,9 +145,11 @@ impl Journal {
                 ))
             });
             let got = files.len() as u64;
+            if let Some(f) = files.last() {
+                last = Some((f.file.watch.clone(), f.file.rel.clone(), f.file.version));
+            }
             for mut f in files {
                 f.copies.sort_by(|a, b| a.destination.cmp(&b.destination));
-                last = Some((f.file.watch.clone(), f.file.rel.clone(), f.file.version));
                 let status = FileStatus {
                     file: f.file,
                     format: f.format,

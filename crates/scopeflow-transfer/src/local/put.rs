@@ -57,10 +57,11 @@ pub(super) fn put(
     let target = rel.under(&root.path);
     if root.exists(&target)? {
         let known = match mode {
-            Mode::Known(d, n) => Some([(d, n)]),
+            Mode::Known(d, n) => Some((d, n)),
             _ => None,
         };
-        return settle_existing(root, local, rel, &source, known.as_ref().map(|k| &k[..]));
+        let known = known.as_ref().map(std::slice::from_ref);
+        return settle_existing(root, local, rel, &source, known);
     }
     if let Some(parent) = target.parent() {
         fs::create_dir_all(parent).map_err(|e| root.err("create folder", parent, e))?;
