@@ -59,8 +59,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let qc = qc_doc(i);
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO files (watch, rel, version, size, mtime_ns, sha256, state, error, attempts, \
-             discovered_at, stable_at, processed_at, transferred_at, verified_at, updated_at, qc, \
-             format) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
+             discovered_at, stable_at, processed_at, transferred_at, verified_at, updated_at, \
+             format) VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
              json_extract(?15, '$.inspect.format')) RETURNING id",
         )
         .bind(watch.to_string_lossy().as_ref())
@@ -77,9 +77,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .bind(at)
         .bind((state == "verified").then_some(at))
         .bind(at)
-        .bind(qc)
+        .bind(&qc)
         .fetch_one(&mut *tx)
         .await?;
+        sqlx::query("INSERT INTO qc_documents (file_id, doc) VALUES (?, ?)")
+            .bind(id)
+            .bind(&qc)
+            .execute(&mut *tx)
+            .await?;
         for dest in ["nas", "nas2"] {
             sqlx::query(
                 "INSERT INTO copies (file_id, destination, state, sha256, transferred_at, verified_at, \

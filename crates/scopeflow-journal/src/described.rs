@@ -42,8 +42,9 @@ impl Journal {
     ) -> Result<(), JournalError> {
         use futures::TryStreamExt;
         let mut rows = sqlx::query(
-            "SELECT f.watch, f.rel, f.version, f.size, f.mtime_ns, c.sha256, f.qc, c.verified_at \
+            "SELECT f.watch, f.rel, f.version, f.size, f.mtime_ns, c.sha256, q.doc, c.verified_at \
              FROM copies c JOIN files f ON f.id = c.file_id \
+             LEFT JOIN qc_documents q ON q.file_id = f.id \
              WHERE c.destination = ? AND c.state = 'verified' AND c.sha256 IS NOT NULL \
              ORDER BY f.id",
         )

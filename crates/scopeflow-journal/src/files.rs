@@ -124,14 +124,24 @@ impl Journal {
                 .await
                 .map_err(|e| self.db(e))?;
         }
+        // Before the state changes: the `processed` event's trigger reads the document.
+        let keep = match qc {
+            Some(_) => "INSERT OR REPLACE INTO qc_documents (file_id, doc) VALUES (?, ?)",
+            None => "DELETE FROM qc_documents WHERE file_id = ? AND ? IS NULL",
+        };
+        sqlx::query(keep)
+            .bind(id)
+            .bind(qc)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.db(e))?;
         let now = time::fmt(time::now());
         sqlx::query(
-            "UPDATE files SET state = 'processed', sha256 = ?, qc = ?, \
+            "UPDATE files SET state = 'processed', sha256 = ?, \
              format = json_extract(?, '$.inspect.format'), processed_at = ?, \
              failed_from = NULL, error = NULL, next_attempt_at = NULL, updated_at = ? WHERE id = ?",
         )
         .bind(sha256)
-        .bind(qc)
         .bind(qc)
         .bind(&now)
         .bind(&now)

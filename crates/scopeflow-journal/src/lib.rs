@@ -36,7 +36,7 @@ pub use alarms::{AlarmDelivery, NewAlarm};
 pub use crash::Interrupted;
 pub use described::DescribedCopy;
 pub use error::JournalError;
-pub use model::{CopyRow, FileRow, FileStatus, OutboxEvent};
+pub use model::{CopyRow, FileRow, FileStatus, OutboxEvent, StatusJson};
 pub use open::Journal;
 pub use retention::{PurgeIntent, TrashEntry};
 pub use scopeflow_core::{CopyState, FileState};

@@ -94,32 +94,58 @@ impl FileStatus {
     /// The status object of the CLI contract (CLI.md: path, state, sha256, size, error, copies
     /// with destination and verified_at), plus keys that tell versions and retries apart.
     pub fn to_json(&self) -> Value {
-        let f = &self.file;
-        let copies: Vec<Value> = self
-            .copies
-            .iter()
-            .map(|c| {
-                json!({
-                    "destination": c.destination,
-                    "verified_at": c.verified_at,
-                    "state": c.state,
-                })
-            })
-            .collect();
-        json!({
-            "path": f.rel,
-            "state": f.state,
-            "sha256": f.sha256,
-            "size": f.size,
-            "error": f.error,
-            "copies": copies,
-            "version": f.version,
-            "watch": f.watch,
-            "attempts": f.attempts,
-            "next_attempt_at": f.next_attempt_at,
-            "format": self.format,
-        })
+        serde_json::to_value(self.json_view()).unwrap_or(Value::Null)
     }
+
+    /// [`FileStatus::to_json`] borrowed from the row, for writing out directly: building a
+    /// `Value` per file was a third of `status --json`'s own time at 100,000 files.
+    pub fn json_view(&self) -> StatusJson<'_> {
+        let f = &self.file;
+        StatusJson {
+            path: &f.rel,
+            state: f.state,
+            sha256: f.sha256.as_deref(),
+            size: f.size,
+            error: f.error.as_deref(),
+            copies: self
+                .copies
+                .iter()
+                .map(|c| CopyJson {
+                    destination: &c.destination,
+                    verified_at: c.verified_at.as_deref(),
+                    state: c.state,
+                })
+                .collect(),
+            version: f.version,
+            watch: &f.watch,
+            attempts: f.attempts,
+            next_attempt_at: f.next_attempt_at.as_deref(),
+            format: self.format.as_deref(),
+        }
+    }
+}
+
+/// One file of `status --json`, keys in the order they are printed.
+#[derive(serde::Serialize)]
+pub struct StatusJson<'a> {
+    path: &'a str,
+    state: FileState,
+    sha256: Option<&'a str>,
+    size: u64,
+    error: Option<&'a str>,
+    copies: Vec<CopyJson<'a>>,
+    version: i64,
+    watch: &'a str,
+    attempts: u32,
+    next_attempt_at: Option<&'a str>,
+    format: Option<&'a str>,
+}
+
+#[derive(serde::Serialize)]
+struct CopyJson<'a> {
+    destination: &'a str,
+    verified_at: Option<&'a str>,
+    state: CopyState,
 }
 
 pub(crate) const FILE_COLUMNS: &str = "id, watch, rel, version, size, mtime_ns, sha256, state, \

@@ -43,11 +43,21 @@ pub(crate) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "format_column",
         include_str!("../migrations/0007_format_column.sql"),
     ),
+    (
+        8,
+        "qc_documents_table",
+        include_str!("../migrations/0008_qc_documents_table.sql"),
+    ),
 ];
 
 fn migrator() -> Migrator {
+    migrator_of(MIGRATIONS)
+}
+
+/// The first migrations only: tests build journals as an older version left them.
+fn migrator_of(migrations: &[(i64, &'static str, &'static str)]) -> Migrator {
     Migrator::with_migrations(
-        MIGRATIONS
+        migrations
             .iter()
             .map(|&(version, description, sql)| {
                 Migration::new(
@@ -245,7 +255,74 @@ async fn migrate(pool: &SqlitePool, path: &Path) -> Result<(), JournalError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Journal, MIGRATIONS};
+    use super::{Journal, MIGRATIONS, migrator_of};
+
+    /// A journal written before the QC documents left `files` (migration 8) keeps each
+    /// document, and the next `processed` event still carries its file's own.
+    #[tokio::test]
+    async fn qc_documents_survive_leaving_the_files_table() {
+        use sqlx::ConnectOptions;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let mut conn = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .connect()
+            .await
+            .unwrap();
+        migrator_of(&MIGRATIONS[..7]).run(&mut conn).await.unwrap();
+        for (rel, state, qc) in [
+            (
+                "a.tif",
+                "verified",
+                Some(r#"{"inspect":{"format":"tiff"},"n":1}"#),
+            ),
+            ("b.tif", "stable", None),
+        ] {
+            sqlx::query(
+                "INSERT INTO files (watch, rel, version, size, mtime_ns, state, discovered_at, \
+                 updated_at, qc) VALUES ('w', ?, 1, 1, 0, ?, 't', 't', ?)",
+            )
+            .bind(rel)
+            .bind(state)
+            .bind(qc)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+        drop(conn);
+
+        let j = Journal::open(&path).await.unwrap();
+        let docs: Vec<(i64, String)> = sqlx::query_as("SELECT file_id, doc FROM qc_documents")
+            .fetch_all(&j.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            docs,
+            [(1, r#"{"inspect":{"format":"tiff"},"n":1}"#.to_owned())]
+        );
+        let columns: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM pragma_table_info('files')")
+                .fetch_all(&j.pool)
+                .await
+                .unwrap();
+        assert!(!columns.iter().any(|c| c == "qc"), "{columns:?}");
+
+        let sha = "ab".repeat(32);
+        j.mark_processed(2, &sha, Some(r#"{"inspect":{"format":"czi"}}"#))
+            .await
+            .unwrap();
+        let event: String = sqlx::query_scalar(
+            "SELECT payload FROM outbox WHERE kind = 'processed' ORDER BY seq DESC LIMIT 1",
+        )
+        .fetch_one(&j.pool)
+        .await
+        .unwrap();
+        let event: serde_json::Value = serde_json::from_str(&event).unwrap();
+        assert_eq!(event["data"]["qc"]["inspect"]["format"], "czi", "{event}");
+        assert_eq!(event["file"]["path"], "b.tif");
+        j.close().await;
+    }
 
     /// The settings durability rests on, as every pooled connection sees them.
     #[tokio::test]

@@ -141,7 +141,7 @@ fn since(s: &str) -> Option<String> {
 
 fn json_row(out: &mut impl Write, row: &FileStatus, first: bool) -> std::io::Result<()> {
     out.write_all(if first { b"\n  " } else { b",\n  " })?;
-    serde_json::to_writer(&mut *out, &row.to_json()).map_err(std::io::Error::from)
+    serde_json::to_writer(&mut *out, &row.json_view()).map_err(std::io::Error::from)
 }
 
 fn text_row(out: &mut impl Write, r: &FileStatus) -> std::io::Result<()> {
