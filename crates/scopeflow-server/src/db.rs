@@ -76,12 +76,16 @@ impl Db {
         let pool = match backend {
             // One writer at a time anyway (ingest takes a lock); a few readers for the API.
             // A big page cache and memory-mapped reads: the indexes of a million files are
-            // touched at random by every batch.
+            // touched at random by every batch. Each batch dirties a few thousand pages of
+            // those indexes, more than SQLite's default WAL checkpoint threshold (1,000
+            // pages): every commit copied its pages back into the database. A 128 MB WAL lets
+            // a page changed by several batches be copied back once (ingest at 400,000 files:
+            // 4,000 -> 6,100 events/s; BENCHMARKS.md).
             Backend::Sqlite => options
                 .max_connections(4)
                 .after_connect(|conn, _| {
                     Box::pin(async move {
-                        sqlx::raw_sql("PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA cache_size = -131072; PRAGMA mmap_size = 1073741824;")
+                        sqlx::raw_sql("PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA cache_size = -131072; PRAGMA mmap_size = 1073741824; PRAGMA wal_autocheckpoint = 32768;")
                             .execute(&mut *conn)
                             .await?;
                         Ok(())
