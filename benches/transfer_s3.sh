@@ -12,6 +12,10 @@
 #      SCOPEFLOW_BENCH_FILES (folder size, default 2000), SCOPEFLOW_BENCH_MIB (file size, 1024;
 #      0 skips the large file). A folder of files of at most 1 MiB is sent with 64 requests in
 #      flight by scopeflow whatever `parallel` says; rclone is also run with --transfers 64.
+#      SCOPEFLOW_BENCH_MSS=1448 (root): serve on 127.0.0.2 through a route with Ethernet's
+#      segment size. Loopback's 64 KiB segments and s3s-fs, which does not set TCP_NODELAY,
+#      hold the tail of every GET of 65-128 KiB until the client's delayed ACK (40 ms):
+#      a stall of the test set-up that real networks and servers do not have (BENCHMARKS.md).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -42,14 +46,22 @@ cat "$scratch/src/file/raw.bin" > /dev/null   # same warm page cache for every r
 file_bytes=$(stat -c %s "$scratch/src/file/raw.bin")
 dir_bytes=$(find "$scratch/src/x.ome.zarr" -type f -printf '%s\n' | awk '{s += $1} END {print s}')
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+host=127.0.0.1
+cleanup=()
+if [ -n "${SCOPEFLOW_BENCH_MSS:-}" ]; then
+  host=127.0.0.2
+  ip route replace local "$host" dev lo table local advmss "$SCOPEFLOW_BENCH_MSS" mtu $((SCOPEFLOW_BENCH_MSS + 52))
+  cleanup+=("ip route del local $host dev lo table local")
+fi
+port=$(python3 -c 'import socket, sys; s = socket.socket(); s.bind((sys.argv[1], 0)); print(s.getsockname()[1])' "$host")
 export BENCH_AK="AK$RANDOM$RANDOM" BENCH_SK="SK$RANDOM$RANDOM$RANDOM"
-"$s3s" --host 127.0.0.1 --port "$port" --access-key "$BENCH_AK" --secret-key "$BENCH_SK" \
+"$s3s" --host "$host" --port "$port" --access-key "$BENCH_AK" --secret-key "$BENCH_SK" \
   "$scratch/server" > "$scratch/server.log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true' EXIT
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
-endpoint="http://127.0.0.1:$port"
+cleanup+=("kill $server")
+trap 'for c in "${cleanup[@]}"; do $c 2>/dev/null || true; done' EXIT
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/$host/$port") 2>/dev/null && break; sleep 0.1; done
+endpoint="http://$host:$port"
 
 # rclone's S3 back-end fails on this machine's AWS_CA_BUNDLE (LoadCustomCABundleError): unset it.
 # A wrapper script, since /usr/bin/time runs programs, not shell functions.
@@ -63,7 +75,7 @@ SH
 chmod +x "$scratch/rc"
 rc=$scratch/rc
 
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); server: s3s-fs 0.14.1 on loopback; parallel $par"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); server: s3s-fs 0.14.1 on loopback ($host, segment size ${SCOPEFLOW_BENCH_MSS:-of loopback}); parallel $par"
 echo "| tool | data | files | MiB | wall s | MiB/s | peak RSS MiB |"
 echo "|---|---|---|---|---|---|---|"
 # timed LABEL DATA FILES BYTES -- COMMAND...: one markdown row, from /usr/bin/time.

@@ -136,7 +136,10 @@ fn client_options(c: &S3Config) -> ClientOptions {
         // stalled connection fails after a minute.
         .with_timeout_disabled()
         .with_read_timeout(Duration::from_secs(60))
-        .with_pool_max_idle_per_host(c.parallel.max(1));
+        // As many kept-alive connections as requests in flight: a folder of small files has
+        // 64 in flight whatever `parallel` says, and with fewer idle connections kept each
+        // request beyond them opened (and closed) a connection of its own.
+        .with_pool_max_idle_per_host(crate::put::in_flight_at_most(c.parallel));
     for cert in ca_bundle() {
         o = o.with_root_certificate(cert);
     }

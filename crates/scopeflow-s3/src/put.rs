@@ -109,10 +109,15 @@ const SMALL_IN_FLIGHT: usize = 64;
 fn in_flight(files: &[(String, u64)], parallel: usize) -> usize {
     let largest = files.iter().map(|(_, n)| *n).max().unwrap_or(0);
     if largest <= SMALL_FILE {
-        SMALL_IN_FLIGHT.max(parallel)
+        in_flight_at_most(parallel)
     } else {
         parallel
     }
+}
+
+/// The most requests [`in_flight`] ever allows for a destination's `parallel`.
+pub(crate) fn in_flight_at_most(parallel: usize) -> usize {
+    SMALL_IN_FLIGHT.max(parallel).max(1)
 }
 
 /// Differences that make a stored folder another folder: a file we do not have, a size that
