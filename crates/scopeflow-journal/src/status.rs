@@ -172,7 +172,13 @@ impl Journal {
                 }
             }
         }
-        Ok(())
+        // The channel also closes if the reader panicked: a cut listing must not pass for a
+        // whole one.
+        reader.await.map_err(|e| {
+            self.db(sqlx::Error::Io(std::io::Error::other(format!(
+                "the status reader stopped: {e}"
+            ))))
+        })
     }
 
     /// Sends the pages of one read transaction (files and copies from the same moment) until
