@@ -18,6 +18,10 @@ const IDLE: Duration = Duration::from_secs(2);
 /// A batch with no events tells the server the agent is alive and how long its queue is.
 const HEARTBEAT: Duration = Duration::from_secs(30);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Acknowledged events are kept this long (to look at with sqlite3 when something is odd),
+/// then forgotten, checked at start and then this often.
+const KEEP_SENT: Duration = Duration::from_secs(24 * 3600);
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// Payload bytes per request: thumbnails (up to a few hundred KiB each) would otherwise take a
 /// batch past the server's request limit (8 MiB by default) after an outage.
 const BATCH_BYTES: usize = 4 * 1024 * 1024;
@@ -77,7 +81,12 @@ impl Reporter {
         let mut backoff = IDLE;
         let mut last_sent = tokio::time::Instant::now() - HEARTBEAT;
         let mut was_down = false;
+        let mut pruned: Option<tokio::time::Instant> = None;
         loop {
+            if pruned.is_none_or(|t| t.elapsed() >= PRUNE_EVERY) {
+                self.prune().await;
+                pruned = Some(tokio::time::Instant::now());
+            }
             match self.flush(last_sent.elapsed() >= HEARTBEAT).await {
                 Ok(sent) => {
                     if was_down {
@@ -103,6 +112,16 @@ impl Reporter {
                 }
             }
             tokio::time::sleep(backoff).await;
+        }
+    }
+
+    /// Forgets events acknowledged more than [`KEEP_SENT`] ago; a failure is only logged (the
+    /// next pass tries again, and nothing waiting is touched).
+    pub(crate) async fn prune(&self) {
+        match self.journal.prune_sent(KEEP_SENT).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(events = n, "acknowledged events forgotten"),
+            Err(e) => tracing::warn!(error = %e, "cannot forget acknowledged events"),
         }
     }
 

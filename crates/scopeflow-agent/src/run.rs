@@ -185,6 +185,7 @@ fn start_watchers(pipeline: &Pipeline, wake: &Arc<Notify>) -> Option<crate::watc
 /// One last send, so `--once` runs (and a stopping service) leave little waiting; what does
 /// not go now goes at the next start.
 async fn last_report(r: &crate::report::Reporter) {
+    r.prune().await;
     match tokio::time::timeout(GRACE, r.flush(false)).await {
         Ok(Ok(_)) => {}
         Ok(Err(_)) | Err(_) => {

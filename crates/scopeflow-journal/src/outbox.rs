@@ -88,6 +88,23 @@ impl Journal {
         .await
     }
 
+    /// Forgets events the server acknowledged more than `older_than` ago; returns how many.
+    /// An acknowledged event is of no further use to the agent, and a `processed` event
+    /// carries its thumbnail (up to a few hundred kB): kept for good, they grew the journal
+    /// of an acquisition PC by the size of every thumbnail. Unsent and refused events stay.
+    pub async fn prune_sent(&self, older_than: std::time::Duration) -> Result<u64, JournalError> {
+        let cutoff = chrono::TimeDelta::from_std(older_than)
+            .ok()
+            .and_then(|d| time::now().checked_sub_signed(d))
+            .map_or_else(|| "0000".to_string(), time::fmt);
+        sqlx::query("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at <= ?")
+            .bind(cutoff)
+            .execute(&self.pool)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(|e| self.db(e))
+    }
+
     /// Events the server refused for good, oldest first: `(id, kind, created_at, reason)`.
     pub async fn rejected(&self) -> Result<Vec<(String, String, String, String)>, JournalError> {
         sqlx::query_as(

@@ -242,3 +242,48 @@ async fn alarms_and_thumbnails_leave_events_in_wire_format() {
         again[0].body
     );
 }
+
+/// Acknowledged events are forgotten once old enough; waiting and refused ones never are.
+#[tokio::test]
+async fn pruning_forgets_only_acknowledged_events() {
+    let (_d, j) = journal().await;
+    let mut ids = Vec::new();
+    for path in ["a.tif", "b.tif", "c.tif", "d.tif"] {
+        ids.push(
+            j.enqueue("found", &format!(r#"{{"path":"{path}"}}"#))
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(j.mark_sent(&ids[..2]).await.unwrap(), 2);
+    assert_eq!(
+        j.mark_rejected(&ids[2..3], "HTTP 422: bad path")
+            .await
+            .unwrap(),
+        1
+    );
+    let day = std::time::Duration::from_secs(86_400);
+    assert_eq!(j.prune_sent(day).await.unwrap(), 0, "acknowledged just now");
+    assert_eq!(
+        j.prune_sent(std::time::Duration::ZERO).await.unwrap(),
+        2,
+        "both acknowledged events"
+    );
+    let unsent: Vec<String> = j
+        .unsent(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(unsent, [ids[3].clone()]);
+    let rejected: Vec<String> = j
+        .rejected()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(rejected, [ids[2].clone()]);
+    assert_eq!(j.prune_sent(std::time::Duration::ZERO).await.unwrap(), 0);
+}
