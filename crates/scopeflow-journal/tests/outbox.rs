@@ -35,14 +35,7 @@ async fn events_wait_in_order_until_marked_sent() {
         0,
         "already sent"
     );
-    let left: Vec<String> = j
-        .unsent(10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
-    assert_eq!(left, [b, c]);
+    assert_eq!(unsent_ids(&j).await, [b, c]);
 }
 
 #[tokio::test]
@@ -269,14 +262,7 @@ async fn pruning_forgets_only_acknowledged_events() {
         2,
         "both acknowledged events"
     );
-    let unsent: Vec<String> = j
-        .unsent(10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.id)
-        .collect();
-    assert_eq!(unsent, [ids[3].clone()]);
+    assert_eq!(unsent_ids(&j).await, [ids[3].clone()]);
     let rejected: Vec<String> = j
         .rejected()
         .await
@@ -286,4 +272,14 @@ async fn pruning_forgets_only_acknowledged_events() {
         .collect();
     assert_eq!(rejected, [ids[2].clone()]);
     assert_eq!(j.prune_sent(std::time::Duration::ZERO).await.unwrap(), 0);
+}
+
+/// The ids of the events waiting to be sent, oldest first.
+async fn unsent_ids(j: &scopeflow_journal::Journal) -> Vec<String> {
+    j.unsent(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect()
 }
