@@ -79,8 +79,8 @@ impl Db {
             // touched at random by every batch. Each batch dirties a few thousand pages of
             // those indexes, more than SQLite's default WAL checkpoint threshold (1,000
             // pages): every commit copied its pages back into the database. A 128 MB WAL lets
-            // a page changed by several batches be copied back once (ingest at 400,000 files:
-            // 4,000 -> 6,100 events/s; BENCHMARKS.md).
+            // a page changed by several batches be copied back once (ingest up to a million
+            // files: 4,405 -> 5,248 events/s; BENCHMARKS.md).
             Backend::Sqlite => options
                 .max_connections(4)
                 .after_connect(|conn, _| {
