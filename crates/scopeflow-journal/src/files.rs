@@ -126,15 +126,14 @@ impl Journal {
         }
         // Before the state changes: the `processed` event's trigger reads the document.
         let keep = match qc {
-            Some(_) => "INSERT OR REPLACE INTO qc_documents (file_id, doc) VALUES (?, ?)",
-            None => "DELETE FROM qc_documents WHERE file_id = ? AND ? IS NULL",
+            Some(doc) => {
+                sqlx::query("INSERT OR REPLACE INTO qc_documents (file_id, doc) VALUES (?, ?)")
+                    .bind(id)
+                    .bind(doc)
+            }
+            None => sqlx::query("DELETE FROM qc_documents WHERE file_id = ?").bind(id),
         };
-        sqlx::query(keep)
-            .bind(id)
-            .bind(qc)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| self.db(e))?;
+        keep.execute(&mut *tx).await.map_err(|e| self.db(e))?;
         let now = time::fmt(time::now());
         sqlx::query(
             "UPDATE files SET state = 'processed', sha256 = ?, \

@@ -96,6 +96,7 @@ impl Journal {
         let cutoff = chrono::TimeDelta::from_std(older_than)
             .ok()
             .and_then(|d| time::now().checked_sub_signed(d))
+            // A span reaching before the calendar's start: nothing is that old.
             .map_or_else(|| "0000".to_string(), time::fmt);
         sqlx::query("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at <= ?")
             .bind(cutoff)

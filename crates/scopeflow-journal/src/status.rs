@@ -224,7 +224,9 @@ impl Journal {
                 if got == 0 {
                     break;
                 }
-                if got == n && left > n {
+                // A full page with more wanted after it: the next one starts past its last key.
+                let more = got == n && left > n;
+                if more {
                     let key_query = bind(key_text)
                         .bind(i64::try_from(skip.saturating_add(got - 1)).unwrap_or(i64::MAX));
                     let row = key_query
@@ -236,7 +238,7 @@ impl Journal {
                 if pages.send(Ok(page)).await.is_err() {
                     return Ok(());
                 }
-                if got < n || left == n {
+                if !more {
                     break;
                 }
                 left -= got;
