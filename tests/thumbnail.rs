@@ -192,4 +192,26 @@ sftest!(agent_delivers_the_thumbnail_in_the_manifest, |dir: Dir| {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+    // No `server:` section: the `processed` event waits in the journal without the thumbnail,
+    // which would otherwise stay there for good at about 100 KiB a file.
+    let events = python([
+        "-c",
+        "import json, sqlite3, sys\n\
+         db = sqlite3.connect(f'file:{sys.argv[1]}?mode=ro', uri=True)\n\
+         print(json.dumps([json.loads(p) for (p,) in \
+               db.execute(\"SELECT payload FROM outbox WHERE kind = 'processed'\")]))",
+        dir.join(".scopeflow/state.db").to_str().unwrap(),
+    ])
+    .success()
+    .stdout_json();
+    let events = events.as_array().unwrap();
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(events[0]["data"]["qc"].is_object(), "{}", events[0]);
+    assert!(
+        events[0]["data"].get("thumbnail").is_none(),
+        "thumbnail kept without a server; data holds {:?}",
+        events[0]["data"]
+            .as_object()
+            .map(|o| o.keys().collect::<Vec<_>>())
+    );
 });

@@ -74,6 +74,17 @@ fn stat(path: &Path) -> Result<(u64, i64), ProcessError> {
     Ok((m.len(), crate::scan::mtime_ns(&m)))
 }
 
+/// A work folder written but not yet flushed: [`Converted::publish`] makes it durable and
+/// gives it its final name. Two steps, so the cores can convert another file while this one
+/// waits on the disk.
+#[derive(Debug)]
+pub struct Converted {
+    tmp: PathBuf,
+    final_dir: PathBuf,
+    sha256: String,
+    has_zarr: bool,
+}
+
 /// Runs the pipeline's steps on `raw` (blocking; conversion uses the rayon pool).
 ///
 /// # Errors
@@ -84,7 +95,7 @@ pub fn process(
     id: i64,
     steps: &[Step],
     described: serde_json::Map<String, serde_json::Value>,
-) -> Result<Processed, ProcessError> {
+) -> Result<Converted, ProcessError> {
     let before = stat(raw)?;
     std::fs::create_dir_all(work_root)
         .map_err(|e| ProcessError::Local(format!("{}: {e}", work_root.display())))?;
@@ -105,17 +116,45 @@ pub fn process(
         let _ = std::fs::remove_dir_all(&tmp);
         return Err(ProcessError::Changed(raw.to_path_buf()));
     }
-    let local = |e: std::io::Error| ProcessError::Local(format!("{}: {e}", tmp.display()));
-    scopeflow_ngff::sync_tree(&tmp).map_err(local)?;
-    let _ = std::fs::remove_dir_all(&final_dir);
-    std::fs::rename(&tmp, &final_dir).map_err(local)?;
-    Ok(Processed {
+    Ok(Converted {
+        tmp,
+        final_dir,
         sha256,
-        zarr: has_zarr.then(|| final_dir.join("image.ome.zarr")),
-        thumbnail: Some(final_dir.join(THUMBNAIL)).filter(|p| p.is_file()),
-        qc_json: final_dir.join("qc.json"),
-        dir: final_dir,
+        has_zarr,
     })
+}
+
+impl Converted {
+    /// Flushes the work folder and renames it to `<work>/<id>` (blocking).
+    ///
+    /// # Errors
+    /// [`ProcessError::Local`]; the unflushed folder is removed.
+    pub fn publish(self) -> Result<Processed, ProcessError> {
+        let Converted {
+            tmp,
+            final_dir,
+            sha256,
+            has_zarr,
+        } = self;
+        let local = |e: std::io::Error| ProcessError::Local(format!("{}: {e}", tmp.display()));
+        let flushed = scopeflow_ngff::sync_tree(&tmp)
+            .map_err(local)
+            .and_then(|()| {
+                let _ = std::fs::remove_dir_all(&final_dir);
+                std::fs::rename(&tmp, &final_dir).map_err(local)
+            });
+        if let Err(e) = flushed {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(e);
+        }
+        Ok(Processed {
+            sha256,
+            zarr: has_zarr.then(|| final_dir.join("image.ome.zarr")),
+            thumbnail: Some(final_dir.join(THUMBNAIL)).filter(|p| p.is_file()),
+            qc_json: final_dir.join("qc.json"),
+            dir: final_dir,
+        })
+    }
 }
 
 /// `described`: the naming verdict and the metadata, added to the QC document.

@@ -98,6 +98,7 @@ pub async fn run(
         start_watchers(&pipeline, &wake)
     };
     let ctx = Arc::new(Agent {
+        convert_gate: Arc::new(tokio::sync::Semaphore::new(pipeline.workers)),
         pipeline,
         journal,
         destinations,

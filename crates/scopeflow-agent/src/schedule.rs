@@ -1,6 +1,6 @@
 //! The agent's loop, shared by `--once` and the long-running service: scan when something may
-//! have changed, promote settled files to `stable`, and keep up to `workers` jobs running on
-//! what the journal says is pending.
+//! have changed, promote settled files to `stable`, and keep up to 4 × `workers` jobs running on
+//! what the journal says is pending (`workers` of them converting at once).
 //!
 //! With thousands of files (a plate reader's), nothing here may cost O(files) per finished
 //! job: scans are spaced by at least [`TICK`] (a second after a job ends), and the pending
@@ -119,15 +119,15 @@ impl Schedule {
         }
     }
 
-    /// Starts jobs on the pending files that are due, up to `workers` at once; returns how
-    /// many are due (running or waiting for a worker).
+    /// Starts jobs on the pending files that are due, up to [`Agent::files_in_flight`] at
+    /// once; returns how many are due (running or waiting for a worker).
     async fn dispatch(&mut self, ctx: &Arc<Agent>) -> Result<usize, AgentError> {
         let dry =
             self.queue.is_empty() && (self.jobs.is_empty() || self.last_fill.elapsed() >= TICK);
         if self.refill || dry {
             self.fill(ctx).await?;
         }
-        while self.in_flight.len() < ctx.pipeline.workers {
+        while self.in_flight.len() < ctx.files_in_flight() {
             let Some(row) = self.queue.pop_front() else {
                 break;
             };

@@ -48,7 +48,10 @@ impl Journal {
         let now = time::fmt(time::now());
         self.mark_each(
             ids,
-            "UPDATE outbox SET sent_at = ? WHERE id = ? AND sent_at IS NULL",
+            // The server has the thumbnail now; the day an acknowledged event is kept for
+            // does not need its hundred kilobytes.
+            "UPDATE outbox SET sent_at = ?, payload = json_remove(payload, '$.data.thumbnail') \
+             WHERE id = ? AND sent_at IS NULL",
             &now,
         )
         .await

@@ -283,3 +283,33 @@ async fn unsent_ids(j: &scopeflow_journal::Journal) -> Vec<String> {
         .map(|e| e.id)
         .collect()
 }
+
+/// An acknowledged `processed` event keeps its QC document for the day it is kept, not its
+/// thumbnail (about 100 KiB a file), which the server has.
+#[tokio::test]
+async fn acknowledged_events_drop_their_thumbnail() {
+    use sqlx::Connection as _;
+    let (_d, j) = journal().await;
+    let row = j.observe("acq", "plate/A01.tif", 10, 1).await.unwrap();
+    j.mark_stable(row.id).await.unwrap();
+    let qc = r#"{"inspect":{"format":"tiff"},"qc":{"channels":[]}}"#;
+    j.mark_processed_with_thumbnail(row.id, &common::sha(1), Some(qc), Some("iVBORw0K"))
+        .await
+        .unwrap();
+    let events = j.unsent(10).await.unwrap();
+    let processed = events.iter().find(|e| e.kind == "processed").unwrap();
+    assert!(processed.payload.contains("iVBORw0K"), "sent with it");
+    assert_eq!(j.mark_sent(std::slice::from_ref(&processed.id)).await.unwrap(), 1);
+
+    let url = format!("sqlite://{}?mode=ro", j.path().display());
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let stored: String = sqlx::query_scalar("SELECT payload FROM outbox WHERE id = ?")
+        .bind(&processed.id)
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    let stored: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    assert!(stored["data"].get("thumbnail").is_none(), "{stored}");
+    assert_eq!(stored["data"]["qc"]["inspect"]["format"], "tiff");
+    assert_eq!(stored["file"]["path"], "plate/A01.tif");
+}
