@@ -299,7 +299,12 @@ async fn acknowledged_events_drop_their_thumbnail() {
     let events = j.unsent(10).await.unwrap();
     let processed = events.iter().find(|e| e.kind == "processed").unwrap();
     assert!(processed.payload.contains("iVBORw0K"), "sent with it");
-    assert_eq!(j.mark_sent(std::slice::from_ref(&processed.id)).await.unwrap(), 1);
+    assert_eq!(
+        j.mark_sent(std::slice::from_ref(&processed.id))
+            .await
+            .unwrap(),
+        1
+    );
 
     let url = format!("sqlite://{}?mode=ro", j.path().display());
     let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();

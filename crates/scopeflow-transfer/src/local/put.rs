@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest as _, Sha256};
 use tracing::{debug, info};
 
-use super::durable::{drop_cache, hash_stored, sync_dir, sync_file, sync_filesystem};
+use super::durable::{drop_cache, hash_stored, send_rest, sync_dir, sync_file, sync_filesystem};
 use super::root::Root;
 use super::temporary::Temporary;
 use super::tree::{Shape, Tree, WalkError, shape, sub_path};
@@ -241,7 +241,12 @@ fn copy(
         .map_err(|e| root.err("create", to, e))?;
     buf.resize(BLOCK, 0);
     let mut hasher = Sha256::new();
-    let mut total = 0u64;
+    // Bytes that need no hashing need not pass through our memory either.
+    let mut total = if known.is_some() {
+        send_rest(&input, &out)
+    } else {
+        0
+    };
     loop {
         let n = read_block(&mut input, buf).map_err(|e| root.src_err("read", from, e))?;
         if n == 0 {
