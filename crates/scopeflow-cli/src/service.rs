@@ -190,8 +190,36 @@ pub(crate) fn uninstall(name: &str) -> Result<(), Failure> {
         .map_err(Failure::work)?;
     if service.query_status().map_err(Failure::work)?.current_state != ServiceState::Stopped {
         service.stop().map_err(Failure::work)?;
+        // Windows removes a service only once it has stopped: wait for the agent to finish
+        // its shutdown (jobs in flight get a few seconds), so that the command returns when
+        // the service is gone, not merely marked for deletion.
+        if !stopped_within(&service, STOP_WAIT)? {
+            service.delete().map_err(Failure::work)?;
+            println!(
+                "service {name} did not stop within {} s; it is removed once it stops",
+                STOP_WAIT.as_secs()
+            );
+            return Ok(());
+        }
     }
     service.delete().map_err(Failure::work)?;
     println!("removed service {name}");
     Ok(())
+}
+
+/// How long `service uninstall` waits for the agent to stop: beyond its shutdown grace.
+const STOP_WAIT: Duration = Duration::from_secs(30);
+
+fn stopped_within(
+    service: &windows_service::service::Service,
+    limit: Duration,
+) -> Result<bool, Failure> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if service.query_status().map_err(Failure::work)?.current_state == ServiceState::Stopped {
+            return Ok(true);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    Ok(false)
 }
