@@ -341,3 +341,145 @@ fn a_file_still_open_for_writing_is_refused_as_locked() {
     assert!(e.to_string().contains(&path.display().to_string()), "{e}");
     scopeflow_formats::open(&path).expect("opens once the writer is gone");
 }
+
+/// The one `Data` array of the files written below (no `DataSetInfo`: the image is the
+/// stored array).
+const DATA0: &str = "DataSet/ResolutionLevel 0/TimePoint 0/Channel 0/Data";
+
+/// A file `name` in a new temporary folder, written by the h5py script `body` (numpy as `np`,
+/// the path as `sys.argv[1]`).
+fn h5py_ims(name: &str, body: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    let script = format!("import sys, h5py, numpy as np\n{body}");
+    common::run_python(&[
+        std::ffi::OsStr::new("-c"),
+        script.as_ref(),
+        path.as_os_str(),
+    ]);
+    (dir, path)
+}
+
+/// Every plane, read as the converters read it, equals h5py's reading.
+fn reads_as_h5py(path: &Path) {
+    let src = scopeflow_formats::open(path).unwrap_or_else(|e| panic!("{e}"));
+    let (_, planes) = fixtures::h5py_reading(&[path]).remove(0);
+    let ours = fixtures::all_planes(src.as_ref(), src.natural_rows());
+    assert!(
+        ours == planes,
+        "{}: pixels differ from h5py",
+        path.display()
+    );
+}
+
+/// A shuffle filter whose stored element size (3) is not the pixel size (2): HDF5 unshuffles
+/// by the stored size, leaving the bytes 3 does not divide in place.
+#[test]
+fn shuffle_by_another_element_size_reads_as_h5py() {
+    let (_dir, path) = h5py_ims(
+        "shuffle3.ims",
+        &format!(
+            "a = np.random.default_rng(1).integers(0, 60000, size=(3, 40, 50), dtype=np.uint16)\n\
+             with h5py.File(sys.argv[1], 'w') as f:\n\
+             \x20   f.create_dataset('{DATA0}', data=a, chunks=(2, 16, 16), shuffle=True, compression='gzip')\n\
+             raw = bytearray(open(sys.argv[1], 'rb').read())\n\
+             at = raw.index(b'shuffle\\0' + (2).to_bytes(4, 'little')) + 8\n\
+             raw[at:at + 4] = (3).to_bytes(4, 'little')\n\
+             open(sys.argv[1], 'wb').write(raw)\n"
+        ),
+    );
+    reads_as_h5py(&path);
+}
+
+/// 12-bit pixels stored in the high bits of 16 (HDF5 precision 12, offset 4): HDF5 shifts
+/// them down on reading, the stored bytes are not the pixels.
+#[test]
+fn pixels_with_a_bit_offset_read_as_h5py() {
+    let (_dir, path) = h5py_ims(
+        "offset4.ims",
+        &format!(
+            "a = np.random.default_rng(1).integers(0, 4096, size=(3, 40, 50), dtype=np.uint16)\n\
+             with h5py.File(sys.argv[1], 'w') as f:\n\
+             \x20   g = f.create_group('{}')\n\
+             \x20   t = h5py.h5t.STD_U16LE.copy()\n\
+             \x20   t.set_precision(12)\n\
+             \x20   t.set_offset(4)\n\
+             \x20   dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)\n\
+             \x20   dcpl.set_chunk((2, 16, 16))\n\
+             \x20   dcpl.set_deflate(4)\n\
+             \x20   d = h5py.h5d.create(g.id, b'Data', t, h5py.h5s.create_simple(a.shape), dcpl=dcpl)\n\
+             \x20   d.write(h5py.h5s.ALL, h5py.h5s.ALL, a)\n",
+            DATA0.trim_end_matches("/Data")
+        ),
+    );
+    reads_as_h5py(&path);
+}
+
+/// Partial edge chunks stored without the filters (HDF5's `DONT_FILTER_PARTIAL_CHUNKS`,
+/// written here with the hdf5 crate: h5py cannot set it): their bytes are the raw pixels.
+#[test]
+fn unfiltered_partial_edge_chunks_read_as_h5py() {
+    use hdf5::plist::dataset_create::ChunkOpts;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("raw_edges.ims");
+    let pixels: Vec<u16> = (0..3 * 40 * 50u32)
+        .map(|i| (i * 7919 % 65521) as u16)
+        .collect();
+    let file = hdf5::File::with_options()
+        .with_fapl(|p| p.libver_v110())
+        .create(&path)
+        .unwrap();
+    file.new_dataset::<u16>()
+        .shape([3, 40, 50])
+        .chunk([2, 16, 16])
+        .deflate(4)
+        .chunk_opts(ChunkOpts::DONT_FILTER_PARTIAL_CHUNKS)
+        .create(DATA0)
+        .unwrap()
+        .write_raw(&pixels)
+        .unwrap();
+    drop(file);
+    reads_as_h5py(&path);
+}
+
+/// A chunk whose bytes lie past the end of the file (the file cut after HDF5's metadata, and
+/// its superblock's end-of-file address cut to match, so that HDF5 opens it).
+#[test]
+fn a_chunk_past_the_end_of_the_file_is_an_error_naming_it() {
+    let (_dir, path) = h5py_ims(
+        "cut.ims",
+        &format!(
+            "a = np.random.default_rng(1).integers(0, 4096, size=(3, 40, 50), dtype=np.uint16)\n\
+             with h5py.File(sys.argv[1], 'w') as f:\n\
+             \x20   d = f.create_dataset('{DATA0}', data=a, chunks=(2, 16, 16), compression='gzip')\n\
+             \x20   last = max((d.id.get_chunk_info(i) for i in range(d.id.get_num_chunks())), key=lambda c: c.byte_offset)\n\
+             raw = bytearray(open(sys.argv[1], 'rb').read())\n\
+             assert last.byte_offset + last.size == len(raw) and raw[8] == 0\n\
+             end = last.byte_offset + last.size // 2\n\
+             raw[40:48] = end.to_bytes(8, 'little')\n\
+             open(sys.argv[1], 'wb').write(raw[:end])\n"
+        ),
+    );
+    scopeflow_formats::open(&path).expect("HDF5 opens it: its metadata is whole");
+    let Err(e) = common::read_everything(&path, usize::MAX) else {
+        panic!("{} read although cut", path.display());
+    };
+    assert!(e.contains(&path.display().to_string()), "{e}");
+    assert!(e.contains("past the end of the file"), "{e}");
+}
+
+/// Two planes stored as one-pixel-wide chunks (65,536 of them): HDF5 reads them (the direct
+/// path would scan the whole chunk index once per chunk; `direct.rs` unit tests check that it
+/// declines), with the same pixels as h5py.
+#[test]
+fn a_file_of_one_pixel_chunks_reads_as_h5py() {
+    let (_dir, path) = h5py_ims(
+        "pixel_chunks.ims",
+        &format!(
+            "a = np.random.default_rng(1).integers(0, 256, size=(2, 256, 256), dtype=np.uint8)\n\
+             with h5py.File(sys.argv[1], 'w') as f:\n\
+             \x20   f.create_dataset('{DATA0}', data=a, chunks=(2, 1, 1), compression='gzip')\n"
+        ),
+    );
+    reads_as_h5py(&path);
+}

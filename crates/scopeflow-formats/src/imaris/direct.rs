@@ -3,7 +3,8 @@
 //!
 //! The C library is not thread-safe and the `hdf5` crate serialises every call: left to HDF5,
 //! one core inflates for the whole conversion (a 1 GiB file: 5 s of its 8). Here HDF5 only
-//! says where a chunk lies (a B-tree lookup, under its lock); the compressed bytes are read
+//! says where a chunk lies (under its lock; HDF5 1.10 scans the dataset's chunk index for it,
+//! so datasets of very many small chunks are left to HDF5); the compressed bytes are read
 //! with our own read-only handle and inflated on the calling thread, in parallel with the
 //! other planes' threads. A chunk spans several planes (8 or 16 deep), so inflated chunks are
 //! kept until every plane of their depth has read them to their last row (then dropped at
@@ -12,17 +13,23 @@
 //! was still reading. Anything unusual (a chunk never written, a filter skipped for one chunk)
 //! falls back to HDF5 for that band.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use hdf5::Dataset;
 use hdf5::datatype::ByteOrder;
+use hdf5::plist::DatasetCreate;
+use hdf5::plist::dataset_create::ChunkOpts;
+use hdf5::{Dataset, Datatype};
 
 use crate::FormatError;
 
 /// Which chunk: time point, channel, and chunk indices along Z, Y, X.
 type Key = (usize, usize, [usize; 3]);
+
+/// Bytes charged to the budget for each cached chunk besides its pixels (map entries, the
+/// `Arc`, the allocation): without it, chunks of a few bytes held many times the budget.
+const ENTRY_COST: usize = 256;
 
 /// Where a stored chunk lies in the file; `None` when HDF5 must read it (never written, or
 /// written with a filter skipped).
@@ -33,6 +40,8 @@ struct Stored {
 
 pub(super) struct Direct {
     file: std::fs::File,
+    /// Length of `file`: chunk addresses come from the file and may lie past its end.
+    file_len: u64,
     shuffle: bool,
     chunk: [usize; 3],
     /// Image size Z, Y, X (the stored arrays may be larger).
@@ -42,34 +51,169 @@ pub(super) struct Direct {
     cache: Mutex<Cache>,
 }
 
-/// An inflated chunk and the planes (bit = Z offset in the chunk) that read it to the end.
+/// An inflated chunk, the planes (bit = Z offset in the chunk) that read it to the end, and
+/// when it was last used (its key in [`Cache::order`]).
 struct Entry {
     data: Arc<Vec<u8>>,
     done: u64,
+    used: u64,
 }
 
+/// Inflated chunks within a byte budget, least recently used out first. The use order is
+/// a map from a use counter, so that a hit or a drop costs a logarithm, not a scan of every
+/// cached chunk.
 struct Cache {
     chunks: HashMap<Key, Entry>,
-    order: VecDeque<Key>,
+    order: BTreeMap<u64, Key>,
+    uses: u64,
+    /// Bytes charged: pixels plus [`ENTRY_COST`] per chunk.
     bytes: usize,
     limit: usize,
 }
 
+impl Cache {
+    fn new(limit: usize) -> Cache {
+        Cache {
+            chunks: HashMap::new(),
+            order: BTreeMap::new(),
+            uses: 0,
+            bytes: 0,
+            limit,
+        }
+    }
+
+    /// A cached chunk, now the most recently used.
+    fn get(&mut self, key: Key) -> Option<Arc<Vec<u8>>> {
+        self.uses += 1;
+        let entry = self.chunks.get_mut(&key)?;
+        self.order.remove(&entry.used);
+        entry.used = self.uses;
+        self.order.insert(self.uses, key);
+        Some(entry.data.clone())
+    }
+
+    /// Caches `data` (unless another thread did first), then drops the least recently used
+    /// chunks beyond the budget.
+    fn insert(&mut self, key: Key, data: &Arc<Vec<u8>>) {
+        self.uses += 1;
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.chunks.entry(key) {
+            slot.insert(Entry {
+                data: data.clone(),
+                done: 0,
+                used: self.uses,
+            });
+            self.order.insert(self.uses, key);
+            self.bytes += data.len() + ENTRY_COST;
+        }
+        while self.bytes > self.limit {
+            let Some((_, old)) = self.order.pop_first() else {
+                break;
+            };
+            self.remove(old);
+        }
+    }
+
+    fn remove(&mut self, key: Key) {
+        if let Some(entry) = self.chunks.remove(&key) {
+            self.order.remove(&entry.used);
+            self.bytes -= entry.data.len() + ENTRY_COST;
+        }
+    }
+
+    /// Plane `dz` of a chunk `depth` planes deep read it to its last row: once every plane
+    /// has, nobody needs it any more.
+    fn read_through(&mut self, key: Key, dz: usize, depth: usize) {
+        let Some(entry) = self.chunks.get_mut(&key) else {
+            return;
+        };
+        entry.done |= 1 << dz;
+        if entry.done == (1u64 << depth) - 1 {
+            self.remove(key);
+        }
+    }
+}
+
 /// Whether byte shuffle comes before deflate, for the pipelines read directly (deflate
-/// alone, or shuffle then deflate) of little-endian chunked 3-D data; `None` for any other.
+/// alone, or shuffle by the pixel size then deflate) of chunked 3-D data whose stored bytes
+/// are the pixels (little-endian, every bit used); `None` for any other.
+///
+/// Also `None` for many small chunks: H5Dget_chunk_info_by_coord finds a chunk by scanning
+/// the dataset's whole chunk index (about 10 ns a chunk), against about 2 ns a byte to
+/// inflate one. Beyond a chunk per 16 bytes of chunk, reading every chunk costs more in
+/// scans than parallel inflating saves (two 256 × 256 planes of 1-pixel-wide chunks took
+/// 40 s), and HDF5's own B-tree lookup reads the dataset.
 fn direct_storage(data: &Dataset) -> Option<(bool, [usize; 3])> {
-    let ids: Vec<_> = data.filters().iter().map(|f| f.id()).collect();
-    // HDF5 filter ids: 1 deflate, 2 shuffle.
-    let shuffle = match ids[..] {
-        [1] => false,
-        [2, 1] => true,
+    let dcpl = data.dcpl().ok()?;
+    // Partial edge chunks stored unfiltered look like any other chunk to H5Dget_chunk_info.
+    if dcpl
+        .chunk_opts()
+        .is_some_and(|o| o.contains(ChunkOpts::DONT_FILTER_PARTIAL_CHUNKS))
+    {
+        return None;
+    }
+    let dtype = data.dtype().ok()?;
+    // HDF5 converts types of fewer bits (precision, offset) or the other byte order on
+    // reading; only the native little-endian type stores the pixels as they are read.
+    let native = Datatype::from_descriptor(&dtype.to_descriptor().ok()?).ok()?;
+    let little = matches!(
+        dtype.byte_order(),
+        ByteOrder::LittleEndian | ByteOrder::None
+    );
+    if dtype != native || !little {
+        return None;
+    }
+    // HDF5 filter ids: 1 deflate, 2 shuffle. The shuffle's element size is its own parameter,
+    // from the file: HDF5 unshuffles by it, whatever the pixel size.
+    let elem = [std::ffi::c_uint::try_from(dtype.size()).ok()?];
+    let shuffle = match &pipeline(&dcpl)?[..] {
+        [(1, _)] => false,
+        [(2, size), (1, _)] if size[..] == elem => true,
         _ => return None,
     };
-    let little = data
-        .dtype()
-        .is_ok_and(|t| matches!(t.byte_order(), ByteOrder::LittleEndian | ByteOrder::None));
     let chunk: [usize; 3] = data.chunk()?.try_into().ok()?;
-    little.then_some((shuffle, chunk))
+    let chunks = data
+        .shape()
+        .iter()
+        .zip(chunk)
+        .try_fold(1usize, |n, (&len, c)| n.checked_mul(len.div_ceil(c.max(1))))?;
+    let chunk_bytes = chunk
+        .iter()
+        .try_fold(dtype.size(), |a, &n| a.checked_mul(n))?;
+    (chunks <= (chunk_bytes / 16).max(1024)).then_some((shuffle, chunk))
+}
+
+/// The filters of a dataset with their parameters (`Dataset::filters` drops the shuffle's).
+#[allow(
+    unsafe_code,
+    reason = "the hdf5 crate does not return the shuffle's parameter"
+)]
+fn pipeline(dcpl: &DatasetCreate) -> Option<Vec<(i32, Vec<std::ffi::c_uint>)>> {
+    use hdf5_sys::h5p::{H5Pget_filter2, H5Pget_nfilters};
+    let id = dcpl.id();
+    // SAFETY: `id` is a property list kept open by `dcpl`; every pointer is to a local buffer
+    // of the length passed with it (HDF5 writes at most that many parameters). The crate's
+    // lock is held, as for its own calls.
+    hdf5::sync::sync(|| unsafe {
+        let n = u32::try_from(H5Pget_nfilters(id)).ok()?;
+        (0..n)
+            .map(|i| {
+                let mut values = [0; 8];
+                let mut name = [0; 64];
+                let (mut flags, mut count) = (0, values.len());
+                let filter = H5Pget_filter2(
+                    id,
+                    i,
+                    &mut flags,
+                    &mut count,
+                    values.as_mut_ptr(),
+                    name.len(),
+                    name.as_mut_ptr(),
+                    std::ptr::null_mut(),
+                );
+                (filter >= 0).then(|| (filter, values[..count.min(values.len())].to_vec()))
+            })
+            .collect()
+    })
 }
 
 impl Direct {
@@ -85,19 +229,16 @@ impl Direct {
         let (shuffle, chunk) = direct_storage(data0)?;
         let chunk_bytes = chunk.iter().try_fold(elem, |a, &n| a.checked_mul(n))?;
         let file = std::fs::File::open(path).ok()?;
+        let file_len = file.metadata().ok()?.len();
         Some(Direct {
             file,
+            file_len,
             shuffle,
             chunk,
             image,
             elem,
             chunk_bytes,
-            cache: Mutex::new(Cache {
-                chunks: HashMap::new(),
-                order: VecDeque::new(),
-                bytes: 0,
-                limit: cache_bytes.max(chunk_bytes),
-            }),
+            cache: Mutex::new(Cache::new(cache_bytes.max(chunk_bytes + ENTRY_COST))),
         })
     }
 
@@ -145,26 +286,14 @@ impl Direct {
         Ok(true)
     }
 
-    /// Plane `dz` of the chunk read it to its last row: once every plane of the chunk's depth
-    /// has, nobody needs it any more.
+    /// Plane `dz` of the chunk read it to its last row.
     fn read_through(&self, key: Key, dz: usize) {
         let depth = self.chunk[0].min(self.image[0].saturating_sub(key.2[0] * self.chunk[0]));
         if depth == 0 || depth > 63 {
             return;
         }
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(entry) = cache.chunks.get_mut(&key) else {
-            return;
-        };
-        entry.done |= 1 << dz;
-        if entry.done == (1u64 << depth) - 1 {
-            let len = entry.data.len();
-            cache.chunks.remove(&key);
-            if let Some(i) = cache.order.iter().position(|k| *k == key) {
-                cache.order.remove(i);
-            }
-            cache.bytes -= len;
-        }
+        cache.read_through(key, dz, depth);
     }
 
     /// An inflated chunk, from the cache or read now; `None` when HDF5 must read it.
@@ -174,15 +303,13 @@ impl Direct {
         data: &Dataset,
         key: Key,
     ) -> Result<Option<Arc<Vec<u8>>>, FormatError> {
-        {
-            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(hit) = cache.chunks.get(&key).map(|e| e.data.clone()) {
-                if let Some(i) = cache.order.iter().position(|k| *k == key) {
-                    cache.order.remove(i);
-                }
-                cache.order.push_back(key);
-                return Ok(Some(hit));
-            }
+        let hit = self
+            .cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key);
+        if hit.is_some() {
+            return Ok(hit);
         }
         let Some(stored) = locate(data, key.2, self.chunk) else {
             return Ok(None);
@@ -205,28 +332,23 @@ impl Direct {
                 stored.size, self.chunk_bytes
             )));
         }
+        // Checked before allocating: the address and size are the file's word.
+        if stored
+            .addr
+            .checked_add(stored.size)
+            .is_none_or(|end| end > self.file_len)
+        {
+            return Err(what(format!(
+                "its {} bytes lie past the end of the file ({} bytes): the file is truncated",
+                stored.size, self.file_len
+            )));
+        }
         let mut packed = vec![0u8; stored.size as usize];
         read_at(&self.file, &mut packed, stored.addr).map_err(|e| what(e.to_string()))?;
         let inflated = self.inflate(&packed).map_err(what)?;
         let inflated = Arc::new(inflated);
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        let c = &mut *cache;
-        if let std::collections::hash_map::Entry::Vacant(slot) = c.chunks.entry(key) {
-            slot.insert(Entry {
-                data: inflated.clone(),
-                done: 0,
-            });
-            c.order.push_back(key);
-            c.bytes += inflated.len();
-        }
-        while cache.bytes > cache.limit {
-            let Some(old) = cache.order.pop_front() else {
-                break;
-            };
-            if let Some(v) = cache.chunks.remove(&old) {
-                cache.bytes -= v.data.len();
-            }
-        }
+        cache.insert(key, &inflated);
         Ok(Some(inflated))
     }
 
@@ -303,4 +425,65 @@ fn read_at(file: &std::fs::File, mut buf: &mut [u8], mut at: u64) -> std::io::Re
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::{Cache, ENTRY_COST, direct_storage};
+
+    /// Chunks worth inflating in parallel are read directly; a dataset of one-pixel-wide
+    /// chunks is left to HDF5, since locating each chunk scans every chunk of the dataset
+    /// (65,536 of them took 40 s to read chunk by chunk, HDF5 alone about one).
+    #[test]
+    fn many_tiny_chunks_go_through_hdf5() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = hdf5::File::create(dir.path().join("chunks.ims")).unwrap();
+        let pixels = vec![7u8; 2 * 256 * 256];
+        let dataset = |name: &str, chunk: [usize; 3]| {
+            let d = file
+                .new_dataset::<u8>()
+                .shape([2, 256, 256])
+                .chunk(chunk)
+                .deflate(1)
+                .create(name)
+                .unwrap();
+            d.write_raw(&pixels).unwrap();
+            d
+        };
+        let usual = dataset("usual", [2, 64, 64]);
+        assert_eq!(direct_storage(&usual), Some((false, [2, 64, 64])));
+        let tiny = dataset("tiny", [2, 1, 1]);
+        assert_eq!(direct_storage(&tiny), None);
+    }
+
+    /// One-byte chunks are charged their bookkeeping, the least recently used go first, and
+    /// a chunk every plane has read through goes at once.
+    #[test]
+    fn cache_keeps_its_budget_and_order() {
+        let mut cache = Cache::new(3 * (1 + ENTRY_COST));
+        let one = Arc::new(vec![0u8]);
+        for x in 0..4 {
+            cache.insert((0, 0, [0, 0, x]), &one);
+        }
+        assert_eq!(cache.chunks.len(), 3);
+        assert!(cache.get((0, 0, [0, 0, 0])).is_none(), "oldest evicted");
+        assert!(cache.get((0, 0, [0, 0, 1])).is_some());
+        cache.insert((0, 0, [0, 0, 4]), &one);
+        assert!(
+            cache.get((0, 0, [0, 0, 2])).is_none(),
+            "2 was least recently used"
+        );
+        assert!(cache.get((0, 0, [0, 0, 1])).is_some());
+        cache.read_through((0, 0, [0, 0, 1]), 0, 2);
+        assert!(
+            cache.get((0, 0, [0, 0, 1])).is_some(),
+            "plane 1 still to read"
+        );
+        cache.read_through((0, 0, [0, 0, 1]), 1, 2);
+        assert!(cache.get((0, 0, [0, 0, 1])).is_none());
+        assert_eq!(cache.bytes, 2 * (1 + ENTRY_COST));
+        assert_eq!(cache.order.len(), cache.chunks.len());
+    }
 }
