@@ -92,9 +92,9 @@ impl Journal {
     }
 
     /// Forgets events the server acknowledged more than `older_than` ago; returns how many.
-    /// An acknowledged event is of no further use to the agent, and a `processed` event
-    /// carries its thumbnail (up to a few hundred kB): kept for good, they grew the journal
-    /// of an acquisition PC by the size of every thumbnail. Unsent and refused events stay.
+    /// An acknowledged event is of no further use to the agent (its thumbnail already went
+    /// at [`Journal::mark_sent`]); kept for good, they would still grow the journal of an
+    /// acquisition PC by a few hundred bytes a file. Unsent and refused events stay.
     pub async fn prune_sent(&self, older_than: std::time::Duration) -> Result<u64, JournalError> {
         let cutoff = chrono::TimeDelta::from_std(older_than)
             .ok()
