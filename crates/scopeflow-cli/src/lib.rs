@@ -7,6 +7,7 @@
 
 mod commands;
 mod flags;
+mod malloc;
 mod progress;
 #[cfg(windows)]
 mod service;
@@ -39,6 +40,7 @@ impl Failure {
 }
 
 pub fn main() -> ExitCode {
+    malloc::keep_large_buffers();
     let args = flags::Cli::parse();
     // A service has no console: `service run` logs to a file beside the journal instead.
     #[cfg(windows)]

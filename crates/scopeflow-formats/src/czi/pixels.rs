@@ -13,7 +13,7 @@ use crate::{FormatError, PlaneReader};
 
 use super::CziSource;
 use super::layout::{Tile, compression_name};
-use super::segments::{read_at, subblock_data};
+use super::segments::{read_at, read_into, subblock_data};
 
 /// Decoded subblocks kept per plane reader. One more can be held while it is being used.
 const CACHE_BYTES: usize = 256 << 20;
@@ -24,10 +24,20 @@ pub(crate) struct CziPlane<'a> {
     pub(crate) src: &'a CziSource,
     /// Indices into the scene's tiles, in drawing order (later wins).
     pub(crate) tiles: Vec<usize>,
-    cache: VecDeque<(usize, Arc<Vec<u8>>)>,
+    cache: VecDeque<(usize, Arc<Decoded>)>,
     cached_bytes: usize,
     /// Where each tile's pixel data is (offset, length), once looked up.
     located: HashMap<usize, (u64, u64)>,
+    /// The compressed bytes of the subblock being decoded, reused from one to the next.
+    compressed: Vec<u8>,
+}
+
+/// A decoded subblock, rows packed. With HiLoByteUnpack the bytes stay as stored (all low
+/// bytes, then all high bytes) and are interleaved as rows are copied out: one pass over the
+/// pixels instead of two, and no second buffer.
+struct Decoded {
+    bytes: Vec<u8>,
+    hilo: bool,
 }
 
 impl<'a> CziPlane<'a> {
@@ -38,6 +48,7 @@ impl<'a> CziPlane<'a> {
             cache: VecDeque::new(),
             cached_bytes: 0,
             located: HashMap::new(),
+            compressed: Vec::new(),
         }
     }
 
@@ -53,7 +64,7 @@ impl<'a> CziPlane<'a> {
     }
 
     /// The whole decoded subblock, from the cache or decoded now.
-    fn decoded(&mut self, index: usize) -> Result<Arc<Vec<u8>>, FormatError> {
+    fn decoded(&mut self, index: usize) -> Result<Arc<Decoded>, FormatError> {
         if let Some(pos) = self.cache.iter().position(|(i, _)| *i == index)
             && let Some(hit) = self.cache.remove(pos)
         {
@@ -63,12 +74,13 @@ impl<'a> CziPlane<'a> {
         }
         let (offset, len) = self.locate(index)?;
         let src = self.src;
-        let data = Arc::new(decode(src, &src.scene.tiles[index], offset, len)?);
-        self.cached_bytes += data.len();
+        let tile = &src.scene.tiles[index];
+        let data = Arc::new(decode(src, tile, offset, len, &mut self.compressed)?);
+        self.cached_bytes += data.bytes.len();
         self.cache.push_back((index, data.clone()));
         while self.cached_bytes > CACHE_BYTES && self.cache.len() > 1 {
             if let Some((_, old)) = self.cache.pop_front() {
-                self.cached_bytes -= old.len();
+                self.cached_bytes -= old.bytes.len();
             }
         }
         Ok(data)
@@ -92,15 +104,23 @@ fn tile_bytes(src: &CziSource, tile: &Tile) -> Result<usize, FormatError> {
     Ok(n as usize)
 }
 
-/// Decodes a compressed subblock into `width * height` pixels, rows packed.
-fn decode(src: &CziSource, tile: &Tile, offset: u64, len: u64) -> Result<Vec<u8>, FormatError> {
+/// Decodes a compressed subblock into `width * height` pixels, rows packed; `compressed` is
+/// scratch space for the stored bytes.
+fn decode(
+    src: &CziSource,
+    tile: &Tile,
+    offset: u64,
+    len: u64,
+    compressed: &mut Vec<u8>,
+) -> Result<Decoded, FormatError> {
     let path = &src.path;
     let expected = tile_bytes(src, tile)?;
     let at = format!("subblock at offset {}", tile.file_position);
-    let raw = read_at(&src.file, path, src.file_len, offset, len, &at)?;
+    read_into(&src.file, path, src.file_len, offset, len, &at, compressed)?;
     let (stream, hilo) = match tile.compression {
-        5 => (&raw[..], false),
-        6 => zstd1_header(&raw).map_err(|e| FormatError::corrupt(path, format!("{at}: {e}")))?,
+        5 => (&compressed[..], false),
+        6 => zstd1_header(compressed)
+            .map_err(|e| FormatError::corrupt(path, format!("{at}: {e}")))?,
         other => {
             return Err(FormatError::unsupported(
                 path,
@@ -111,25 +131,48 @@ fn decode(src: &CziSource, tile: &Tile, offset: u64, len: u64) -> Result<Vec<u8>
             ));
         }
     };
+    let hilo = hilo && src.scene.pixel_type.dtype.size() == 2;
+    if let Some(bytes) = decompress_whole(stream, expected) {
+        return Ok(Decoded { bytes, hilo });
+    }
     let decoder = zstd::stream::read::Decoder::with_buffer(stream)
         .map_err(|e| FormatError::corrupt(path, format!("{at}: zstd: {e}")))?;
     // Growing the buffer with the data (instead of allocating `expected` up front) keeps a
     // corrupt size from allocating gigabytes for a few bytes of input.
-    let mut out = Vec::new();
+    let mut bytes = Vec::new();
     decoder
         .take(expected as u64)
-        .read_to_end(&mut out)
+        .read_to_end(&mut bytes)
         .map_err(|e| FormatError::corrupt(path, format!("{at}: zstd: {e}")))?;
-    if out.len() < expected {
+    if bytes.len() < expected {
         return Err(FormatError::corrupt(
             path,
-            format!("{at}: decodes to {} bytes, expected {expected}", out.len()),
+            format!(
+                "{at}: decodes to {} bytes, expected {expected}",
+                bytes.len()
+            ),
         ));
     }
-    if hilo && src.scene.pixel_type.dtype.size() == 2 {
-        out = unpack_hilo(&out);
+    Ok(Decoded { bytes, hilo })
+}
+
+/// The common case in one call into an unfilled buffer (the streaming decoder zero-fills
+/// every buffer it reads into, a third of its cost): a single frame whose header gives the
+/// subblock's size, so what is reserved is what the directory and the frame both claim.
+/// `None` sends anything else (no size in the frame, another size, more frames, corrupt
+/// data) to the streaming decoder, which handles it and names the error.
+fn decompress_whole(stream: &[u8], expected: usize) -> Option<Vec<u8>> {
+    let declared = zstd::zstd_safe::get_frame_content_size(stream).ok()??;
+    if declared != expected as u64 {
+        return None;
     }
-    Ok(out)
+    let mut bytes = Vec::new();
+    bytes.try_reserve_exact(expected).ok()?;
+    let n = zstd::bulk::Decompressor::new()
+        .ok()?
+        .decompress_to_buffer(stream, &mut bytes)
+        .ok()?;
+    (n == expected).then_some(bytes)
 }
 
 /// Splits zstd1's header off: a size byte, then chunks; chunk type 1 carries a flag byte
@@ -155,16 +198,12 @@ fn zstd1_header(raw: &[u8]) -> Result<(&[u8], bool), String> {
     Ok((&raw[size..], hilo))
 }
 
-/// Re-interleaves `[low bytes…][high bytes…]` into little-endian 16-bit values.
-fn unpack_hilo(data: &[u8]) -> Vec<u8> {
-    let half = data.len() / 2;
-    let (lo, hi) = data.split_at(half);
-    // Whole pairs written at once: a `push` per byte kept the loop from vectorising.
-    let mut out = vec![0u8; half * 2];
-    for ((pair, &l), &h) in out.chunks_exact_mut(2).zip(lo).zip(hi) {
+/// Writes little-endian 16-bit values from their low and high bytes, stored apart.
+fn interleave_hilo(dst: &mut [u8], lo: &[u8], hi: &[u8]) {
+    // Whole pairs written at once: a byte at a time kept the loop from vectorising.
+    for ((pair, &l), &h) in dst.chunks_exact_mut(2).zip(lo).zip(hi) {
         pair.copy_from_slice(&[l, h]);
     }
-    out
 }
 
 impl PlaneReader for CziPlane<'_> {
@@ -216,15 +255,25 @@ impl PlaneReader for CziPlane<'_> {
                     bytes,
                     &what,
                 )?;
-                (Arc::new(rows), 0)
+                let bytes = Decoded {
+                    bytes: rows,
+                    hilo: false,
+                };
+                (Arc::new(bytes), 0)
             } else {
                 (self.decoded(index)?, (r0 - tile.y) * trow)
             };
+            let (lo, hi) = data.bytes.split_at(data.bytes.len() / 2);
             for r in r0..r1 {
                 let from = skip + (r - r0) * trow;
                 let to = (r - y0) * row + tile.x * bpp;
                 let dst = &mut out[to..to + trow];
-                dst.copy_from_slice(&data[from..from + trow]);
+                if data.hilo {
+                    let (from, n) = (from / 2, trow / 2);
+                    interleave_hilo(dst, &lo[from..from + n], &hi[from..from + n]);
+                } else {
+                    dst.copy_from_slice(&data.bytes[from..from + trow]);
+                }
                 if scene.pixel_type.samples == 3 {
                     bgr_to_rgb(dst, scene.pixel_type.dtype.size());
                 }
@@ -248,10 +297,28 @@ mod tests {
 
     #[test]
     fn hilo_reinterleaves_low_then_high() {
+        let mut out = [0u8; 6];
+        interleave_hilo(&mut out, &[1, 2, 3], &[10, 20, 30]);
+        assert_eq!(out, [1, 10, 2, 20, 3, 30]);
+    }
+
+    #[test]
+    fn whole_frames_of_the_expected_size_decode_in_one_call() {
+        let pixels: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 251) as u8).collect();
+        let framed = zstd::bulk::compress(&pixels, 1).unwrap();
         assert_eq!(
-            unpack_hilo(&[1, 2, 3, 10, 20, 30]),
-            vec![1, 10, 2, 20, 3, 30]
+            decompress_whole(&framed, pixels.len()),
+            Some(pixels.clone())
         );
+        // A size the directory does not claim: left to the streaming decoder.
+        assert_eq!(decompress_whole(&framed, pixels.len() + 2), None);
+        assert_eq!(
+            decompress_whole(&framed[..framed.len() / 2], pixels.len()),
+            None
+        );
+        // A streamed frame carries no size.
+        let streamed = zstd::stream::encode_all(&pixels[..], 1).unwrap();
+        assert_eq!(decompress_whole(&streamed, pixels.len()), None);
     }
 
     #[test]

@@ -66,6 +66,22 @@ pub(crate) fn read_at(
     len: u64,
     what: &str,
 ) -> Result<Vec<u8>, FormatError> {
+    let mut buf = Vec::new();
+    read_into(file, path, file_len, offset, len, what, &mut buf)?;
+    Ok(buf)
+}
+
+/// [`read_at`] into `buf`, which a caller reading many subblocks reuses: only its growth is
+/// allocated and zero-filled.
+pub(crate) fn read_into(
+    file: &File,
+    path: &Path,
+    file_len: u64,
+    offset: u64,
+    len: u64,
+    what: &str,
+    buf: &mut Vec<u8>,
+) -> Result<(), FormatError> {
     let end = offset.checked_add(len);
     if end.is_none_or(|e| e > file_len) {
         return Err(FormatError::corrupt(
@@ -77,9 +93,8 @@ pub(crate) fn read_at(
     }
     let n = usize::try_from(len)
         .map_err(|_| FormatError::corrupt(path, format!("{what} is too large")))?;
-    let mut buf = crate::zeroed(path, &[n], what)?;
-    read_exact_at(file, &mut buf, offset).map_err(|e| FormatError::io(path, e))?;
-    Ok(buf)
+    crate::resize_zeroed(buf, path, &[n], what)?;
+    read_exact_at(file, buf, offset).map_err(|e| FormatError::io(path, e))
 }
 
 fn le_i32(b: &[u8], at: usize) -> Option<i32> {
