@@ -74,14 +74,38 @@ pub fn detect(path: &Path) -> Result<Format, FormatError> {
     if n == 0 {
         return Err(FormatError::corrupt(path, "empty file (0 bytes)"));
     }
-    Ok(classify(&head[..n]))
+    match classify(&head[..n]) {
+        Format::Unknown if hdf5_after_user_block(&file, meta.len()) => Ok(Format::Hdf5),
+        format => Ok(format),
+    }
+}
+
+/// The HDF5 file signature.
+const HDF5_SIGNATURE: [u8; 8] = [0x89, b'H', b'D', b'F', 0x0d, 0x0a, 0x1a, 0x0a];
+
+/// Whether the HDF5 signature sits after a user block: HDF5 looks for its superblock at byte
+/// 0, 512, 1024, 2048 and every further power of two, so a file whose writer reserved space
+/// at its start (a user block) is HDF5 all the same.
+fn hdf5_after_user_block(file: &std::fs::File, len: u64) -> bool {
+    let mut at = 512u64;
+    while at.saturating_add(8) <= len {
+        let mut sig = [0u8; 8];
+        if crate::positional::read_exact_at(file, &mut sig, at).is_err() {
+            return false;
+        }
+        if sig == HDF5_SIGNATURE {
+            return true;
+        }
+        at = at.saturating_mul(2);
+    }
+    false
 }
 
 fn classify(head: &[u8]) -> Format {
     match head {
         [b'I', b'I', 42, 0, ..] | [b'M', b'M', 0, 42, ..] => Format::Tiff { big: false },
         [b'I', b'I', 43, 0, ..] | [b'M', b'M', 0, 43, ..] => Format::Tiff { big: true },
-        [0x89, b'H', b'D', b'F', 0x0d, 0x0a, 0x1a, 0x0a, ..] => Format::Hdf5,
+        _ if head.starts_with(&HDF5_SIGNATURE) => Format::Hdf5,
         [0x89, b'P', b'N', b'G', ..] => Format::Png,
         [0xff, 0xd8, 0xff, ..] => Format::Jpeg,
         _ if head.starts_with(b"ZISRAWFILE") => Format::Czi,

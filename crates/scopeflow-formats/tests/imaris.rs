@@ -372,6 +372,23 @@ fn reads_as_h5py(path: &Path) {
     );
 }
 
+/// A user block (512 bytes the writer reserved before the HDF5 data): still recognised as HDF5,
+/// and the pixels are where HDF5 says once the block is counted.
+#[test]
+fn files_with_a_user_block_read_as_h5py() {
+    let (_dir, path) = h5py_ims(
+        "userblock.ims",
+        &format!(
+            "a = np.random.default_rng(2).integers(0, 60000, size=(3, 40, 50), dtype=np.uint16)\n\
+             with h5py.File(sys.argv[1], 'w', userblock_size=1024) as f:\n\
+             \x20   f.create_dataset('{DATA0}', data=a, chunks=(2, 16, 16), compression='gzip')\n\
+             with open(sys.argv[1], 'r+b') as f:\n\
+             \x20   f.write(b'written by an acquisition program before the HDF5 data')\n"
+        ),
+    );
+    reads_as_h5py(&path);
+}
+
 /// A shuffle filter whose stored element size (3) is not the pixel size (2): HDF5 unshuffles
 /// by the stored size, leaving the bytes 3 does not divide in place.
 #[test]

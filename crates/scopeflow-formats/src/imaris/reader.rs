@@ -109,9 +109,12 @@ impl ImarisSource {
         let cache = chunk_cache(&layout);
         let file = open_file(path, Some(cache))?;
         let meta = meta::build(&file, &layout);
+        // With a user block, HDF5's chunk addresses are relative to the superblock, not the
+        // file's start (and not every HDF5 version says which): HDF5 then reads everything.
         let direct = file
             .dataset(&layout.data_path(0, 0))
             .ok()
+            .filter(|_| file.userblock() == 0)
             .and_then(|data0| {
                 Direct::new(
                     path,
