@@ -157,8 +157,9 @@ fn decode(
 }
 
 /// The common case in one call into an unfilled buffer (the streaming decoder zero-fills
-/// every buffer it reads into, a third of its cost): a single frame whose header gives the
-/// subblock's size, so what is reserved is what the directory and the frame both claim.
+/// every buffer it reads into: 2% of a CZI conversion's CPU): a single frame whose header
+/// gives the subblock's size, so what is reserved is what the directory and the frame both
+/// claim, and pages are only touched as the frame fills them.
 /// `None` sends anything else (no size in the frame, another size, more frames, corrupt
 /// data) to the streaming decoder, which handles it and names the error.
 fn decompress_whole(stream: &[u8], expected: usize) -> Option<Vec<u8>> {
