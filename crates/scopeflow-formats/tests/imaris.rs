@@ -372,7 +372,7 @@ fn reads_as_h5py(path: &Path) {
     );
 }
 
-/// A user block (512 bytes the writer reserved before the HDF5 data): still recognised as HDF5,
+/// A user block (1,024 bytes the writer reserved before the HDF5 data): still recognised as HDF5,
 /// and the pixels are where HDF5 says once the block is counted.
 #[test]
 fn files_with_a_user_block_read_as_h5py() {
