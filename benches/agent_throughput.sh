@@ -164,12 +164,18 @@ db, written, n, convert_s, la, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
 wrote = dict(l.split() for l in open(written))
 deadline = time.time() + 600
 while time.time() < deadline:
-    rows = sqlite3.connect(db).execute("SELECT rel, verified_at FROM files WHERE verified_at IS NOT NULL").fetchall()
+    rows = sqlite3.connect(db).execute(
+        "SELECT rel, discovered_at, stable_at, processed_at, verified_at FROM files "
+        "WHERE verified_at IS NOT NULL").fetchall()
     if len(rows) >= n:
         break
     time.sleep(0.5)
 ts = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
-lat = sorted(ts(v) - float(wrote[r]) for r, v in rows)
+lat = sorted(ts(r[4]) - float(wrote[r[0]]) for r in rows)
+# Where the time goes: each step's median, from the file's last write.
+steps = {name: statistics.median(ts(r[i]) - float(wrote[r[0]]) for r in rows)
+         for i, name in ((1, "found"), (2, "stable"), (3, "processed"), (4, "verified"))}
+print("from the last write, medians: " + ", ".join(f"{k} +{v:.2f} s" for k, v in steps.items()))
 p95 = lat[min(len(lat) - 1, round(0.95 * (len(lat) - 1)))]
 print(f"\n(c) latency, {len(lat)} files of {size / 1e6:.0f} MB, settle 1 s, native events, load {la}: "
       f"median {statistics.median(lat):.2f} s, p95 {p95:.2f} s, max {lat[-1]:.2f} s; "

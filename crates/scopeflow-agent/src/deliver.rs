@@ -8,6 +8,7 @@ use std::path::Path;
 use scopeflow_destinations::OutputNames;
 use scopeflow_transfer::{Destination, Digest, Receipt, RelPath, TransferError};
 
+use crate::early::Early;
 use crate::process::Processed;
 
 /// Copies `processed` outputs and `raw` to `dest`; returns the raw copy's verified digest and
@@ -18,6 +19,9 @@ use crate::process::Processed;
 /// there and differs is then set aside (kept, renamed) and sent again; conversion is
 /// deterministic, so the manifest's lines check again once the new copies are published.
 ///
+/// `early`: the raw copy started while the file converted ([`crate::early`]), awaited here
+/// instead of sending the raw file now.
+///
 /// # Errors
 /// The destination's error; a raw copy whose read-back digest differs from `raw_sha256` is a
 /// [`TransferError::Mismatch`]-style failure reported by the destination or by this check.
@@ -27,6 +31,7 @@ pub async fn deliver(
     processed: &Processed,
     names: &OutputNames,
     resend: bool,
+    early: Option<Early>,
 ) -> Result<(String, Vec<(RelPath, Digest)>), DeliverError> {
     let mut manifest: Vec<(RelPath, Digest)> = Vec::new();
     let raw_rel = RelPath::new(&names.raw)?;
@@ -36,7 +41,13 @@ pub async fn deliver(
         (Ok(d), Ok(m)) => Some((d, m.len())),
         _ => None,
     };
-    let receipt = put(dest, raw, &raw_rel, resend, Kind::Raw(known)).await?;
+    let receipt = match early {
+        Some(task) => task.await.map_err(|e| DeliverError::Panicked {
+            destination: dest.name().to_string(),
+            message: e.to_string(),
+        })??,
+        None => put(dest, raw, &raw_rel, resend, Kind::Raw(known)).await?,
+    };
     let got = receipt
         .files
         .first()

@@ -2,6 +2,7 @@
 //! journal row and does the first thing not yet durable (process, then each destination not
 //! yet verified). Every step is idempotent, so a job killed anywhere is simply run again.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use scopeflow_pipeline::Pipeline;
 use scopeflow_transfer::Destination;
 
 use crate::deliver::{DeliverError, deliver};
+use crate::early::{Early, EarlyCopies};
 use crate::process::{ProcessError, Processed, process};
 use crate::run::AgentError;
 
@@ -116,13 +118,13 @@ pub async fn run(ctx: Arc<Agent>, row: FileRow) {
     let Some(raw) = unchanged_raw(&ctx, &row).await else {
         return;
     };
-    let Some(processed) = processed(&ctx, &row, &raw).await else {
-        return;
-    };
     let Some(names) = output_names(&ctx, &row).await else {
         return;
     };
-    match deliver_everywhere(&ctx, &row, &raw, &processed, &names).await {
+    let Some((processed, mut early)) = processed(&ctx, &row, &raw, &names).await else {
+        return;
+    };
+    match deliver_everywhere(&ctx, &row, &raw, &processed, &names, &mut early).await {
         Ok(()) => {}
         Err(Stop::Logged) => return,
         Err(Stop::Transient(error)) => return ctx.deferred(&row, &error).await,
@@ -186,14 +188,20 @@ async fn unchanged_raw(ctx: &Agent, row: &FileRow) -> Option<PathBuf> {
 }
 
 /// The work folder of a processed file: the one a previous run completed, or a new one
-/// (recorded `processed` in the journal). `None` when processing failed (recorded).
-async fn processed(ctx: &Agent, row: &FileRow, raw: &std::path::Path) -> Option<Processed> {
+/// (recorded `processed` in the journal), with the raw copies made meanwhile
+/// ([`EarlyCopies`]). `None` when processing failed (recorded).
+async fn processed(
+    ctx: &Agent,
+    row: &FileRow,
+    raw: &std::path::Path,
+    names: &OutputNames,
+) -> Option<(Processed, HashMap<String, Early>)> {
     let existing = row
         .sha256
         .as_deref()
         .and_then(|sha| Processed::existing(&ctx.work_root, row.id, sha));
-    if existing.is_some() {
-        return existing;
+    if let Some(p) = existing {
+        return Some((p, HashMap::new()));
     }
     let root = ctx.watch_root(row).unwrap_or(raw);
     let described = match crate::describe::describe(&ctx.pipeline, root, raw) {
@@ -217,6 +225,7 @@ async fn processed(ctx: &Agent, row: &FileRow, raw: &std::path::Path) -> Option<
         tracing::error!(file = %row.rel, error = %e, "cannot record that processing started");
         return None;
     }
+    let early = EarlyCopies::start(ctx, row, raw, names).await;
     let converted = tokio::task::spawn_blocking(move || {
         crate::isolate::file(&raw2, || process(&raw2, &work, id, &steps, described))
     })
@@ -268,7 +277,8 @@ async fn processed(ctx: &Agent, row: &FileRow, raw: &std::path::Path) -> Option<
                 tracing::error!(file = %row.rel, error = %e, "cannot record processed");
                 return None;
             }
-            Some(p)
+            let early = early.known(&p.sha256, row.size);
+            Some((p, early))
         }
         Ok(Err(ProcessError::Changed(_))) => {
             if let Ok(m) = tokio::fs::metadata(raw).await {
@@ -334,6 +344,7 @@ async fn deliver_everywhere(
     raw: &std::path::Path,
     processed: &Processed,
     names: &OutputNames,
+    early: &mut HashMap<String, Early>,
 ) -> Result<(), Stop> {
     let journal_failed = |e: scopeflow_journal::JournalError, what: &str| {
         tracing::error!(error = %e, "journal {what} failed");
@@ -374,7 +385,14 @@ async fn deliver_everywhere(
             continue;
         }
         let resend = before == Some(CopyState::Invalid);
-        let delivery = deliver(dest.as_ref(), raw, processed, names, resend);
+        let delivery = deliver(
+            dest.as_ref(),
+            raw,
+            processed,
+            names,
+            resend,
+            early.remove(dest.name()),
+        );
         let (sha, manifest) = match crate::isolate::copy(dest.name(), delivery).await {
             Ok(v) => v,
             Err(e) => {

@@ -19,6 +19,7 @@
 mod alarms;
 mod deliver;
 mod describe;
+mod early;
 mod eln;
 mod isolate;
 mod job;

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use scopeflow_core::FileState;
 use scopeflow_journal::Journal;
 use scopeflow_pipeline::Pipeline;
-use tokio::sync::Notify;
 
 use crate::job::Agent;
 use crate::scan::Filter;
@@ -91,11 +90,11 @@ pub async fn run(
     let notifying = notifier
         .clone()
         .map(|n| tokio::spawn(async move { n.run().await }));
-    let wake = Arc::new(Notify::new());
+    let changes = Arc::new(crate::watch::Changes::default());
     let _watchers = if once {
         None
     } else {
-        start_watchers(&pipeline, &wake)
+        start_watchers(&pipeline, &changes)
     };
     let ctx = Arc::new(Agent {
         convert_gate: Arc::new(tokio::sync::Semaphore::new(pipeline.workers)),
@@ -108,7 +107,7 @@ pub async fn run(
     });
     let crates = (!once).then(|| tokio::spawn(crate::rocrate::run(ctx.clone())));
     Schedule::new(&ctx)
-        .run(&ctx, &filters, once, &wake, shutdown)
+        .run(&ctx, &filters, once, &changes, shutdown)
         .await?;
     if let Some(task) = crates {
         task.abort();
@@ -168,13 +167,16 @@ async fn count_crashes(journal: &Journal, pipeline: &Pipeline) -> Result<(), Age
 
 /// File events where the system gives them; without, the periodic rescans still find
 /// everything.
-fn start_watchers(pipeline: &Pipeline, wake: &Arc<Notify>) -> Option<crate::watch::Watchers> {
+fn start_watchers(
+    pipeline: &Pipeline,
+    changes: &Arc<crate::watch::Changes>,
+) -> Option<crate::watch::Watchers> {
     let entries: Vec<_> = pipeline
         .watch
         .iter()
         .map(|w| (w.path.clone(), w.poll, w.poll_interval))
         .collect();
-    match crate::watch::start(&entries, wake.clone()) {
+    match crate::watch::start(&entries, changes.clone()) {
         Ok(w) => Some(w),
         Err(e) => {
             tracing::warn!(error = %e, "file events unavailable; relying on periodic rescans");

@@ -22,6 +22,7 @@ use crate::job::{self, Agent};
 use crate::run::AgentError;
 use crate::scan::{Filter, scan};
 use crate::settle::{Settle, opens_for_reading};
+use crate::watch::Changes;
 
 const TICK: Duration = Duration::from_millis(250);
 /// A finished job may have seen its file change (a new version to settle): the next scan
@@ -83,20 +84,25 @@ impl Schedule {
         ctx: &Arc<Agent>,
         filters: &[Filter],
         once: bool,
-        wake: &Notify,
+        changes: &Changes,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), AgentError> {
         tokio::pin!(shutdown);
         let mut first = true;
         loop {
             let since = self.last_scan.elapsed();
+            // A file held open by its writer stays due without settling: only a due moment
+            // passed since the last scan calls for one.
+            let due = self.settle.next_due();
             let scan = first
                 || ((self.dirty || self.unsettled > 0) && since >= TICK)
+                || due.is_some_and(|d| d > self.last_scan && d <= Instant::now())
                 || (self.jobs_ended && since >= AFTER_JOBS)
                 || since >= self.rescan
                 || (once && self.jobs_ended && self.jobs.is_empty());
             if scan {
-                let (unsettled, changed) = scan_all(ctx, filters, &mut self.settle).await?;
+                let (unsettled, changed) =
+                    scan_all(ctx, filters, &mut self.settle, changes).await?;
                 self.unsettled = unsettled;
                 self.refill |= changed;
                 self.dirty = false;
@@ -113,7 +119,7 @@ impl Schedule {
             {
                 return Ok(());
             }
-            if self.wait(wake, shutdown.as_mut()).await {
+            if self.wait(changes.wake(), shutdown.as_mut()).await {
                 return Ok(());
             }
         }
@@ -183,9 +189,14 @@ impl Schedule {
         Ok(())
     }
 
-    /// Waits for a job to end, a file event or the next tick; `true` when it is time to stop
-    /// (the jobs in flight then get [`GRACE`] to finish).
+    /// Waits for a job to end, a file event, the next tick or the moment a file has settled;
+    /// `true` when it is time to stop (the jobs in flight then get [`GRACE`] to finish).
     async fn wait(&mut self, wake: &Notify, shutdown: Pin<&mut impl Future<Output = ()>>) -> bool {
+        let now = Instant::now();
+        let tick = match self.settle.next_due() {
+            Some(d) if d > now => (d - now).min(TICK),
+            _ => TICK,
+        };
         tokio::select! {
             () = shutdown => {
                 tracing::info!("stopping");
@@ -202,7 +213,7 @@ impl Schedule {
                 self.jobs_ended = true;
             }
             () = wake.notified() => { self.dirty = true; }
-            () = tokio::time::sleep(TICK) => {}
+            () = tokio::time::sleep(tick) => {}
         }
         false
     }
@@ -231,9 +242,13 @@ async fn scan_all(
     ctx: &Arc<Agent>,
     filters: &[Filter],
     settle: &mut Settle,
+    changes: &Changes,
 ) -> Result<(usize, bool), AgentError> {
     let (mut unsettled, mut changed) = (0, false);
+    // Before listing: an event that arrives during the listing belongs to the next scan.
+    let events = changes.drain();
     let now = Instant::now();
+    settle.begin_scan();
     for (i, w) in ctx.pipeline.watch.iter().enumerate() {
         let root = w.path.clone();
         let seen = match tokio::task::block_in_place(|| scan(&root, &filters[i])) {
@@ -274,7 +289,8 @@ async fn scan_all(
         }
         let mut stable = Vec::new();
         for (id, f) in settling {
-            if settle.observe(i, &f.rel, f.size, f.mtime_ns, id, w.settle, now)
+            let event = events.get(&f.path).copied();
+            if settle.observe(i, &f.rel, f.size, f.mtime_ns, id, w.settle, now, event)
                 && opens_for_reading(&f.path)
             {
                 settle.settled(i, &f.rel, f.size, f.mtime_ns);
@@ -291,5 +307,6 @@ async fn scan_all(
             changed = true;
         }
     }
+    settle.end_scan();
     Ok((unsettled, changed))
 }

@@ -8,17 +8,47 @@ use std::time::{Duration, Instant};
 
 #[derive(Default)]
 pub struct Settle {
-    /// Files settling: size, mtime, since when unchanged, and their journal row (which holds
-    /// this size and mtime: a scan that sees them again need not ask the journal).
-    seen: HashMap<(usize, String), (u64, i64, Instant, i64)>,
+    /// Files settling, and their journal row (which holds this size and mtime: a scan that
+    /// sees them again need not ask the journal).
+    seen: HashMap<(usize, String), Settling>,
     /// Files the journal holds past `discovered`, at this size and mtime: rescans skip them
     /// (no journal query per file per tick) until either changes.
     settled: HashMap<(usize, String), (u64, i64)>,
+    /// Counts scans, so files no scan sees any more (deleted while settling) are forgotten.
+    scan: u64,
+}
+
+struct Settling {
+    size: u64,
+    mtime_ns: i64,
+    id: i64,
+    /// Since when the file is known unchanged.
+    since: Instant,
+    settle: Duration,
+    scan: u64,
 }
 
 impl Settle {
+    /// Starts a scan's observations; call [`Settle::end_scan`] after them.
+    pub fn begin_scan(&mut self) {
+        self.scan += 1;
+    }
+
+    /// Forgets the settling files this scan did not see (gone, or their folder unreadable:
+    /// they settle again from scratch if they come back).
+    pub fn end_scan(&mut self) {
+        let scan = self.scan;
+        self.seen.retain(|_, s| s.scan == scan);
+    }
+
     /// Records an observation of journal row `id`; true when the file has not changed for
     /// `settle`.
+    ///
+    /// `event`: when the last file event for this path since the previous scan arrived. A
+    /// change this scan sees happened before it (the event comes after the write), and an
+    /// event that arrives after an unchanged observation (a write just before the previous
+    /// scan, reported just after it) moves the clock forward. Without one, the clock starts
+    /// now, which is later than the change: never too early.
     #[allow(clippy::too_many_arguments)]
     pub fn observe(
         &mut self,
@@ -29,23 +59,49 @@ impl Settle {
         id: i64,
         settle: Duration,
         now: Instant,
+        event: Option<Instant>,
     ) -> bool {
-        let entry = self
-            .seen
-            .entry((watch, rel.to_string()))
-            .or_insert((size, mtime_ns, now, id));
-        if entry.0 != size || entry.1 != mtime_ns || entry.3 != id {
-            *entry = (size, mtime_ns, now, id);
-        }
-        now.duration_since(entry.2) >= settle
+        // An event cannot be later than the scan that drained it; `min` only guards clocks.
+        let event = event.map(|e| e.min(now));
+        let key = (watch, rel.to_string());
+        let scan = self.scan;
+        let entry = match self.seen.get_mut(&key) {
+            Some(e) if e.size == size && e.mtime_ns == mtime_ns && e.id == id => {
+                if let Some(ev) = event {
+                    e.since = e.since.max(ev);
+                }
+                e
+            }
+            _ => self
+                .seen
+                .entry(key)
+                .insert_entry(Settling {
+                    size,
+                    mtime_ns,
+                    id,
+                    since: event.unwrap_or(now),
+                    settle,
+                    scan,
+                })
+                .into_mut(),
+        };
+        entry.scan = scan;
+        entry.settle = settle;
+        now.duration_since(entry.since) >= settle
+    }
+
+    /// When the first settling file will have been unchanged for its `settle`, if any is
+    /// settling: a scan then promotes it without waiting for the next tick.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.seen.values().map(|s| s.since + s.settle).min()
     }
 
     /// The journal row of a settling file last seen at this size and mtime.
     pub fn known(&self, watch: usize, rel: &str, size: u64, mtime_ns: i64) -> Option<i64> {
         self.seen
             .get(&(watch, rel.to_string()))
-            .filter(|e| e.0 == size && e.1 == mtime_ns)
-            .map(|e| e.3)
+            .filter(|e| e.size == size && e.mtime_ns == mtime_ns)
+            .map(|e| e.id)
     }
 
     /// The journal has this file past `discovered` at `size` and `mtime_ns`.
@@ -90,17 +146,54 @@ mod tests {
         let mut s = Settle::default();
         let t0 = Instant::now();
         let settle = Duration::from_secs(2);
-        assert!(!s.observe(0, "a", 1, 1, 9, settle, t0));
+        assert!(!s.observe(0, "a", 1, 1, 9, settle, t0, None));
         assert_eq!(s.known(0, "a", 1, 1), Some(9));
-        assert!(!s.observe(0, "a", 1, 1, 9, settle, t0 + Duration::from_secs(1)));
-        assert!(!s.observe(0, "a", 2, 1, 9, settle, t0 + Duration::from_secs(3)));
+        assert!(!s.observe(0, "a", 1, 1, 9, settle, t0 + Duration::from_secs(1), None));
+        assert!(!s.observe(0, "a", 2, 1, 9, settle, t0 + Duration::from_secs(3), None));
         assert_eq!(
             s.known(0, "a", 1, 1),
             None,
             "changed: ask the journal again"
         );
-        assert!(!s.observe(0, "a", 2, 1, 9, settle, t0 + Duration::from_secs(4)));
-        assert!(s.observe(0, "a", 2, 1, 9, settle, t0 + Duration::from_secs(5)));
+        assert!(!s.observe(0, "a", 2, 1, 9, settle, t0 + Duration::from_secs(4), None));
+        assert!(s.observe(0, "a", 2, 1, 9, settle, t0 + Duration::from_secs(5), None));
+    }
+
+    #[test]
+    fn the_clock_starts_at_the_last_event_and_late_events_move_it() {
+        let mut s = Settle::default();
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let settle = Duration::from_secs(1);
+        s.begin_scan();
+        // Written until t0 (its event), first seen by a scan 200 ms later.
+        assert!(!s.observe(0, "a", 1, 1, 9, settle, t0 + ms(200), Some(t0)));
+        assert_eq!(s.next_due(), Some(t0 + settle));
+        assert!(s.observe(0, "a", 1, 1, 9, settle, t0 + ms(1000), None));
+        // A write reported after the scan that saw its result: the clock moves to the event.
+        assert!(!s.observe(0, "b", 1, 1, 8, settle, t0 + ms(200), Some(t0)));
+        assert!(!s.observe(0, "b", 1, 1, 8, settle, t0 + ms(1000), Some(t0 + ms(300))));
+        assert!(s.observe(0, "b", 1, 1, 8, settle, t0 + ms(1300), None));
+        // An event never dates a change later than the scan that drained it.
+        assert!(!s.observe(0, "c", 1, 1, 7, settle, t0, Some(t0 + ms(500))));
+        assert!(s.observe(0, "c", 1, 1, 7, settle, t0 + settle, None));
+    }
+
+    #[test]
+    fn files_no_scan_sees_are_forgotten() {
+        let mut s = Settle::default();
+        let t0 = Instant::now();
+        let settle = Duration::from_secs(1);
+        s.begin_scan();
+        s.observe(0, "a", 1, 1, 9, settle, t0, None);
+        s.observe(0, "b", 1, 1, 8, settle, t0, None);
+        s.end_scan();
+        s.begin_scan();
+        s.observe(0, "b", 1, 1, 8, settle, t0 + settle / 2, None);
+        s.end_scan();
+        assert_eq!(s.known(0, "a", 1, 1), None, "deleted while settling");
+        assert_eq!(s.known(0, "b", 1, 1), Some(8));
+        assert_eq!(s.next_due(), Some(t0 + settle));
     }
 
     #[test]

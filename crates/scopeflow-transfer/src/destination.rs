@@ -78,6 +78,30 @@ pub trait Destination: Send + Sync {
         self.put(local, rel).await
     }
 
+    /// Whether [`Destination::put_known_later`] does its copying before the digest is known.
+    /// The agent then starts it as the conversion starts, so the copy's flush and read-back
+    /// overlap the conversion; for the others it keeps sending the raw file afterwards.
+    fn copies_before_known(&self) -> bool {
+        false
+    }
+
+    /// [`Destination::put_known`] started before the digest exists: `expected` gives it once
+    /// the converter has hashed the file. A back-end may copy, flush and read back meanwhile,
+    /// but publishes only a copy whose read-back matches `expected`; if `expected` never comes
+    /// (the conversion failed), nothing is published. The default waits, then calls
+    /// `put_known`.
+    async fn put_known_later(
+        &self,
+        local: &Path,
+        rel: &RelPath,
+        expected: tokio::sync::oneshot::Receiver<(Digest, u64)>,
+    ) -> Result<Receipt, TransferError> {
+        match expected.await {
+            Ok(known) => self.put_known(local, rel, known).await,
+            Err(_) => Err(no_digest(self.name(), rel)),
+        }
+    }
+
     /// Reads `rel` back from storage and checks every file in `expected` (a receipt's list, all
     /// within `rel`): present, same size, same sha256. Any difference is a
     /// `Mismatch { published: true }`. An empty `expected` is `Invalid`: checking nothing must
@@ -157,6 +181,17 @@ pub trait Destination: Send + Sync {
 
 /// `REL.damaged-<UTC time>`: where [`Destination::set_aside`] moves a damaged copy. Sorted
 /// beside the copy it replaces, and a valid [`RelPath`], so it can be listed and inspected.
+/// What [`Destination::put_known_later`] returns when the digest never came.
+pub fn no_digest(dest: &str, rel: &RelPath) -> TransferError {
+    TransferError::Invalid {
+        dest: dest.to_string(),
+        path: rel.to_string(),
+        reason: "no digest to check the copy against (the conversion did not finish); \
+                 nothing published"
+            .to_string(),
+    }
+}
+
 pub fn damaged_name(rel: &RelPath) -> Result<RelPath, TransferError> {
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
     RelPath::new(&format!("{rel}.damaged-{stamp}"))

@@ -98,6 +98,30 @@ impl Destination for LocalDestination {
         .await
     }
 
+    fn copies_before_known(&self) -> bool {
+        true
+    }
+
+    /// Copied, flushed and read back under the temporary name while the digest is computed;
+    /// published once it matches. A temporary left by a crash meanwhile is removed at start.
+    async fn put_known_later(
+        &self,
+        local: &Path,
+        rel: &RelPath,
+        expected: tokio::sync::oneshot::Receiver<(Digest, u64)>,
+    ) -> Result<Receipt, TransferError> {
+        let (l, r) = (local.to_owned(), rel.clone());
+        let staged = self.blocking(move |root| put::stage(root, &l, &r)).await?;
+        let Ok(known) = expected.await else {
+            // Dropping the staged copy removes its temporary.
+            let _ = tokio::task::spawn_blocking(move || drop(staged)).await;
+            return Err(crate::destination::no_digest(self.name(), rel));
+        };
+        let (l, r) = (local.to_owned(), rel.clone());
+        self.blocking(move |root| put::finish(root, &l, &r, staged, known))
+            .await
+    }
+
     async fn verify(
         &self,
         rel: &RelPath,

@@ -86,9 +86,26 @@ fn put_file(
     let temp = Temporary::beside(target);
     let sent = transfer(root, local, temp.path(), buf, true, mode)?;
     let back = hash_stored(temp.path()).map_err(|e| root.err("read back", temp.path(), e))?;
+    let known = matches!(mode, Mode::Known(..));
+    publish_checked(root, local, rel, temp, target, sent, back, known)
+}
+
+/// Publishes a flushed temporary copy whose read-back `back` matches `sent`; a copy that
+/// differs is removed (`known`: `sent` is the digest computed while converting).
+#[allow(clippy::too_many_arguments)]
+fn publish_checked(
+    root: &Root,
+    local: &Path,
+    rel: &RelPath,
+    temp: Temporary,
+    target: &Path,
+    sent: (Digest, u64),
+    back: (Digest, u64),
+    known: bool,
+) -> Result<Receipt, TransferError> {
     if back != sent {
         let mut detail = describe_pair(rel.as_str(), sent, back);
-        if matches!(mode, Mode::Known(..)) {
+        if known {
             detail.push_str(
                 " (when it was converted): the file changed since, or the copy is damaged",
             );
@@ -109,6 +126,70 @@ fn put_file(
         files: vec![(rel.clone(), back.0, back.1)],
         verified_at: now_rfc3339(),
     })
+}
+
+/// A raw copy made before its digest is known (the agent copies while it converts), flushed
+/// and read back under its temporary name; [`finish`] publishes it once the digest is known.
+pub(super) enum Staged {
+    Copied {
+        temp: Temporary,
+        target: PathBuf,
+        back: (Digest, u64),
+    },
+    /// `rel` already held something: it is checked against the digest, as a put would.
+    Exists,
+    /// Not one file: sent by an ordinary put once the digest is known.
+    NotAFile,
+}
+
+/// The first half of a [`Mode::Known`] put: everything but the comparison and the publish.
+pub(super) fn stage(root: &Root, local: &Path, rel: &RelPath) -> Result<Staged, TransferError> {
+    if rel.as_str() == MANIFEST {
+        return Ok(Staged::NotAFile);
+    }
+    match shape(local, true) {
+        Ok(Some(Shape::File { .. })) => {}
+        // `finish` then puts it the ordinary way, which reports what is wrong.
+        Ok(_) | Err(_) => return Ok(Staged::NotAFile),
+    }
+    root.ensure(true)?;
+    let target = rel.under(&root.path);
+    if root.exists(&target)? {
+        return Ok(Staged::Exists);
+    }
+    if let Some(parent) = target.parent() {
+        fs::create_dir_all(parent).map_err(|e| root.err("create folder", parent, e))?;
+    }
+    let temp = Temporary::beside(&target);
+    copy(root, local, temp.path(), &mut Vec::new(), true, None)?;
+    let back = hash_stored(temp.path()).map_err(|e| root.err("read back", temp.path(), e))?;
+    Ok(Staged::Copied { temp, target, back })
+}
+
+/// The second half: the staged copy is published if it reads back as `expected` (what was
+/// converted), else removed.
+pub(super) fn finish(
+    root: &Root,
+    local: &Path,
+    rel: &RelPath,
+    staged: Staged,
+    expected: (Digest, u64),
+) -> Result<Receipt, TransferError> {
+    let receipt = match staged {
+        Staged::Copied { temp, target, back } => {
+            publish_checked(root, local, rel, temp, &target, expected, back, true)?
+        }
+        Staged::Exists => settle_existing(
+            root,
+            local,
+            rel,
+            &Shape::File { size: expected.1 },
+            Some(&[expected]),
+        )?,
+        Staged::NotAFile => return put(root, local, rel, Mode::Known(expected.0, expected.1)),
+    };
+    info!(destination = %root.name, path = %rel, files = 1, "published");
+    Ok(receipt)
 }
 
 fn put_tree(
@@ -197,7 +278,8 @@ fn transfer(
     mode: &mut Mode,
 ) -> Result<(Digest, u64), TransferError> {
     if let Mode::Known(digest, size) = *mode {
-        return copy(root, from, to, buf, flush, Some((digest, size)));
+        copy(root, from, to, buf, flush, None)?;
+        return Ok((digest, size));
     }
     if *mode == Mode::Link {
         let sent = File::open(from)
@@ -219,20 +301,22 @@ fn transfer(
             }
         }
     }
-    copy(root, from, to, buf, flush, None)
+    let mut hasher = Sha256::new();
+    let size = copy(root, from, to, buf, flush, Some(&mut hasher))?;
+    Ok((Digest::of(hasher), size))
 }
 
-/// Copies one file to a new name, hashing the bytes on their way unless `known` already gives
-/// their digest; flushed before returning when `flush` (a folder put flushes all its files at
-/// once afterwards).
+/// Copies one file to a new name, hashing the bytes on their way into `hasher` if given (else
+/// they go through the kernel where it can); flushed before returning when `flush` (a folder
+/// put flushes all its files at once afterwards). Returns the size copied.
 fn copy(
     root: &Root,
     from: &Path,
     to: &Path,
     buf: &mut Vec<u8>,
     flush: bool,
-    known: Option<(Digest, u64)>,
-) -> Result<(Digest, u64), TransferError> {
+    mut hasher: Option<&mut Sha256>,
+) -> Result<u64, TransferError> {
     let mut input = File::open(from).map_err(|e| root.src_err("open", from, e))?;
     let mut out = OpenOptions::new()
         .write(true)
@@ -240,20 +324,19 @@ fn copy(
         .open(to)
         .map_err(|e| root.err("create", to, e))?;
     buf.resize(BLOCK, 0);
-    let mut hasher = Sha256::new();
     // Bytes that need no hashing need not pass through our memory either.
-    let mut total = if known.is_some() {
-        send_rest(&input, &out)
-    } else {
+    let mut total = if hasher.is_some() {
         0
+    } else {
+        send_rest(&input, &out)
     };
     loop {
         let n = read_block(&mut input, buf).map_err(|e| root.src_err("read", from, e))?;
         if n == 0 {
             break;
         }
-        if known.is_none() {
-            hasher.update(&buf[..n]);
+        if let Some(h) = hasher.as_deref_mut() {
+            h.update(&buf[..n]);
         }
         out.write_all(&buf[..n])
             .map_err(|e| root.err("write", to, e))?;
@@ -263,7 +346,7 @@ fn copy(
         out.sync_all().map_err(|e| root.err("flush", to, e))?;
         drop_cache(&out);
     }
-    Ok(known.unwrap_or((Digest::of(hasher), total)))
+    Ok(total)
 }
 
 /// Gives the flushed temporary its final name without ever replacing what is there. Returns
