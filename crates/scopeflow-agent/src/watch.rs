@@ -1,5 +1,6 @@
-//! Change notification. Events only say "look again": the scan decides what changed, so a
-//! missed, merged or duplicated event costs nothing. Native events (inotify, ReadDirectoryChangesW,
+//! Change notification. Events say "look again" and when a path last changed: the scan
+//! decides what changed, so a missed, merged or duplicated event costs at most a later
+//! settle. Native events (inotify, ReadDirectoryChangesW,
 //! FSEvents) where they work; polling for NFS/SMB shares, where they stay silent.
 
 use std::collections::HashMap;
