@@ -35,18 +35,20 @@ pub async fn deliver(
 ) -> Result<(String, Vec<(RelPath, Digest)>), DeliverError> {
     let mut manifest: Vec<(RelPath, Digest)> = Vec::new();
     let raw_rel = RelPath::new(&names.raw)?;
-    // The converter hashed the raw file as it read it: a destination that can compare its
-    // read-back with that digest does not hash the file a second time on its way out.
-    let known = match (Digest::from_hex(&processed.sha256), std::fs::metadata(raw)) {
-        (Ok(d), Ok(m)) => Some((d, m.len())),
-        _ => None,
-    };
     let receipt = match early {
         Some(task) => task.await.map_err(|e| DeliverError::Panicked {
             destination: dest.name().to_string(),
             message: e.to_string(),
         })??,
-        None => put(dest, raw, &raw_rel, resend, Kind::Raw(known)).await?,
+        None => {
+            // The converter hashed the raw file as it read it: a destination that can compare
+            // its read-back with that digest does not hash the file a second time on its way.
+            let known = match (Digest::from_hex(&processed.sha256), std::fs::metadata(raw)) {
+                (Ok(d), Ok(m)) => Some((d, m.len())),
+                _ => None,
+            };
+            put(dest, raw, &raw_rel, resend, Kind::Raw(known)).await?
+        }
     };
     let got = receipt
         .files

@@ -16,6 +16,9 @@ pub struct Settle {
     settled: HashMap<(usize, String), (u64, i64)>,
     /// Counts scans, so files no scan sees any more (deleted while settling) are forgotten.
     scan: u64,
+    /// The earliest moment a settling file settles, as of the last scan: the loop asks on
+    /// every turn, and a plate reader's thousands of settling files change only at scans.
+    due: Option<Instant>,
 }
 
 struct Settling {
@@ -39,6 +42,7 @@ impl Settle {
     pub fn end_scan(&mut self) {
         let scan = self.scan;
         self.seen.retain(|_, s| s.scan == scan);
+        self.due = self.seen.values().map(|s| s.since + s.settle).min();
     }
 
     /// Records an observation of journal row `id`; true when the file has not changed for
@@ -90,10 +94,10 @@ impl Settle {
         now.duration_since(entry.since) >= settle
     }
 
-    /// When the first settling file will have been unchanged for its `settle`, if any is
-    /// settling: a scan then promotes it without waiting for the next tick.
+    /// When the first settling file will have been unchanged for its `settle`, as of the
+    /// last [`Settle::end_scan`]: a scan then promotes it without waiting for the next tick.
     pub fn next_due(&self) -> Option<Instant> {
-        self.seen.values().map(|s| s.since + s.settle).min()
+        self.due
     }
 
     /// The journal row of a settling file last seen at this size and mtime.
@@ -168,6 +172,7 @@ mod tests {
         s.begin_scan();
         // Written until t0 (its event), first seen by a scan 200 ms later.
         assert!(!s.observe(0, "a", 1, 1, 9, settle, t0 + ms(200), Some(t0)));
+        s.end_scan();
         assert_eq!(s.next_due(), Some(t0 + settle));
         assert!(s.observe(0, "a", 1, 1, 9, settle, t0 + ms(1000), None));
         // A write reported after the scan that saw its result: the clock moves to the event.

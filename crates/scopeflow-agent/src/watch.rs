@@ -4,8 +4,6 @@
 //! FSEvents) where they work; polling for NFS/SMB shares, where they stay silent.
 
 use std::collections::HashMap;
-#[cfg(test)]
-use std::path::Path;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -105,6 +103,7 @@ pub fn start(
 mod tests {
     use super::*;
     use notify::event::{CreateKind, ModifyKind};
+    use std::path::Path;
 
     #[test]
     fn opens_wake_nothing_writes_do() {

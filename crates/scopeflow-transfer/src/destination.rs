@@ -179,8 +179,6 @@ pub trait Destination: Send + Sync {
     }
 }
 
-/// `REL.damaged-<UTC time>`: where [`Destination::set_aside`] moves a damaged copy. Sorted
-/// beside the copy it replaces, and a valid [`RelPath`], so it can be listed and inspected.
 /// What [`Destination::put_known_later`] returns when the digest never came.
 pub fn no_digest(dest: &str, rel: &RelPath) -> TransferError {
     TransferError::Invalid {
@@ -192,6 +190,8 @@ pub fn no_digest(dest: &str, rel: &RelPath) -> TransferError {
     }
 }
 
+/// `REL.damaged-<UTC time>`: where [`Destination::set_aside`] moves a damaged copy. Sorted
+/// beside the copy it replaces, and a valid [`RelPath`], so it can be listed and inspected.
 pub fn damaged_name(rel: &RelPath) -> Result<RelPath, TransferError> {
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
     RelPath::new(&format!("{rel}.damaged-{stamp}"))

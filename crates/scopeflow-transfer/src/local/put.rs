@@ -53,19 +53,14 @@ pub(super) fn put(
         // A digest describes one file: a folder is hashed file by file on its way.
         mode = Mode::Copy;
     }
-    root.ensure(true)?;
-    let target = rel.under(&root.path);
-    if root.exists(&target)? {
+    let Some(target) = free_target(root, rel)? else {
         let known = match mode {
             Mode::Known(d, n) => Some((d, n)),
             _ => None,
         };
         let known = known.as_ref().map(std::slice::from_ref);
         return settle_existing(root, local, rel, &source, known);
-    }
-    if let Some(parent) = target.parent() {
-        fs::create_dir_all(parent).map_err(|e| root.err("create folder", parent, e))?;
-    }
+    };
     let mut buf = Vec::new();
     let receipt = match &source {
         Shape::File { .. } => put_file(root, local, rel, &target, &mut buf, &mut mode)?,
@@ -73,6 +68,19 @@ pub(super) fn put(
     };
     info!(destination = %root.name, path = %rel, files = receipt.files.len(), "published");
     Ok(receipt)
+}
+
+/// Where `rel` goes, with its folder created; `None` when something is already there.
+fn free_target(root: &Root, rel: &RelPath) -> Result<Option<PathBuf>, TransferError> {
+    root.ensure(true)?;
+    let target = rel.under(&root.path);
+    if root.exists(&target)? {
+        return Ok(None);
+    }
+    if let Some(parent) = target.parent() {
+        fs::create_dir_all(parent).map_err(|e| root.err("create folder", parent, e))?;
+    }
+    Ok(Some(target))
 }
 
 fn put_file(
@@ -138,28 +146,19 @@ pub(super) enum Staged {
     },
     /// `rel` already held something: it is checked against the digest, as a put would.
     Exists,
-    /// Not one file: sent by an ordinary put once the digest is known.
-    NotAFile,
+    /// Not a plain file to a name a put accepts: left to an ordinary put once the digest is
+    /// known, which reports what is wrong.
+    Unstaged,
 }
 
 /// The first half of a [`Mode::Known`] put: everything but the comparison and the publish.
 pub(super) fn stage(root: &Root, local: &Path, rel: &RelPath) -> Result<Staged, TransferError> {
-    if rel.as_str() == MANIFEST {
-        return Ok(Staged::NotAFile);
+    if rel.as_str() == MANIFEST || !matches!(shape(local, true), Ok(Some(Shape::File { .. }))) {
+        return Ok(Staged::Unstaged);
     }
-    match shape(local, true) {
-        Ok(Some(Shape::File { .. })) => {}
-        // `finish` then puts it the ordinary way, which reports what is wrong.
-        Ok(_) | Err(_) => return Ok(Staged::NotAFile),
-    }
-    root.ensure(true)?;
-    let target = rel.under(&root.path);
-    if root.exists(&target)? {
+    let Some(target) = free_target(root, rel)? else {
         return Ok(Staged::Exists);
-    }
-    if let Some(parent) = target.parent() {
-        fs::create_dir_all(parent).map_err(|e| root.err("create folder", parent, e))?;
-    }
+    };
     let temp = Temporary::beside(&target);
     copy(root, local, temp.path(), &mut Vec::new(), true, None)?;
     let back = hash_stored(temp.path()).map_err(|e| root.err("read back", temp.path(), e))?;
@@ -175,9 +174,11 @@ pub(super) fn finish(
     staged: Staged,
     expected: (Digest, u64),
 ) -> Result<Receipt, TransferError> {
-    let receipt = match staged {
+    match staged {
         Staged::Copied { temp, target, back } => {
-            publish_checked(root, local, rel, temp, &target, expected, back, true)?
+            let receipt = publish_checked(root, local, rel, temp, &target, expected, back, true)?;
+            info!(destination = %root.name, path = %rel, files = 1, "published");
+            Ok(receipt)
         }
         Staged::Exists => settle_existing(
             root,
@@ -185,11 +186,9 @@ pub(super) fn finish(
             rel,
             &Shape::File { size: expected.1 },
             Some(&[expected]),
-        )?,
-        Staged::NotAFile => return put(root, local, rel, Mode::Known(expected.0, expected.1)),
-    };
-    info!(destination = %root.name, path = %rel, files = 1, "published");
-    Ok(receipt)
+        ),
+        Staged::Unstaged => put(root, local, rel, Mode::Known(expected.0, expected.1)),
+    }
 }
 
 fn put_tree(
