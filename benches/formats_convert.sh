@@ -11,7 +11,7 @@
 #   bash benches/formats_convert.sh [GIB]          # default 1
 # Env: SCOPEFLOW_BENCH_DIR (scratch, default ${TMPDIR:-/tmp}/scopeflow-bench-formats),
 #      IMS_CHUNK (Z,Y,X chunk of the .ims, default 8,256,256), PEERS=0 to skip Python,
-#      REPEAT (runs per conversion, default 3).
+#      REPEAT (runs per conversion, default 3), DELETE_WAIT (seconds, default 61: see measure).
 set -euo pipefail
 
 gib=${1:-1}
@@ -47,6 +47,11 @@ measure() {
   for ((i = 0; i < ${REPEAT:-3}; i++)); do
     rm -rf "$out" "${out%.ome.zarr}.png" # convert writes its thumbnail beside the output
     sync
+    # ext4 without a journal (this VM's disk) makes every new file skip the inodes freed in the
+    # last 60 s (`recently_deleted`): creating the ~4,400 files of an output right after deleting
+    # the previous run's costs up to 15% of our conversion's samples. A conversion in use does
+    # not follow such a deletion, and a journaled filesystem has no such cost: wait it out.
+    sleep "${DELETE_WAIT:-61}"
     cat "$src" >/dev/null
     /usr/bin/time -f '%e %M' -o "$scratch/time.txt" "$@" >"$scratch/$name.log" 2>&1 ||
       { echo "$name failed:" >&2; tail -5 "$scratch/$name.log" >&2; return 1; }

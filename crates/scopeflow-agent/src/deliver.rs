@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use scopeflow_destinations::OutputNames;
-use scopeflow_transfer::{Destination, Digest, Receipt, RelPath, TransferError};
+use scopeflow_transfer::{Destination, Digest, KnownDigests, Receipt, RelPath, TransferError};
 
 use crate::early::Early;
 use crate::process::Processed;
@@ -70,7 +70,7 @@ pub async fn deliver(
             zarr,
             &RelPath::new(&names.zarr)?,
             resend,
-            Kind::Derived,
+            Kind::Derived(&processed.zarr_known),
         )
         .await?;
         manifest.extend(receipt.files.iter().map(|(r, d, _)| (r.clone(), *d)));
@@ -81,7 +81,7 @@ pub async fn deliver(
             png,
             &RelPath::new(&names.thumbnail())?,
             resend,
-            Kind::Derived,
+            Kind::Derived(&NONE_KNOWN),
         )
         .await?;
         manifest.extend(receipt.files.iter().map(|(r, d, _)| (r.clone(), *d)));
@@ -91,7 +91,7 @@ pub async fn deliver(
         &processed.qc_json,
         &RelPath::new(&names.qc)?,
         resend,
-        Kind::Derived,
+        Kind::Derived(&NONE_KNOWN),
     )
     .await?;
     manifest.extend(receipt.files.iter().map(|(r, d, _)| (r.clone(), *d)));
@@ -100,23 +100,26 @@ pub async fn deliver(
 
 /// What is sent, which decides how a destination may send it.
 #[derive(Clone, Copy)]
-enum Kind {
+enum Kind<'a> {
     /// The raw file, always copied; with its digest and size when the converter computed them.
     Raw(Option<(Digest, u64)>),
     /// An output of ours in the work folder (synced, never modified, removed once verified),
-    /// which a destination on the same filesystem may publish without a second write.
-    Derived,
+    /// which a destination on the same filesystem may publish without a second write; with
+    /// the digests of the files the converter wrote.
+    Derived(&'a KnownDigests),
 }
+
+static NONE_KNOWN: KnownDigests = KnownDigests::new();
 
 async fn put(
     dest: &dyn Destination,
     local: &Path,
     rel: &RelPath,
     resend: bool,
-    kind: Kind,
+    kind: Kind<'_>,
 ) -> Result<Receipt, TransferError> {
     let put_once = async || match kind {
-        Kind::Derived => dest.put_derived(local, rel).await,
+        Kind::Derived(known) => dest.put_derived(local, rel, known).await,
         Kind::Raw(Some(known)) => dest.put_known(local, rel, known).await,
         Kind::Raw(None) => dest.put(local, rel).await,
     };

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use scopeflow_ngff::ConvertOptions;
 use scopeflow_pipeline::{ConvertStep, Step};
+use scopeflow_transfer::{Digest, KnownDigests};
 use serde_json::json;
 
 /// The thumbnail's name in the work folder (delivered as `qc/STEM.png`).
@@ -20,6 +21,10 @@ pub struct Processed {
     pub qc_json: PathBuf,
     /// `thumbnail.png`, written when the pipeline converts.
     pub thumbnail: Option<PathBuf>,
+    /// The OME-Zarr's files as the converter wrote them (empty for a work folder found after a
+    /// restart): destinations check their copies against these without reading the work
+    /// folder again.
+    pub zarr_known: KnownDigests,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +57,7 @@ impl Processed {
             thumbnail: thumbnail.is_file().then_some(thumbnail),
             qc_json,
             dir,
+            zarr_known: KnownDigests::new(),
         })
     }
 }
@@ -65,6 +71,9 @@ fn options(step: &ConvertStep) -> ConvertOptions {
         level: step.level,
         levels: step.levels,
         overwrite: false,
+        // Flushed right after converting, then copied and checked against what was written.
+        record_digests: true,
+        early_writeback: true,
     }
 }
 
@@ -83,6 +92,7 @@ pub struct Converted {
     final_dir: PathBuf,
     sha256: String,
     has_zarr: bool,
+    written: scopeflow_ngff::FileDigests,
 }
 
 /// Runs the pipeline's steps on `raw` (blocking; conversion uses the rayon pool).
@@ -105,7 +115,7 @@ pub fn process(
     std::fs::create_dir(&tmp)
         .map_err(|e| ProcessError::Local(format!("{}: {e}", tmp.display())))?;
     let result = run_steps(raw, &tmp, steps, described);
-    let (sha256, has_zarr) = match result {
+    let (sha256, has_zarr, written) = match result {
         Ok(v) => v,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&tmp);
@@ -121,6 +131,7 @@ pub fn process(
         final_dir,
         sha256,
         has_zarr,
+        written,
     })
 }
 
@@ -135,6 +146,7 @@ impl Converted {
             final_dir,
             sha256,
             has_zarr,
+            written,
         } = self;
         let local = |e: std::io::Error| ProcessError::Local(format!("{}: {e}", tmp.display()));
         let flushed = scopeflow_ngff::sync_tree(&tmp)
@@ -153,6 +165,10 @@ impl Converted {
             thumbnail: Some(final_dir.join(THUMBNAIL)).filter(|p| p.is_file()),
             qc_json: final_dir.join("qc.json"),
             dir: final_dir,
+            zarr_known: written
+                .into_iter()
+                .map(|(sub, (sha256, size))| (sub, (Digest(sha256), size)))
+                .collect(),
         })
     }
 }
@@ -163,7 +179,7 @@ fn run_steps(
     tmp: &Path,
     steps: &[Step],
     described: serde_json::Map<String, serde_json::Value>,
-) -> Result<(String, bool), ProcessError> {
+) -> Result<(String, bool, scopeflow_ngff::FileDigests), ProcessError> {
     let src = scopeflow_formats::open(raw).map_err(|e| {
         if e.is_permanent() {
             ProcessError::Permanent(e.to_string())
@@ -178,7 +194,7 @@ fn run_steps(
     });
     // Every series is converted (a bioformats2raw-layout container when the file holds
     // several) and measured; the QC document keeps series 0's channels at the top.
-    let (qc, sha256) = match convert {
+    let (qc, sha256, written) = match convert {
         Some(step) => {
             let out = tmp.join("image.ome.zarr");
             let report = scopeflow_ngff::convert_file(
@@ -202,7 +218,7 @@ fn run_steps(
                 t.write_png(&tmp.join(THUMBNAIL))
                     .map_err(|e| ProcessError::Local(e.to_string()))?;
             }
-            (report.qc_document(), report.sha256)
+            (report.qc_document(), report.sha256, report.written)
         }
         None => {
             let qc = if steps.iter().any(|s| matches!(s, Step::Qc)) {
@@ -214,7 +230,7 @@ fn run_steps(
             };
             let (sha, _) = scopeflow_ngff::sha256_file(raw)
                 .map_err(|e| ProcessError::Input(format!("{}: {e}", raw.display())))?;
-            (qc, sha)
+            (qc, sha, Default::default())
         }
     };
     let mut doc = json!({
@@ -226,7 +242,7 @@ fn run_steps(
     let text = serde_json::to_vec_pretty(&doc).map_err(|e| ProcessError::Local(e.to_string()))?;
     std::fs::write(tmp.join("qc.json"), text)
         .map_err(|e| ProcessError::Local(format!("{}: {e}", tmp.display())))?;
-    Ok((sha256, convert.is_some()))
+    Ok((sha256, convert.is_some(), written))
 }
 
 /// The raw file's modification time (RFC 3339, UTC), in the QC document: the catalog shows it

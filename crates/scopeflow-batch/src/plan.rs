@@ -57,6 +57,8 @@ impl PlanOptions {
             level: self.level,
             levels: self.levels.map_or(Levels::Auto, Levels::Count),
             overwrite: false,
+            record_digests: false,
+            early_writeback: false,
         };
         o.validate()?;
         Ok(o)

@@ -283,6 +283,8 @@ impl ConvertFlags {
             level: self.level,
             levels: self.levels,
             overwrite,
+            record_digests: false,
+            early_writeback: false,
         }
     }
 }

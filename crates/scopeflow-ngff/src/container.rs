@@ -11,6 +11,7 @@ use scopeflow_core::{ChannelQc, DType, ImageMeta};
 use scopeflow_formats::{FormatError, ImageSource};
 use serde_json::{Value, json};
 
+use crate::fsstore::{FileDigests, Written};
 use crate::hash::Hasher;
 use crate::metadata::{self, Provenance};
 use crate::options::{ConvertOptions, NgffVersion};
@@ -57,6 +58,8 @@ pub struct FileReport {
     /// True when OUTPUT is a bioformats2raw-layout container.
     pub container: bool,
     pub series: Vec<SeriesReport>,
+    /// Every file written through the zarr stores, when [`ConvertOptions::record_digests`].
+    pub written: FileDigests,
 }
 
 impl FileReport {
@@ -184,6 +187,7 @@ pub fn convert_file(
                 axes: r.axes,
                 thumbnail: r.thumbnail,
             }],
+            written: r.written,
         });
     }
     write_container(path, first, &indices, output, opts, progress)
@@ -204,6 +208,7 @@ fn write_container(
     let ome_xml = first.meta().ome_xml.clone();
     let format = first.meta().format.clone();
     let mut first = Some(first);
+    let digests = opts.record_digests.then(|| Written::new(&staging.dir));
     // Pixels first, attributes once the file's hash is known (provenance carries it).
     let mut written = Vec::with_capacity(indices.len());
     for &i in indices {
@@ -216,7 +221,7 @@ fn write_container(
             path: dir.clone(),
             error: e,
         })?;
-        let pixels = write_pixels(src.as_ref(), &dir, opts, progress)?;
+        let pixels = write_pixels(src.as_ref(), &dir, opts, digests.as_ref(), progress)?;
         tracing::info!(
             series = i,
             seconds = t0.elapsed().as_secs_f64(),
@@ -282,6 +287,7 @@ fn write_container(
         source_size,
         container: true,
         series,
+        written: digests.map(|w| w.take()).unwrap_or_default(),
     })
 }
 

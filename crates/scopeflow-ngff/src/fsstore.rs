@@ -4,21 +4,69 @@
 //! disk (thousands of fsyncs for one image). Chunks here are plain writes into a staging
 //! folder that nobody reads until it is published; whoever needs the result durable (the
 //! agent, before it records a state) syncs the finished tree once with [`sync_tree`].
+//!
+//! For a caller that will flush and copy the output (the agent), the store can also hash each
+//! file as it writes it, on the conversion's own threads: the copies are then checked against
+//! what was written, and the output is not read again to learn it ([`Written`]). It can also
+//! start each file's writeback at once, so the disk works while the cores compress and the
+//! final flush finds little left to write.
 
+use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
+use sha2::{Digest as _, Sha256};
 use zarrs::storage::{
     Bytes, OffsetBytesIterator, StorageError, StoreKey, StorePrefix, WritableStorageTraits,
 };
 
 pub(crate) struct StagingStore {
     root: PathBuf,
+    written: Option<Arc<Written>>,
+    writeback: bool,
+}
+
+/// The SHA-256 and size of every file written under an output, by its '/'-separated path
+/// relative to the output folder (files written outside the store, such as group metadata,
+/// are not listed).
+pub type FileDigests = BTreeMap<String, ([u8; 32], u64)>;
+
+/// Collects [`FileDigests`] from every store writing under one output folder.
+pub(crate) struct Written {
+    top: PathBuf,
+    files: Mutex<FileDigests>,
+}
+
+impl Written {
+    pub(crate) fn new(top: &Path) -> Arc<Written> {
+        Arc::new(Written {
+            top: top.to_path_buf(),
+            files: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    fn record(&self, path: &Path, bytes: &[u8]) {
+        let Ok(rel) = path.strip_prefix(&self.top) else {
+            return;
+        };
+        let rel: Vec<_> = rel.iter().map(|c| c.to_string_lossy()).collect();
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
+        let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        files.insert(rel.join("/"), (digest, bytes.len() as u64));
+    }
+
+    pub(crate) fn take(&self) -> FileDigests {
+        std::mem::take(&mut *self.files.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 impl StagingStore {
-    pub(crate) fn new(root: &Path) -> Self {
+    pub(crate) fn new(root: &Path, written: Option<Arc<Written>>, writeback: bool) -> Self {
         StagingStore {
             root: root.to_path_buf(),
+            written,
+            writeback,
         }
     }
 
@@ -33,7 +81,14 @@ impl WritableStorageTraits for StagingStore {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        std::fs::write(&path, &value)?;
+        let mut file = std::fs::File::create(&path)?;
+        file.write_all(&value)?;
+        if self.writeback {
+            start_writeback(&file);
+        }
+        if let Some(w) = &self.written {
+            w.record(&path, &value);
+        }
         Ok(())
     }
 
@@ -66,6 +121,23 @@ impl WritableStorageTraits for StagingStore {
     fn supports_set_partial(&self) -> bool {
         false
     }
+}
+
+/// Asks the kernel to start writing `file` to disk now, without waiting (Linux; elsewhere the
+/// final flush does it all). Best effort: a failure here only leaves the work to that flush.
+fn start_writeback(file: &std::fs::File) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        #[allow(unsafe_code, reason = "one libc call rustix does not wrap")]
+        // SAFETY: a valid open descriptor; offset 0 and length 0 mean the whole file, and the
+        // flag only queues writeback.
+        unsafe {
+            libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = file;
 }
 
 /// Flushes every file under `root` to disk, then the folders themselves, so a later rename

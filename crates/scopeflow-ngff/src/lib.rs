@@ -28,7 +28,7 @@ pub use container::{
     qc_document,
 };
 pub use error::ConvertError;
-pub use fsstore::sync_tree;
+pub use fsstore::{FileDigests, sync_tree};
 pub use hash::sha256_file;
 pub use options::{Codec, ConvertOptions, Levels, NgffVersion};
 pub use pass::{ConvertReport, convert, measure_qc};

@@ -11,6 +11,12 @@ pub struct ConvertOptions {
     pub level: Option<i32>,
     pub levels: Levels,
     pub overwrite: bool,
+    /// Hash each file as it is written and report the digests ([`crate::FileDigests`]), for a
+    /// caller that copies the output and checks every copy against what was written.
+    pub record_digests: bool,
+    /// Start each file's writeback as soon as it is written (Linux), for a caller that flushes
+    /// the output right after converting; otherwise the disk idles until that flush.
+    pub early_writeback: bool,
 }
 
 impl Default for ConvertOptions {
@@ -23,6 +29,8 @@ impl Default for ConvertOptions {
             level: None,
             levels: Levels::Auto,
             overwrite: false,
+            record_digests: false,
+            early_writeback: false,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! into the next level, which stores and averages in turn when its own band fills.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use scopeflow_core::{Axis, ChannelQc, ImageMeta};
@@ -9,6 +10,7 @@ use scopeflow_formats::{FormatError, ImageSource, plane_count, plane_index, zero
 use scopeflow_qc::{ChannelAccumulator, PlaneFocus};
 use serde_json::Map;
 
+use crate::fsstore::{FileDigests, Written};
 use crate::hash::Hasher;
 use crate::metadata::{self, Provenance};
 use crate::options::ConvertOptions;
@@ -30,6 +32,8 @@ pub struct ConvertReport {
     pub axes: String,
     /// The lowest level composited for the catalog (see [`crate::thumbnail`]).
     pub thumbnail: Thumbnail,
+    /// Every file written through the zarr store, when [`ConvertOptions::record_digests`].
+    pub written: FileDigests,
 }
 
 /// Where bands go when converting (absent when only measuring QC).
@@ -286,15 +290,17 @@ pub(crate) struct Pixels {
     pub thumbnail: Capture,
 }
 
+/// `written`: where the files' digests go, when the caller asked for them.
 pub(crate) fn write_pixels(
     src: &dyn ImageSource,
     dir: &Path,
     opts: &ConvertOptions,
+    written: Option<&Arc<Written>>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<Pixels, ConvertError> {
     let meta = src.meta();
     let plan = Plan::new(meta, opts).map_err(|what| FormatError::unsupported(src.path(), what))?;
-    let levels = LevelStore::create(dir, &plan, meta.dtype, opts)?;
+    let levels = LevelStore::create(dir, &plan, meta.dtype, opts, written.cloned())?;
     let thumbnail = Capture::new(&plan, meta.dtype);
     let sink = Sink {
         plan: &plan,
@@ -382,7 +388,8 @@ pub fn convert(
     let t0 = std::time::Instant::now();
     let staging = Staging::new(output, opts.overwrite)?;
     let hasher = Hasher::start(src.path());
-    let pixels = write_pixels(src, &staging.dir, opts, progress)?;
+    let written = opts.record_digests.then(|| Written::new(&staging.dir));
+    let pixels = write_pixels(src, &staging.dir, opts, written.as_ref(), progress)?;
     tracing::info!(seconds = t0.elapsed().as_secs_f64(), "pixels converted");
     let (sha256, source_size) = hasher
         .finish()
@@ -412,5 +419,6 @@ pub fn convert(
         thumbnail: pixels.thumbnail.finish(&omero),
         sha256,
         source_size,
+        written: written.map(|w| w.take()).unwrap_or_default(),
     })
 }

@@ -10,7 +10,7 @@ use zarrs::array::{Array, ArrayBytes, ArrayMetadata, CodecOptions};
 use zarrs::storage::WritableStorageTraits;
 
 use crate::ConvertError;
-use crate::fsstore::StagingStore;
+use crate::fsstore::{StagingStore, Written};
 use crate::options::{Codec, ConvertOptions, NgffVersion};
 use crate::plan::Plan;
 
@@ -158,9 +158,10 @@ impl LevelStore {
         plan: &Plan,
         dtype: DType,
         opts: &ConvertOptions,
+        written: Option<Arc<Written>>,
     ) -> Result<LevelStore, ConvertError> {
         configure_zarrs();
-        let store = Arc::new(StagingStore::new(root));
+        let store = Arc::new(StagingStore::new(root, written, opts.early_writeback));
         let arrays = (0..plan.levels.len())
             .map(|k| {
                 let meta: ArrayMetadata = serde_json::from_value(array_json(plan, k, dtype, opts))

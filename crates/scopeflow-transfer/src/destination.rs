@@ -9,6 +9,9 @@ use crate::{Digest, RelPath, TransferError};
 /// `put` refuses this name at the root.
 pub const MANIFEST: &str = "manifest-sha256.txt";
 
+/// Digests a caller computed while writing files: '/'-separated path → (sha256, size).
+pub type KnownDigests = std::collections::BTreeMap<String, (Digest, u64)>;
+
 /// What a put wrote: every file with its sha256 and size as read back from the destination,
 /// so the journal can mark a copy `verified` from this alone.
 ///
@@ -59,7 +62,18 @@ pub trait Destination: Send + Sync {
     /// temporary name); the copy is still read back from storage, not from memory, and checked
     /// against the source's digests before it is published. Never use it for a raw file: a raw
     /// copy must stay independent of the original.
-    async fn put_derived(&self, local: &Path, rel: &RelPath) -> Result<Receipt, TransferError> {
+    ///
+    /// `known`: digests the caller computed as it wrote some of these files (the converter
+    /// hashes each chunk it writes), by '/'-separated path under `local` (`""` for a single
+    /// file). A back-end may compare its read-back with these instead of hashing those files
+    /// again; files not listed are hashed as usual.
+    async fn put_derived(
+        &self,
+        local: &Path,
+        rel: &RelPath,
+        known: &KnownDigests,
+    ) -> Result<Receipt, TransferError> {
+        let _ = known;
         self.put(local, rel).await
     }
 

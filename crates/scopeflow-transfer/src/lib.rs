@@ -29,7 +29,7 @@ mod rel_path;
 pub mod remote;
 mod sha256sum;
 
-pub use destination::{Destination, MANIFEST, Receipt, Verified, damaged_name};
+pub use destination::{Destination, KnownDigests, MANIFEST, Receipt, Verified, damaged_name};
 pub use digest::{Digest, sha256_file};
 pub use error::TransferError;
 pub use local::LocalDestination;

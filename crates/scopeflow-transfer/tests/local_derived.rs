@@ -1,7 +1,8 @@
 //! `put_derived` at a local folder: a derived output (an OME-Zarr) on the destination's
 //! filesystem is published by linking its files, still read back and checked; elsewhere it is
 //! copied; a plain `put` (raw files) always copies; `put_known` copies a raw file without
-//! hashing it again, and publishes it only if it reads back as the digest it was given.
+//! hashing it again, and publishes it only if it reads back as the digest it was given; the
+//! same holds for the files of a derived output whose digests the caller wrote down.
 
 #![cfg(unix)]
 
@@ -9,7 +10,9 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use scopeflow_transfer::{Destination, Digest, LocalDestination, Receipt, RelPath, TransferError};
+use scopeflow_transfer::{
+    Destination, Digest, KnownDigests, LocalDestination, Receipt, RelPath, TransferError,
+};
 use sha2::{Digest as _, Sha256};
 
 const FILES: [(&str, &[u8]); 3] = [
@@ -61,7 +64,10 @@ async fn a_derived_tree_on_the_same_filesystem_is_linked_and_checked() {
     let src = zarr(&tmp.path().join("work"));
     let dest = LocalDestination::new("nas", &tmp.path().join("nas"));
     let target = rel("ome-zarr/x.ome.zarr");
-    let receipt = dest.put_derived(&src, &target).await.unwrap();
+    let receipt = dest
+        .put_derived(&src, &target, &KnownDigests::new())
+        .await
+        .unwrap();
     check_receipt(&receipt);
     for (sub, _) in FILES {
         let (a, b) = (src.join(sub), target.under(dest.root()).join(sub));
@@ -70,11 +76,75 @@ async fn a_derived_tree_on_the_same_filesystem_is_linked_and_checked() {
     }
     dest.verify(&target, &receipt.files).await.unwrap();
     // Retried after a crash: the same tree is already there, nothing is rewritten.
-    let again = dest.put_derived(&src, &target).await.unwrap();
+    let again = dest
+        .put_derived(&src, &target, &KnownDigests::new())
+        .await
+        .unwrap();
     assert_eq!(again.files, receipt.files);
     // The work folder goes once the copy is recorded; the published copy stays whole.
     fs::remove_dir_all(&src).unwrap();
     dest.verify(&target, &receipt.files).await.unwrap();
+}
+
+/// What the converter reports: each file's digest as it wrote it.
+fn known(files: &[(&str, &[u8])]) -> KnownDigests {
+    files
+        .iter()
+        .map(|(sub, bytes)| {
+            let d = Digest(Sha256::digest(bytes).into());
+            (sub.to_string(), (d, bytes.len() as u64))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn known_digests_are_what_the_stored_files_are_checked_against() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = zarr(&tmp.path().join("work"));
+    let dest = LocalDestination::new("nas", &tmp.path().join("nas"));
+    // Two of the three files known; the third is hashed as usual.
+    let receipt = dest
+        .put_derived(&src, &rel("ome-zarr/x.ome.zarr"), &known(&FILES[..2]))
+        .await
+        .unwrap();
+    check_receipt(&receipt);
+
+    // The chunk on disk is not what the converter wrote (damaged after writing, same size):
+    // the read-back shows it, and nothing is published.
+    let mut wrote = FILES.to_vec();
+    wrote[2].1 = b"\x28\xb5\x2f\xfd chunk bytez";
+    let target = rel("ome-zarr/y.ome.zarr");
+    let err = dest
+        .put_derived(&src, &target, &known(&wrote))
+        .await
+        .unwrap_err();
+    refused_cleanly(&err, "0/c/0/0", &dest, &target, "x.ome.zarr");
+}
+
+/// `err` is an unpublished mismatch naming `needle`; nothing is at `target`, and its folder
+/// holds only `kept` (no temporary left).
+fn refused_cleanly(
+    err: &TransferError,
+    needle: &str,
+    dest: &LocalDestination,
+    target: &RelPath,
+    kept: &str,
+) {
+    match err {
+        TransferError::Mismatch {
+            published: false,
+            detail,
+            ..
+        } => assert!(detail.contains(needle), "{detail}"),
+        e => panic!("expected an unpublished mismatch, got {e:?}"),
+    }
+    let stored = target.under(dest.root());
+    assert!(!stored.exists());
+    let names: Vec<_> = fs::read_dir(stored.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names, vec![kept.to_string()], "no temporary left");
 }
 
 #[tokio::test]
@@ -108,12 +178,37 @@ async fn another_filesystem_gets_a_copy() {
     );
     let dest = LocalDestination::new("nas", &tmp.path().join("nas"));
     let target = rel("ome-zarr/x.ome.zarr");
-    let receipt = dest.put_derived(&src, &target).await.unwrap();
+    let receipt = dest
+        .put_derived(&src, &target, &KnownDigests::new())
+        .await
+        .unwrap();
     check_receipt(&receipt);
     for (sub, _) in FILES {
         let b = fs::metadata(target.under(dest.root()).join(sub)).unwrap();
         assert_eq!(b.nlink(), 1, "{sub}");
     }
+    // Copied with the digests known: checked against them, not against the source.
+    let receipt = dest
+        .put_derived(&src, &rel("ome-zarr/k.ome.zarr"), &known(&FILES))
+        .await
+        .unwrap();
+    assert_eq!(receipt.files.len(), FILES.len());
+    let mut wrote = FILES.to_vec();
+    wrote[0].1 = b"{\"zarr_format\": 2}";
+    let err = dest
+        .put_derived(&src, &rel("ome-zarr/w.ome.zarr"), &known(&wrote))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TransferError::Mismatch {
+                published: false,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
@@ -152,20 +247,7 @@ async fn a_known_raw_file_is_copied_and_checked_against_its_digest() {
         .put_known(&raw, &other, (digest, bytes.len() as u64))
         .await
         .unwrap_err();
-    match &err {
-        TransferError::Mismatch {
-            published: false,
-            detail,
-            ..
-        } => assert!(detail.contains("changed since"), "{detail}"),
-        e => panic!("expected an unpublished mismatch, got {e:?}"),
-    }
-    assert!(!other.under(dest.root()).exists());
-    let names: Vec<_> = fs::read_dir(stored.parent().unwrap())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    assert_eq!(names, vec!["cell.tif".to_string()], "no temporary left");
+    refused_cleanly(&err, "changed since", &dest, &other, "cell.tif");
 
     // Sent again with the right digest where the first copy lies: it is already there.
     let again = dest

@@ -97,9 +97,15 @@ pub(super) fn drop_cache(file: &File) {
     }
 }
 
-/// The sha256 and size of a stored file as the storage returns it (see [`drop_cache`]); the
-/// pages read are dropped again so that checking a destination does not evict useful cache.
+/// The sha256 and size of a stored file as the storage returns it: read directly from the disk
+/// where the system allows ([`super::direct`]), else through the cache after dropping the
+/// file's pages (see [`drop_cache`]), which are dropped again so that checking a destination
+/// does not evict useful cache.
 pub(super) fn hash_stored(path: &Path) -> io::Result<(Digest, u64)> {
+    #[cfg(target_os = "linux")]
+    if let Some(found) = super::direct::hash(path) {
+        return Ok(found);
+    }
     let mut file = File::open(path)?;
     let size = file.metadata()?.len();
     drop_cache(&file);

@@ -1,8 +1,11 @@
 //! A destination that is a folder: a local disk, or a NAS share mounted by the system.
 
+#[cfg(target_os = "linux")]
+mod direct;
 mod durable;
 mod index;
 mod manifest;
+mod parallel;
 mod put;
 mod root;
 mod temporary;
@@ -15,7 +18,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::{Destination, Digest, Receipt, RelPath, TransferError, Verified};
+use crate::{Destination, Digest, KnownDigests, Receipt, RelPath, TransferError, Verified};
 use root::Root;
 
 /// A destination rooted at a folder on a local or mounted file system.
@@ -77,9 +80,16 @@ impl Destination for LocalDestination {
     /// Same filesystem: each file is hard-linked under the temporary name instead of copied
     /// (ext4 and NTFS have hard links; reflinks would need a filesystem most acquisition PCs
     /// lack). Another filesystem, or one without links: copied as by `put`.
-    async fn put_derived(&self, local: &Path, rel: &RelPath) -> Result<Receipt, TransferError> {
-        let (local, rel) = (local.to_owned(), rel.clone());
-        self.blocking(move |root| put::put(root, &local, &rel, put::Mode::Link))
+    /// Files in `known` are neither hashed on their way nor copied through our memory: their
+    /// read-back is compared with what the caller wrote.
+    async fn put_derived(
+        &self,
+        local: &Path,
+        rel: &RelPath,
+        known: &KnownDigests,
+    ) -> Result<Receipt, TransferError> {
+        let (local, rel, known) = (local.to_owned(), rel.clone(), known.clone());
+        self.blocking(move |root| put::put_linked(root, &local, &rel, &known))
             .await
     }
 

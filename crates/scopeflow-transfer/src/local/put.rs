@@ -9,12 +9,13 @@ use sha2::{Digest as _, Sha256};
 use tracing::{debug, info};
 
 use super::durable::{drop_cache, hash_stored, send_rest, sync_dir, sync_file, sync_filesystem};
+use super::parallel;
 use super::root::Root;
 use super::temporary::Temporary;
 use super::tree::{Shape, Tree, WalkError, shape, sub_path};
 use crate::clock::now_rfc3339;
 use crate::digest::{BLOCK, hash_reader, read_block};
-use crate::{Digest, MANIFEST, Receipt, RelPath, TransferError};
+use crate::{Digest, KnownDigests, MANIFEST, Receipt, RelPath, TransferError};
 
 /// How the bytes reach the temporary: copied, or (a derived output the caller flushed and will
 /// not modify) linked when the filesystem allows, falling back to a copy.
@@ -31,7 +32,29 @@ pub(super) fn put(
     root: &Root,
     local: &Path,
     rel: &RelPath,
+    mode: Mode,
+) -> Result<Receipt, TransferError> {
+    put_with(root, local, rel, mode, &KnownDigests::new())
+}
+
+/// A derived output, linked where it can be; `known` as for [`Destination::put_derived`].
+///
+/// [`Destination::put_derived`]: crate::Destination::put_derived
+pub(super) fn put_linked(
+    root: &Root,
+    local: &Path,
+    rel: &RelPath,
+    known: &KnownDigests,
+) -> Result<Receipt, TransferError> {
+    put_with(root, local, rel, Mode::Link, known)
+}
+
+fn put_with(
+    root: &Root,
+    local: &Path,
+    rel: &RelPath,
     mut mode: Mode,
+    known: &KnownDigests,
 ) -> Result<Receipt, TransferError> {
     if rel.as_str() == MANIFEST {
         return Err(root.invalid(
@@ -54,17 +77,20 @@ pub(super) fn put(
         mode = Mode::Copy;
     }
     let Some(target) = free_target(root, rel)? else {
-        let known = match mode {
+        let raw = match mode {
             Mode::Known(d, n) => Some((d, n)),
             _ => None,
         };
-        let known = known.as_ref().map(std::slice::from_ref);
-        return settle_existing(root, local, rel, &source, known);
+        let raw = raw.as_ref().map(std::slice::from_ref);
+        return settle_existing(root, local, rel, &source, raw);
     };
     let mut buf = Vec::new();
     let receipt = match &source {
-        Shape::File { .. } => put_file(root, local, rel, &target, &mut buf, &mut mode)?,
-        Shape::Tree(tree) => put_tree(root, local, rel, &target, tree, &mut buf, &mut mode)?,
+        Shape::File { .. } => {
+            let known = known.get("").copied();
+            put_file(root, local, rel, &target, &mut buf, &mut mode, known)?
+        }
+        Shape::Tree(tree) => put_tree(root, local, rel, &target, tree, &mut buf, &mut mode, known)?,
     };
     info!(destination = %root.name, path = %rel, files = receipt.files.len(), "published");
     Ok(receipt)
@@ -90,9 +116,10 @@ fn put_file(
     target: &Path,
     buf: &mut Vec<u8>,
     mode: &mut Mode,
+    known: Option<(Digest, u64)>,
 ) -> Result<Receipt, TransferError> {
     let temp = Temporary::beside(target);
-    let sent = transfer(root, local, temp.path(), buf, true, mode)?;
+    let sent = transfer(root, local, temp.path(), buf, true, mode, known)?;
     let back = hash_stored(temp.path()).map_err(|e| root.err("read back", temp.path(), e))?;
     let known = matches!(mode, Mode::Known(..));
     publish_checked(root, local, rel, temp, target, sent, back, known)
@@ -191,6 +218,7 @@ pub(super) fn finish(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn put_tree(
     root: &Root,
     local: &Path,
@@ -199,6 +227,7 @@ fn put_tree(
     tree: &Tree,
     buf: &mut Vec<u8>,
     mode: &mut Mode,
+    known: &KnownDigests,
 ) -> Result<Receipt, TransferError> {
     let temp = Temporary::beside(target);
     fs::create_dir(temp.path()).map_err(|e| root.err("create folder", temp.path(), e))?;
@@ -215,6 +244,7 @@ fn put_tree(
             buf,
             false,
             mode,
+            known.get(sub).copied(),
         )?);
     }
     // Linked files are the caller's, already flushed (the `put_derived` contract): only the
@@ -227,18 +257,20 @@ fn put_tree(
             sync_file(&p).map_err(|e| root.err("flush", &p, e))?;
         }
     }
-    // Deepest folders first, so each folder is flushed after the entries it holds.
-    for dir in tree.dirs.iter().rev() {
+    // Every folder is flushed before the rename publishes them, in any order.
+    parallel::each(&tree.dirs, parallel::FLUSH_THREADS, |dir| {
         let p = sub_path(temp.path(), dir);
-        sync_dir(&p).map_err(|e| root.err("flush folder", &p, e))?;
-    }
+        sync_dir(&p).map_err(|e| root.err("flush folder", &p, e))
+    })?;
     sync_dir(temp.path()).map_err(|e| root.err("flush folder", temp.path(), e))?;
 
+    let backs = parallel::each(&tree.files, parallel::hashing_threads(), |(sub, _)| {
+        let p = sub_path(temp.path(), sub);
+        hash_stored(&p).map_err(|e| root.err("read back", &p, e))
+    })?;
     let mut files = Vec::with_capacity(tree.files.len());
     let mut wrong = Vec::new();
-    for ((sub, _), sent) in tree.files.iter().zip(&sent) {
-        let p = sub_path(temp.path(), sub);
-        let back = hash_stored(&p).map_err(|e| root.err("read back", &p, e))?;
+    for (((sub, _), sent), back) in tree.files.iter().zip(&sent).zip(backs) {
         if back != *sent {
             wrong.push(describe_pair(sub, *sent, back));
         }
@@ -265,9 +297,10 @@ fn put_tree(
 }
 
 /// One file to its temporary name, by link when `mode` says so and the filesystem allows (the
-/// first refusal switches `mode` to copying for the rest of the put). A link's digest is the
-/// source's as the caller wrote it (read from memory, where it still is); the read-back then
-/// reads the same file from the disk, which is what proves the stored copy.
+/// first refusal switches `mode` to copying for the rest of the put). The digest sent is
+/// `known` (what the caller wrote) when given, else the source's, hashed from memory where it
+/// still is; the read-back then reads the stored file from the disk, which is what proves it.
+#[allow(clippy::too_many_arguments)]
 fn transfer(
     root: &Root,
     from: &Path,
@@ -275,20 +308,24 @@ fn transfer(
     buf: &mut Vec<u8>,
     flush: bool,
     mode: &mut Mode,
+    known: Option<(Digest, u64)>,
 ) -> Result<(Digest, u64), TransferError> {
     if let Mode::Known(digest, size) = *mode {
         copy(root, from, to, buf, flush, None)?;
         return Ok((digest, size));
     }
     if *mode == Mode::Link {
-        let sent = File::open(from)
-            .and_then(|mut f| {
-                let size = f.metadata()?.len();
-                hash_reader(&mut f, size)
-            })
-            .map_err(|e| root.src_err("read", from, e))?;
         match fs::hard_link(from, to) {
             Ok(()) => {
+                let sent = match known {
+                    Some(k) => k,
+                    None => File::open(from)
+                        .and_then(|mut f| {
+                            let size = f.metadata()?.len();
+                            hash_reader(&mut f, size)
+                        })
+                        .map_err(|e| root.src_err("read", from, e))?,
+                };
                 if flush {
                     sync_file(to).map_err(|e| root.err("flush", to, e))?;
                 }
@@ -299,6 +336,10 @@ fn transfer(
                 *mode = Mode::Copy;
             }
         }
+    }
+    if let Some(k) = known {
+        copy(root, from, to, buf, flush, None)?;
+        return Ok(k);
     }
     let mut hasher = Sha256::new();
     let size = copy(root, from, to, buf, flush, Some(&mut hasher))?;
