@@ -1,7 +1,7 @@
 //! Change notification. Events say "look again" and when a path last changed: the scan
 //! decides what changed, so a missed, merged or duplicated event costs at most a later
-//! settle. Native events (inotify, ReadDirectoryChangesW,
-//! FSEvents) where they work; polling for NFS/SMB shares, where they stay silent.
+//! settle. Native events (inotify, ReadDirectoryChangesW, FSEvents) where they work; polling
+//! for NFS/SMB shares, where they stay silent.
 
 use std::collections::HashMap;
 use std::path::PathBuf;

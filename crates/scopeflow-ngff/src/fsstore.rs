@@ -23,7 +23,9 @@ use zarrs::storage::{
 
 pub(crate) struct StagingStore {
     root: PathBuf,
-    written: Option<Arc<Written>>,
+    /// Where digests go, and this store's folder relative to the output ('/'-terminated, or
+    /// empty), which prefixes its keys there.
+    written: Option<(Arc<Written>, String)>,
     writeback: bool,
 }
 
@@ -46,14 +48,21 @@ impl Written {
         })
     }
 
-    fn record(&self, path: &Path, bytes: &[u8]) {
-        let Ok(rel) = path.strip_prefix(&self.top) else {
-            return;
-        };
-        let rel: Vec<_> = rel.iter().map(|c| c.to_string_lossy()).collect();
+    /// `root` relative to the output folder, '/'-separated and '/'-terminated (empty for the
+    /// output folder itself); `None` outside it, whose files are then not listed.
+    fn prefix(&self, root: &Path) -> Option<String> {
+        let rel = root.strip_prefix(&self.top).ok()?;
+        Some(
+            rel.iter()
+                .map(|c| format!("{}/", c.to_string_lossy()))
+                .collect(),
+        )
+    }
+
+    fn record(&self, rel: String, bytes: &[u8]) {
         let digest: [u8; 32] = Sha256::digest(bytes).into();
         let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
-        files.insert(rel.join("/"), (digest, bytes.len() as u64));
+        files.insert(rel, (digest, bytes.len() as u64));
     }
 
     pub(crate) fn take(&self) -> FileDigests {
@@ -63,6 +72,7 @@ impl Written {
 
 impl StagingStore {
     pub(crate) fn new(root: &Path, written: Option<Arc<Written>>, writeback: bool) -> Self {
+        let written = written.and_then(|w| w.prefix(root).map(|p| (w, p)));
         StagingStore {
             root: root.to_path_buf(),
             written,
@@ -71,8 +81,13 @@ impl StagingStore {
     }
 
     fn path(&self, key: &str) -> PathBuf {
-        self.root.join(key.strip_prefix('/').unwrap_or(key))
+        self.root.join(key_rel(key))
     }
+}
+
+/// A store key ('/'-separated, maybe with a leading '/') relative to the store's folder.
+fn key_rel(key: &str) -> &str {
+    key.strip_prefix('/').unwrap_or(key)
 }
 
 impl WritableStorageTraits for StagingStore {
@@ -86,8 +101,8 @@ impl WritableStorageTraits for StagingStore {
         if self.writeback {
             start_writeback(&file);
         }
-        if let Some(w) = &self.written {
-            w.record(&path, &value);
+        if let Some((w, prefix)) = &self.written {
+            w.record(format!("{prefix}{}", key_rel(key.as_str())), &value);
         }
         Ok(())
     }

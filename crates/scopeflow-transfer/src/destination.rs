@@ -60,8 +60,8 @@ pub trait Destination: Send + Sync {
     /// copy is recorded. A back-end that shares a filesystem with `local` may then publish it
     /// without writing the bytes a second time (the local folder links each file under its
     /// temporary name); the copy is still read back from storage, not from memory, and checked
-    /// against the source's digests (or the `known` ones) before it is published. Never use it for a raw file: a raw
-    /// copy must stay independent of the original.
+    /// against the source's digests (or the `known` ones) before it is published. Never use it
+    /// for a raw file: a raw copy must stay independent of the original.
     ///
     /// `known`: digests the caller computed as it wrote some of these files (the converter
     /// hashes each chunk it writes), by '/'-separated path under `local` (`""` for a single

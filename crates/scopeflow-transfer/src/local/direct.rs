@@ -71,14 +71,16 @@ fn give(b: Buffer) {
     }
 }
 
+fn open_direct(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::DIRECT.bits() as i32)
+        .open(path)
+}
+
 /// The sha256 and size of `path` as the disk returns them; `None`: read it through the cache.
 pub(super) fn hash(path: &Path) -> Option<(Digest, u64)> {
-    let direct = rustix::fs::OFlags::DIRECT.bits() as i32;
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(direct)
-        .open(path)
-        .ok()?;
+    let file = open_direct(path).ok()?;
     let size = file.metadata().ok()?.len();
     let out = if size < CHUNK as u64 {
         whole(&file, size as usize)
@@ -186,11 +188,7 @@ mod tests {
             match hash(&path) {
                 Some(got) => assert_eq!(got, (plain, size as u64), "{size} bytes"),
                 None => assert!(
-                    OpenOptions::new()
-                        .read(true)
-                        .custom_flags(rustix::fs::OFlags::DIRECT.bits() as i32)
-                        .open(&path)
-                        .is_err(),
+                    open_direct(&path).is_err(),
                     "{size} bytes: direct reads work here but were not used"
                 ),
             }

@@ -310,10 +310,10 @@ fn transfer(
     mode: &mut Mode,
     known: Option<(Digest, u64)>,
 ) -> Result<(Digest, u64), TransferError> {
-    if let Mode::Known(digest, size) = *mode {
-        copy(root, from, to, buf, flush, None)?;
-        return Ok((digest, size));
-    }
+    let known = match *mode {
+        Mode::Known(digest, size) => Some((digest, size)),
+        _ => known,
+    };
     if *mode == Mode::Link {
         match fs::hard_link(from, to) {
             Ok(()) => {
