@@ -345,44 +345,49 @@ impl Direct {
         }
         let mut packed = vec![0u8; stored.size as usize];
         read_at(&self.file, &mut packed, stored.addr).map_err(|e| what(e.to_string()))?;
-        let inflated = self.inflate(&packed).map_err(what)?;
+        let inflated =
+            inflate(&packed, self.chunk_bytes, self.shuffle.then_some(self.elem)).map_err(what)?;
         let inflated = Arc::new(inflated);
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache.insert(key, &inflated);
         Ok(Some(inflated))
     }
+}
 
-    fn inflate(&self, packed: &[u8]) -> Result<Vec<u8>, String> {
-        let mut out = Vec::with_capacity(self.chunk_bytes);
-        let mut z = flate2::Decompress::new(true);
-        let status = z
-            .decompress_vec(packed, &mut out, flate2::FlushDecompress::Finish)
-            .map_err(|e| format!("deflate: {e}"))?;
-        if status != flate2::Status::StreamEnd || out.len() != self.chunk_bytes {
-            return Err(format!(
-                "inflates to {}{} bytes, a chunk holds {}",
-                out.len(),
-                if status == flate2::Status::StreamEnd {
-                    ""
-                } else {
-                    " or more"
-                },
-                self.chunk_bytes
-            ));
-        }
-        if !self.shuffle || self.elem == 1 {
-            return Ok(out);
-        }
-        // HDF5's shuffle stores byte k of every element together, k = 0, 1, …
-        let (n, e) = (self.chunk_bytes / self.elem, self.elem);
-        let mut plain = vec![0u8; self.chunk_bytes];
-        for (k, bytes) in out.chunks_exact(n).enumerate() {
-            for (i, &b) in bytes.iter().enumerate() {
-                plain[i * e + k] = b;
+/// A chunk's pixels from its zlib stream; `shuffled` is the element size HDF5's shuffle
+/// grouped the bytes by, when the chunk was shuffled.
+fn inflate(packed: &[u8], chunk_bytes: usize, shuffled: Option<usize>) -> Result<Vec<u8>, String> {
+    // libdeflate inflates a whole buffer into a whole buffer, which is the case here (the
+    // chunk's size is known), about 1.5 times as fast as a streaming inflater: inflate is
+    // what an Imaris conversion costs on top of a TIFF one.
+    let mut out = vec![0u8; chunk_bytes];
+    let n = libdeflater::Decompressor::new()
+        .zlib_decompress(packed, &mut out)
+        .map_err(|e| match e {
+            libdeflater::DecompressionError::InsufficientSpace => {
+                format!("inflates to more than the {chunk_bytes} bytes a chunk holds")
             }
-        }
-        Ok(plain)
+            libdeflater::DecompressionError::BadData => {
+                "deflate: invalid compressed data".to_owned()
+            }
+        })?;
+    if n != chunk_bytes {
+        return Err(format!(
+            "inflates to {n} bytes, a chunk holds {chunk_bytes}"
+        ));
     }
+    let Some(e) = shuffled.filter(|&e| e > 1) else {
+        return Ok(out);
+    };
+    // HDF5's shuffle stores byte k of every element together, k = 0, 1, …
+    let n = chunk_bytes / e;
+    let mut plain = vec![0u8; chunk_bytes];
+    for (k, bytes) in out.chunks_exact(n).enumerate() {
+        for (i, &b) in bytes.iter().enumerate() {
+            plain[i * e + k] = b;
+        }
+    }
+    Ok(plain)
 }
 
 /// Where the chunk with these indices is stored, asked of HDF5 under the crate's lock.
@@ -431,7 +436,48 @@ fn read_at(file: &std::fs::File, mut buf: &mut [u8], mut at: u64) -> std::io::Re
 mod tests {
     use std::sync::Arc;
 
-    use super::{Cache, ENTRY_COST, direct_storage};
+    use super::{Cache, ENTRY_COST, direct_storage, inflate};
+
+    fn zlib(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(1));
+        z.write_all(bytes).unwrap();
+        z.finish().unwrap()
+    }
+
+    /// A chunk inflates to exactly its size; a stream that holds fewer or more bytes, or is
+    /// not deflate (a bad checksum included), is an error that says which.
+    #[test]
+    fn chunks_inflate_to_their_exact_size() {
+        let pixels: Vec<u8> = (0..4096u32).map(|i| (i * 7 % 251) as u8).collect();
+        let packed = zlib(&pixels);
+        assert_eq!(inflate(&packed, 4096, None).unwrap(), pixels);
+        let short = inflate(&packed, 4097, None).unwrap_err();
+        assert!(
+            short.contains("inflates to 4096 bytes, a chunk holds 4097"),
+            "{short}"
+        );
+        let long = inflate(&packed, 4095, None).unwrap_err();
+        assert!(long.contains("more than the 4095 bytes"), "{long}");
+        let mut bad = packed.clone();
+        let last = bad.len() - 1;
+        bad[last] ^= 1; // the Adler-32 checksum
+        let bad = inflate(&bad, 4096, None).unwrap_err();
+        assert!(bad.contains("invalid compressed data"), "{bad}");
+        assert!(inflate(b"not deflate", 4096, None).is_err());
+    }
+
+    /// Shuffled 16-bit pixels (all low bytes, then all high bytes) come back interleaved.
+    #[test]
+    fn shuffled_chunks_are_unshuffled() {
+        let values: Vec<u16> = (0..1024u16).map(|i| i.wrapping_mul(257) ^ 0x1234).collect();
+        let plain: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let shuffled: Vec<u8> = (0..2)
+            .flat_map(|k| plain.iter().skip(k).step_by(2).copied().collect::<Vec<_>>())
+            .collect();
+        assert_eq!(inflate(&zlib(&shuffled), 2048, Some(2)).unwrap(), plain);
+        assert_eq!(inflate(&zlib(&plain), 2048, Some(1)).unwrap(), plain);
+    }
 
     /// Chunks worth inflating in parallel are read directly; a dataset of one-pixel-wide
     /// chunks is left to HDF5, since locating each chunk scans every chunk of the dataset
