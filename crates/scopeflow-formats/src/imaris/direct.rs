@@ -358,8 +358,8 @@ impl Direct {
 /// grouped the bytes by, when the chunk was shuffled.
 fn inflate(packed: &[u8], chunk_bytes: usize, shuffled: Option<usize>) -> Result<Vec<u8>, String> {
     // libdeflate inflates a whole buffer into a whole buffer, which is the case here (the
-    // chunk's size is known), about 1.5 times as fast as a streaming inflater: inflate is
-    // what an Imaris conversion costs on top of a TIFF one.
+    // chunk's size is known). Inflate is what an Imaris conversion costs on top of a TIFF
+    // one; against zlib-rs' streaming inflater, a 1 GiB file converts 0.2-0.37 s faster.
     let mut out = vec![0u8; chunk_bytes];
     let n = libdeflater::Decompressor::new()
         .zlib_decompress(packed, &mut out)
