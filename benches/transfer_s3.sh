@@ -10,8 +10,10 @@
 # Env: SCOPEFLOW_BENCH_DIR (scratch, default ${TMPDIR:-/tmp}/scopeflow-bench-s3),
 #      SCOPEFLOW_BENCH_PARALLEL (objects/parts in flight for both tools, default 8),
 #      SCOPEFLOW_BENCH_FILES (folder size, default 2000), SCOPEFLOW_BENCH_MIB (file size, 1024;
-#      0 skips the large file). A folder of files of at most 1 MiB is sent with 64 requests in
-#      flight by scopeflow whatever `parallel` says; rclone is also run with --transfers 64.
+#      0 skips the large file), SCOPEFLOW_BENCH_ROUNDS (then N alternated rounds of the folder:
+#      scopeflow with read-back, rclone copy --transfers 64; default 0). A folder of files of at
+#      most 1 MiB is sent with 64 requests in flight by scopeflow whatever `parallel` says;
+#      rclone is also run with --transfers 64.
 #      SCOPEFLOW_BENCH_MSS=1448 (root): serve on 127.0.0.2 through a route with Ethernet's
 #      segment size. Loopback's 64 KiB segments and s3s-fs, which does not set TCP_NODELAY,
 #      hold the tail of every GET of 65-128 KiB until the client's delayed ACK (40 ms):
@@ -108,3 +110,15 @@ timed "rclone check --download" "folder" "$nfiles" "$dir_bytes" -- "$rc" check -
   "$scratch/src/x.ome.zarr" bench:bench/rclone/ome-zarr/x.ome.zarr --checkers "$par"
 timed "rclone copy --transfers 64" "folder" "$nfiles" "$dir_bytes" -- "$rc" copy "$scratch/src/x.ome.zarr" \
   bench:bench/rclone64/ome-zarr/x.ome.zarr --transfers 64 --checkers 64
+# Issue 14's comparison, alternated: the machine's speed drifts within minutes, so the folder is
+# sent ROUNDS more times by each tool in turn (scopeflow with read-back, rclone without), each
+# round to new names on the same server.
+for ((round = 1; round <= ${SCOPEFLOW_BENCH_ROUNDS:-0}; round++)); do
+  timed "round $round: scopeflow (read_back: true)" "folder" "$nfiles" "$dir_bytes" -- "$ours" \
+    --endpoint "$endpoint" --bucket bench --prefix "round$round" --access-key-env BENCH_AK \
+    --secret-key-env BENCH_SK --read-back true --parallel "$par" "$scratch/src/x.ome.zarr" \
+    ome-zarr/x.ome.zarr
+  timed "round $round: rclone copy --transfers 64" "folder" "$nfiles" "$dir_bytes" -- "$rc" copy \
+    "$scratch/src/x.ome.zarr" "bench:bench/rclone-round$round/ome-zarr/x.ome.zarr" --transfers 64 \
+    --checkers 64
+done
