@@ -42,13 +42,22 @@ pub(super) struct Direct {
     file: std::fs::File,
     /// Length of `file`: chunk addresses come from the file and may lie past its end.
     file_len: u64,
-    shuffle: bool,
-    chunk: [usize; 3],
+    storage: Storage,
     /// Image size Z, Y, X (the stored arrays may be larger).
     image: [usize; 3],
-    elem: usize,
-    chunk_bytes: usize,
     cache: Mutex<Cache>,
+}
+
+/// How a dataset's chunks are stored, as far as reading them directly depends on it: two
+/// datasets that agree on all of it are read the same way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Storage {
+    shuffle: bool,
+    chunk: [usize; 3],
+    /// Bytes of a pixel.
+    elem: usize,
+    /// Bytes of a whole inflated chunk.
+    chunk_bytes: usize,
 }
 
 /// An inflated chunk, the planes (bit = Z offset in the chunk) that read it to the end, and
@@ -142,7 +151,7 @@ impl Cache {
 /// inflate one. Beyond a chunk per 16 bytes of chunk, reading every chunk costs more in
 /// scans than parallel inflating saves (two 256 × 256 planes of 1-pixel-wide chunks took
 /// 40 s), and HDF5's own B-tree lookup reads the dataset.
-fn direct_storage(data: &Dataset) -> Option<(bool, [usize; 3])> {
+fn direct_storage(data: &Dataset) -> Option<Storage> {
     let dcpl = data.dcpl().ok()?;
     // Partial edge chunks stored unfiltered look like any other chunk to H5Dget_chunk_info.
     if dcpl
@@ -179,7 +188,12 @@ fn direct_storage(data: &Dataset) -> Option<(bool, [usize; 3])> {
     let chunk_bytes = chunk
         .iter()
         .try_fold(dtype.size(), |a, &n| a.checked_mul(n))?;
-    (chunks <= (chunk_bytes / 16).max(1024)).then_some((shuffle, chunk))
+    (chunks <= (chunk_bytes / 16).max(1024)).then_some(Storage {
+        shuffle,
+        chunk,
+        elem: dtype.size(),
+        chunk_bytes,
+    })
 }
 
 /// The filters of a dataset with their parameters (`Dataset::filters` drops the shuffle's).
@@ -226,25 +240,27 @@ impl Direct {
         elem: usize,
         cache_bytes: usize,
     ) -> Option<Direct> {
-        let (shuffle, chunk) = direct_storage(data0)?;
-        let chunk_bytes = chunk.iter().try_fold(elem, |a, &n| a.checked_mul(n))?;
+        let storage = direct_storage(data0)?;
+        // Rows are cut from chunks by the reader's pixel size: it must be the dataset's.
+        if storage.elem != elem {
+            return None;
+        }
         let file = std::fs::File::open(path).ok()?;
         let file_len = file.metadata().ok()?.len();
         Some(Direct {
             file,
             file_len,
-            shuffle,
-            chunk,
+            storage,
             image,
-            elem,
-            chunk_bytes,
-            cache: Mutex::new(Cache::new(cache_bytes.max(chunk_bytes + ENTRY_COST))),
+            cache: Mutex::new(Cache::new(
+                cache_bytes.max(storage.chunk_bytes + ENTRY_COST),
+            )),
         })
     }
 
     /// Whether another dataset is stored as channel 0 of time point 0 is.
     pub(super) fn fits(&self, data: &Dataset) -> bool {
-        direct_storage(data) == Some((self.shuffle, self.chunk))
+        direct_storage(data) == Some(self.storage)
     }
 
     /// Rows `y0..y1` of plane `z` (all `nx` columns) into `out`, little-endian; `Ok(false)`
@@ -260,8 +276,8 @@ impl Direct {
         nx: usize,
         out: &mut [u8],
     ) -> Result<bool, FormatError> {
-        let [dz, dy, dx] = self.chunk;
-        let e = self.elem;
+        let [dz, dy, dx] = self.storage.chunk;
+        let e = self.storage.elem;
         let cz = z / dz;
         let mut y = y0;
         while y < y1 {
@@ -288,7 +304,8 @@ impl Direct {
 
     /// Plane `dz` of the chunk read it to its last row.
     fn read_through(&self, key: Key, dz: usize) {
-        let depth = self.chunk[0].min(self.image[0].saturating_sub(key.2[0] * self.chunk[0]));
+        let chunk = self.storage.chunk;
+        let depth = chunk[0].min(self.image[0].saturating_sub(key.2[0] * chunk[0]));
         if depth == 0 || depth > 63 {
             return;
         }
@@ -311,7 +328,7 @@ impl Direct {
         if hit.is_some() {
             return Ok(hit);
         }
-        let Some(stored) = locate(data, key.2, self.chunk) else {
+        let Some(stored) = locate(data, key.2, self.storage.chunk) else {
             return Ok(None);
         };
         let what = |why: String| {
@@ -326,10 +343,10 @@ impl Direct {
             )
         };
         // Deflate cannot expand data by more than a few bytes per 16 KiB block.
-        if stored.size > (self.chunk_bytes as u64).saturating_mul(2) + 4096 {
+        if stored.size > (self.storage.chunk_bytes as u64).saturating_mul(2) + 4096 {
             return Err(what(format!(
                 "{} compressed bytes for {} bytes of pixels",
-                stored.size, self.chunk_bytes
+                stored.size, self.storage.chunk_bytes
             )));
         }
         // Checked before allocating: the address and size are the file's word.
@@ -345,8 +362,12 @@ impl Direct {
         }
         let mut packed = vec![0u8; stored.size as usize];
         read_at(&self.file, &mut packed, stored.addr).map_err(|e| what(e.to_string()))?;
-        let inflated =
-            inflate(&packed, self.chunk_bytes, self.shuffle.then_some(self.elem)).map_err(what)?;
+        let inflated = inflate(
+            &packed,
+            self.storage.chunk_bytes,
+            self.storage.shuffle.then_some(self.storage.elem),
+        )
+        .map_err(what)?;
         let inflated = Arc::new(inflated);
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache.insert(key, &inflated);
@@ -499,7 +520,9 @@ mod tests {
             d
         };
         let usual = dataset("usual", [2, 64, 64]);
-        assert_eq!(direct_storage(&usual), Some((false, [2, 64, 64])));
+        let storage = direct_storage(&usual).unwrap();
+        assert_eq!((storage.shuffle, storage.chunk), (false, [2, 64, 64]));
+        assert_eq!((storage.elem, storage.chunk_bytes), (1, 2 * 64 * 64));
         let tiny = dataset("tiny", [2, 1, 1]);
         assert_eq!(direct_storage(&tiny), None);
     }
