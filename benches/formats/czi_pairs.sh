@@ -29,7 +29,8 @@ run() {
   sync
   sleep 61
   cat "$czi" >/dev/null
-  /usr/bin/time -f '%e %U %S %M' -o "$scratch/pair-time.txt" "$@" >/dev/null 2>&1
+  /usr/bin/time -f '%e %U %S %M' -o "$scratch/pair-time.txt" "$@" >"$scratch/pair.log" 2>&1 ||
+    { echo "failed: $*" >&2; tail -5 "$scratch/pair.log" >&2; exit 1; }
   read -r wall user sys rss <"$scratch/pair-time.txt"
   rss=$((rss / 1024))
 }
