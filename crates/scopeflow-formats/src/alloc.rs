@@ -18,6 +18,20 @@ pub fn zeroed(path: &Path, factors: &[usize], what: &str) -> Result<Vec<u8>, For
     Ok(buf)
 }
 
+/// An empty buffer with room for `factors` multiplied together bytes, for a caller that fills
+/// every byte itself (zero-filling first would write it twice), with the failures of
+/// [`zeroed`].
+///
+/// # Errors
+/// As [`zeroed`].
+pub fn reserved(path: &Path, factors: &[usize], what: &str) -> Result<Vec<u8>, FormatError> {
+    let mut buf = Vec::new();
+    let len = checked_len(path, factors, what)?;
+    buf.try_reserve_exact(len)
+        .map_err(|_| too_large(path, what, len.to_string()))?;
+    Ok(buf)
+}
+
 /// Grows (or shrinks) `buf` to `factors` multiplied together bytes, zero-filling new ones,
 /// with the failures of [`zeroed`].
 ///
@@ -29,13 +43,17 @@ pub fn resize_zeroed(
     factors: &[usize],
     what: &str,
 ) -> Result<(), FormatError> {
-    let too_large = |len: String| {
-        FormatError::unsupported(
-            path,
-            format!("{what} needs {len} bytes of memory, more than this machine can give"),
-        )
-    };
-    let len = factors
+    let len = checked_len(path, factors, what)?;
+    if len > buf.len() {
+        buf.try_reserve_exact(len - buf.len())
+            .map_err(|_| too_large(path, what, len.to_string()))?;
+    }
+    buf.resize(len, 0);
+    Ok(())
+}
+
+fn checked_len(path: &Path, factors: &[usize], what: &str) -> Result<usize, FormatError> {
+    factors
         .iter()
         .try_fold(1usize, |acc, &f| acc.checked_mul(f))
         .ok_or_else(|| {
@@ -44,14 +62,15 @@ pub fn resize_zeroed(
                 .map(ToString::to_string)
                 .collect::<Vec<_>>()
                 .join(" x ");
-            too_large(product)
-        })?;
-    if len > buf.len() {
-        buf.try_reserve_exact(len - buf.len())
-            .map_err(|_| too_large(len.to_string()))?;
-    }
-    buf.resize(len, 0);
-    Ok(())
+            too_large(path, what, product)
+        })
+}
+
+fn too_large(path: &Path, what: &str, len: String) -> FormatError {
+    FormatError::unsupported(
+        path,
+        format!("{what} needs {len} bytes of memory, more than this machine can give"),
+    )
 }
 
 #[cfg(test)]
@@ -72,5 +91,18 @@ mod tests {
             .to_string();
         assert!(e.contains("a plane needs"), "{e}");
         assert_eq!(zeroed(p, &[3, 4], "x").unwrap(), vec![0u8; 12]);
+        let e = reserved(p, &[usize::MAX, 2], "a block")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a block needs"), "{e}");
+        let e = reserved(p, &[usize::MAX / 2 + 1], "a block")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("huge.tif: ") && e.contains("a block needs"),
+            "{e}"
+        );
+        let buf = reserved(p, &[3, 4], "x").unwrap();
+        assert!(buf.is_empty() && buf.capacity() >= 12);
     }
 }

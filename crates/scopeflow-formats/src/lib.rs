@@ -25,7 +25,7 @@ mod xml;
 
 pub mod conformance;
 
-pub use alloc::{resize_zeroed, zeroed};
+pub use alloc::{reserved, resize_zeroed, zeroed};
 pub use detect::{Format, detect};
 pub use error::FormatError;
 pub use source::{ImageSource, PlaneReader, plane_count, plane_index};

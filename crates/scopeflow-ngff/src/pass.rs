@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 use scopeflow_core::{Axis, ChannelQc, ImageMeta};
-use scopeflow_formats::{FormatError, ImageSource, plane_count, plane_index, zeroed};
+use scopeflow_formats::{FormatError, ImageSource, plane_count, plane_index, reserved, zeroed};
 use scopeflow_qc::{ChannelAccumulator, PlaneFocus};
 use serde_json::Map;
 
@@ -77,11 +77,20 @@ impl PlaneSink<'_, '_> {
         let store_one = |j: usize| -> Result<(), ConvertError> {
             let c0 = j * bx;
             let c1 = (c0 + bx).min(w);
-            let mut block = zeroed(path, &[by, bx, size], "a stored block")?;
-            for r in 0..rows {
-                let src = &data[(r * w + c0) * size..(r * w + c1) * size];
-                block[r * bx * size..r * bx * size + src.len()].copy_from_slice(src);
-            }
+            let row = |r: usize| &data[(r * w + c0) * size..(r * w + c1) * size];
+            // Only an edge block has room the band does not fill (zero, the fill value).
+            let block = if rows == by && c1 - c0 == bx {
+                let mut block = reserved(path, &[by, bx, size], "a stored block")?;
+                (0..rows).for_each(|r| block.extend_from_slice(row(r)));
+                block
+            } else {
+                let mut block = zeroed(path, &[by, bx, size], "a stored block")?;
+                for r in 0..rows {
+                    let src = row(r);
+                    block[r * bx * size..r * bx * size + src.len()].copy_from_slice(src);
+                }
+                block
+            };
             let mut idx = self.lead.clone();
             idx.extend([block_row, j as u64]);
             self.sink.levels.store_block(k, &idx, &block)

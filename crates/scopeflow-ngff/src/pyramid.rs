@@ -5,59 +5,72 @@ use std::collections::TryReserveError;
 
 use scopeflow_core::DType;
 
-/// Row-wise: each output row sums the horizontal pairs of one or two input rows into an
-/// accumulator row, then divides by how many pixels each output pixel covered. Iterating
-/// `chunks_exact` pairs (no per-pixel index arithmetic) lets the compiler vectorise it.
+/// Each output row reads its one or two input rows in a single pass, pair by pair; every
+/// pixel but the last of an odd width covers the same count, a power of two, so the division is
+/// a constant shift. Iterating `chunks_exact` pairs (no per-pixel index arithmetic, no divisor
+/// chosen per pixel) lets the compiler vectorise it: a divisor per pixel made it a scalar `div`.
 macro_rules! mean2x2 {
     ($t:ty, $acc:ty, $src:expr, $rows:expr, $w:expr, $out:expr, $round:expr) => {{
         const SIZE: usize = std::mem::size_of::<$t>();
         let load =
             |b: &[u8]| -> $acc { <$t>::from_le_bytes(b.try_into().expect("sample size")) as $acc };
-        let w = $w;
-        let w2 = w.div_ceil(2);
-        let row_bytes = w * SIZE;
-        let mut acc: Vec<$acc> = Vec::new();
-        acc.try_reserve_exact(w2)?;
-        acc.resize(w2, <$acc>::default());
-        let add_row = |acc: &mut [$acc], row: &[u8]| {
-            for (o, pair) in acc.iter_mut().zip(row.chunks_exact(2 * SIZE)) {
-                *o += load(&pair[..SIZE]) + load(&pair[SIZE..]);
-            }
-            if w % 2 == 1 {
-                acc[w2 - 1] += load(&row[(w - 1) * SIZE..]);
-            }
+        let put = |o: &mut [u8], sum: $acc, shift: u32| {
+            o.copy_from_slice(&($round(sum, shift) as $t).to_le_bytes())
         };
-        for (r2, out_row) in $out.chunks_exact_mut(w2 * SIZE).enumerate() {
+        let w = $w;
+        let row_bytes = w * SIZE;
+        let odd = w % 2 == 1;
+        for (r2, out_row) in $out.chunks_exact_mut(w.div_ceil(2) * SIZE).enumerate() {
             let r = r2 * 2;
-            acc.iter_mut().for_each(|a| *a = <$acc>::default());
-            add_row(&mut acc, &$src[r * row_bytes..(r + 1) * row_bytes]);
-            let rows_here = if r + 1 < $rows {
-                add_row(&mut acc, &$src[(r + 1) * row_bytes..(r + 2) * row_bytes]);
-                2
+            let a = &$src[r * row_bytes..(r + 1) * row_bytes];
+            let (body, edge) = out_row.split_at_mut(w / 2 * SIZE);
+            if r + 1 < $rows {
+                let b = &$src[(r + 1) * row_bytes..(r + 2) * row_bytes];
+                for ((o, p), q) in body
+                    .chunks_exact_mut(SIZE)
+                    .zip(a.chunks_exact(2 * SIZE))
+                    .zip(b.chunks_exact(2 * SIZE))
+                {
+                    // Row sums first, as floats have always been added.
+                    let (top, bottom) = (
+                        load(&p[..SIZE]) + load(&p[SIZE..]),
+                        load(&q[..SIZE]) + load(&q[SIZE..]),
+                    );
+                    put(o, top + bottom, 2);
+                }
+                if odd {
+                    put(
+                        edge,
+                        load(&a[row_bytes - SIZE..]) + load(&b[row_bytes - SIZE..]),
+                        1,
+                    );
+                }
             } else {
-                1
-            };
-            for (c2, (o, &sum)) in out_row.chunks_exact_mut(SIZE).zip(&acc).enumerate() {
-                let cols = if 2 * c2 + 1 < w { 2 } else { 1 };
-                let v: $t = $round(sum, (rows_here * cols) as $acc) as $t;
-                o.copy_from_slice(&v.to_le_bytes());
+                for (o, p) in body.chunks_exact_mut(SIZE).zip(a.chunks_exact(2 * SIZE)) {
+                    put(o, load(&p[..SIZE]) + load(&p[SIZE..]), 1);
+                }
+                if odd {
+                    put(edge, load(&a[row_bytes - SIZE..]), 0);
+                }
             }
         }
     }};
 }
 
+/// `sum / 2^shift`, rounded half away from zero for integers.
 macro_rules! rounding {
     ($name:ident, $t:ty, unsigned) => {
-        fn $name(sum: $t, n: $t) -> $t {
-            (sum + n / 2) / n
+        fn $name(sum: $t, shift: u32) -> $t {
+            (sum + ((1 << shift) >> 1)) >> shift
         }
     };
     ($name:ident, $t:ty, signed) => {
-        fn $name(sum: $t, n: $t) -> $t {
+        fn $name(sum: $t, shift: u32) -> $t {
+            let half = (1 << shift) >> 1;
             if sum >= 0 {
-                (sum + n / 2) / n
+                (sum + half) >> shift
             } else {
-                (sum - n / 2) / n
+                -((half - sum) >> shift)
             }
         }
     };
@@ -69,8 +82,8 @@ rounding!(round_u64, u64, unsigned);
 rounding!(round_i32, i32, signed);
 rounding!(round_i64, i64, signed);
 
-fn mean_float(sum: f64, n: f64) -> f64 {
-    sum / n
+fn mean_float(sum: f64, shift: u32) -> f64 {
+    sum / f64::from(1u32 << shift)
 }
 
 /// Averages `rows` × `width` pixels (little-endian `dtype`) into ceil(rows/2) × ceil(width/2).
@@ -124,6 +137,128 @@ mod tests {
         assert_eq!(i16::from_le_bytes([out[0], out[1]]), -2);
         let out = downsample(DType::U8, &[1, 2, 1, 2], 2, 2).unwrap();
         assert_eq!(out, vec![2]);
+    }
+
+    /// Every output pixel against the mean of the pixels it covers, taken one by one, for
+    /// each pixel type and for even and odd sizes (the fast path only serves whole 2×2 blocks).
+    #[test]
+    fn matches_a_pixel_by_pixel_mean() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for dtype in [
+            DType::U8,
+            DType::I8,
+            DType::U16,
+            DType::I16,
+            DType::U32,
+            DType::I32,
+            DType::F32,
+            DType::F64,
+        ] {
+            let size = dtype.size();
+            for (rows, w) in [
+                (1, 1),
+                (1, 6),
+                (2, 2),
+                (3, 3),
+                (4, 7),
+                (5, 8),
+                (6, 33),
+                (7, 64),
+            ] {
+                // Floats from integers: random bits would hold NaNs, whose payloads need not
+                // survive the compiler's reordering of an addition.
+                let src: Vec<u8> = (0..rows * w)
+                    .flat_map(|_| match dtype {
+                        DType::F32 => ((next() as i32) as f32 / 7.0).to_le_bytes().to_vec(),
+                        DType::F64 => ((next() as i64) as f64 / 7.0).to_le_bytes().to_vec(),
+                        _ => next().to_le_bytes()[..size].to_vec(),
+                    })
+                    .collect();
+                let out = downsample(dtype, &src, rows, w).unwrap();
+                assert_eq!(out.len(), rows.div_ceil(2) * w.div_ceil(2) * size);
+                for r2 in 0..rows.div_ceil(2) {
+                    for c2 in 0..w.div_ceil(2) {
+                        let at = |r: usize, c: usize| &src[(r * w + c) * size..][..size];
+                        let cells: Vec<(usize, usize)> = (2 * r2..(2 * r2 + 2).min(rows))
+                            .flat_map(|r| (2 * c2..(2 * c2 + 2).min(w)).map(move |c| (r, c)))
+                            .collect();
+                        let got = &out[(r2 * w.div_ceil(2) + c2) * size..][..size];
+                        assert_eq!(
+                            got,
+                            reference(
+                                dtype,
+                                &cells.iter().map(|&(r, c)| at(r, c)).collect::<Vec<_>>()
+                            ),
+                            "{dtype:?} {rows}x{w} at ({r2}, {c2})"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// The mean of `px` (one to four samples, row by row), encoded as `dtype`.
+    fn reference(dtype: DType, px: &[&[u8]]) -> Vec<u8> {
+        let n = px.len() as i128;
+        let int = |v: Vec<i128>| {
+            let sum: i128 = v.iter().sum();
+            if sum >= 0 {
+                (sum + n / 2) / n
+            } else {
+                (sum - n / 2) / n
+            }
+        };
+        // Floats are summed by rows (or by the column of an odd width) first, then divided.
+        let float =
+            |v: Vec<f64>| v.chunks(2).map(|r| r.iter().sum::<f64>()).sum::<f64>() / px.len() as f64;
+        match dtype {
+            DType::U8 => vec![int(px.iter().map(|b| i128::from(b[0])).collect()) as u8],
+            DType::I8 => vec![int(px.iter().map(|b| i128::from(b[0] as i8)).collect()) as i8 as u8],
+            DType::U16 => (int(px
+                .iter()
+                .map(|b| i128::from(u16::from_le_bytes([b[0], b[1]])))
+                .collect()) as u16)
+                .to_le_bytes()
+                .to_vec(),
+            DType::I16 => (int(px
+                .iter()
+                .map(|b| i128::from(i16::from_le_bytes([b[0], b[1]])))
+                .collect()) as i16)
+                .to_le_bytes()
+                .to_vec(),
+            DType::U32 => (int(px
+                .iter()
+                .map(|b| i128::from(u32::from_le_bytes(b[..4].try_into().unwrap())))
+                .collect()) as u32)
+                .to_le_bytes()
+                .to_vec(),
+            DType::I32 => (int(px
+                .iter()
+                .map(|b| i128::from(i32::from_le_bytes(b[..4].try_into().unwrap())))
+                .collect()) as i32)
+                .to_le_bytes()
+                .to_vec(),
+            DType::F32 => (float(
+                px.iter()
+                    .map(|b| f64::from(f32::from_le_bytes(b[..4].try_into().unwrap())))
+                    .collect(),
+            ) as f32)
+                .to_le_bytes()
+                .to_vec(),
+            DType::F64 => float(
+                px.iter()
+                    .map(|b| f64::from_le_bytes(b[..8].try_into().unwrap()))
+                    .collect(),
+            )
+            .to_le_bytes()
+            .to_vec(),
+        }
     }
 
     #[test]
