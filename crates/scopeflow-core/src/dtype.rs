@@ -15,6 +15,18 @@ pub enum DType {
 }
 
 impl DType {
+    /// Every pixel type, for tests and tools that cover them all.
+    pub const ALL: [DType; 8] = [
+        DType::U8,
+        DType::I8,
+        DType::U16,
+        DType::I16,
+        DType::U32,
+        DType::I32,
+        DType::F32,
+        DType::F64,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             DType::U8 => "uint8",

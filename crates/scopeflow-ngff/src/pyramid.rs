@@ -150,16 +150,7 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        for dtype in [
-            DType::U8,
-            DType::I8,
-            DType::U16,
-            DType::I16,
-            DType::U32,
-            DType::I32,
-            DType::F32,
-            DType::F64,
-        ] {
+        for dtype in DType::ALL {
             let size = dtype.size();
             for (rows, w) in [
                 (1, 1),
@@ -203,62 +194,41 @@ mod tests {
         }
     }
 
-    /// The mean of `px` (one to four samples, row by row), encoded as `dtype`.
+    /// The mean of `px` (one to four samples, row by row), encoded as `dtype`: integers
+    /// through i128 (little-endian two's complement, so encoding keeps the low bytes).
     fn reference(dtype: DType, px: &[&[u8]]) -> Vec<u8> {
-        let n = px.len() as i128;
-        let int = |v: Vec<i128>| {
-            let sum: i128 = v.iter().sum();
-            if sum >= 0 {
-                (sum + n / 2) / n
-            } else {
-                (sum - n / 2) / n
-            }
-        };
-        // Floats are summed by rows (or by the column of an odd width) first, then divided.
-        let float =
-            |v: Vec<f64>| v.chunks(2).map(|r| r.iter().sum::<f64>()).sum::<f64>() / px.len() as f64;
-        match dtype {
-            DType::U8 => vec![int(px.iter().map(|b| i128::from(b[0])).collect()) as u8],
-            DType::I8 => vec![int(px.iter().map(|b| i128::from(b[0] as i8)).collect()) as i8 as u8],
-            DType::U16 => (int(px
-                .iter()
-                .map(|b| i128::from(u16::from_le_bytes([b[0], b[1]])))
-                .collect()) as u16)
-                .to_le_bytes()
-                .to_vec(),
-            DType::I16 => (int(px
-                .iter()
-                .map(|b| i128::from(i16::from_le_bytes([b[0], b[1]])))
-                .collect()) as i16)
-                .to_le_bytes()
-                .to_vec(),
-            DType::U32 => (int(px
-                .iter()
-                .map(|b| i128::from(u32::from_le_bytes(b[..4].try_into().unwrap())))
-                .collect()) as u32)
-                .to_le_bytes()
-                .to_vec(),
-            DType::I32 => (int(px
-                .iter()
-                .map(|b| i128::from(i32::from_le_bytes(b[..4].try_into().unwrap())))
-                .collect()) as i32)
-                .to_le_bytes()
-                .to_vec(),
-            DType::F32 => (float(
-                px.iter()
-                    .map(|b| f64::from(f32::from_le_bytes(b[..4].try_into().unwrap())))
-                    .collect(),
-            ) as f32)
-                .to_le_bytes()
-                .to_vec(),
-            DType::F64 => float(
-                px.iter()
-                    .map(|b| f64::from_le_bytes(b[..8].try_into().unwrap()))
-                    .collect(),
-            )
-            .to_le_bytes()
-            .to_vec(),
+        let size = dtype.size();
+        if dtype.is_float() {
+            let value = |b: &[u8]| match size {
+                4 => f64::from(f32::from_le_bytes(b.try_into().unwrap())),
+                _ => f64::from_le_bytes(b.try_into().unwrap()),
+            };
+            // Summed by rows (or by the column of an odd width) first, then divided.
+            let rows = px
+                .chunks(2)
+                .map(|r| r.iter().map(|b| value(b)).sum::<f64>());
+            let mean = rows.sum::<f64>() / px.len() as f64;
+            return match size {
+                4 => (mean as f32).to_le_bytes().to_vec(),
+                _ => mean.to_le_bytes().to_vec(),
+            };
         }
+        let negative = |b: &[u8]| dtype.range().0 < 0.0 && b[size - 1] & 0x80 != 0;
+        let sum: i128 = px
+            .iter()
+            .map(|b| {
+                let mut wide = [0u8; 16];
+                wide[..size].copy_from_slice(b);
+                i128::from_le_bytes(wide) - if negative(b) { 1 << (8 * size) } else { 0 }
+            })
+            .sum();
+        let n = px.len() as i128;
+        let mean = if sum >= 0 {
+            (sum + n / 2) / n
+        } else {
+            (sum - n / 2) / n
+        };
+        mean.to_le_bytes()[..size].to_vec()
     }
 
     #[test]

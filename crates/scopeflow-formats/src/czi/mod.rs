@@ -7,6 +7,7 @@
 //! smaller than their logical size) are skipped: the converter builds its own pyramid from
 //! full resolution.
 
+mod gaps;
 mod layout;
 mod pixels;
 mod segments;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::{FormatError, PlaneReader};
 
 use super::CziSource;
+use super::gaps::zero_uncovered;
 use super::layout::{Tile, compression_name};
 use super::segments::{read_at, read_into, subblock_data};
 
@@ -223,7 +224,8 @@ impl PlaneReader for CziPlane<'_> {
                 ),
             });
         }
-        out.fill(0);
+        let tiles = self.tiles.iter().map(|&i| &scene.tiles[i]);
+        zero_uncovered(out, (y0, y1), (scene.width, bpp), tiles);
         for k in 0..self.tiles.len() {
             let index = self.tiles[k];
             let tile = &scene.tiles[index];

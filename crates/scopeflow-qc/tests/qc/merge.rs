@@ -7,17 +7,6 @@ use scopeflow_qc::ChannelAccumulator;
 
 use crate::util::close;
 
-const DTYPES: [DType; 8] = [
-    DType::U8,
-    DType::I8,
-    DType::U16,
-    DType::I16,
-    DType::U32,
-    DType::I32,
-    DType::F32,
-    DType::F64,
-];
-
 /// Camera-like pixel from a random word: mostly a dim background, some bright signal, a few
 /// saturated; floats are 12-bit levels / 4095, so values repeat as in real data.
 fn camera_pixel(dtype: DType, raw: u32) -> Vec<u8> {
@@ -100,11 +89,11 @@ fn single_and_merged(
 proptest! {
     #[test]
     fn merged_bands_equal_one_accumulator(
-        d in 0..DTYPES.len(),
+        d in 0..DType::ALL.len(),
         raw in prop::collection::vec(any::<u32>(), 0..3000),
         cuts in prop::collection::vec(any::<usize>(), 0..6),
     ) {
-        let dtype = DTYPES[d];
+        let dtype = DType::ALL[d];
         let bytes: Vec<u8> = raw.iter().flat_map(|&r| camera_pixel(dtype, r)).collect();
         let (one, merged) = single_and_merged(dtype, scopeflow_qc::DEFAULT_DISTINCT_CAP, &bytes, &cuts);
         // Exact representations: identical to the last bit.
@@ -142,12 +131,12 @@ proptest! {
 proptest! {
     #[test]
     fn interleaved_matches_contiguous_channel(
-        d in 0..DTYPES.len(),
+        d in 0..DType::ALL.len(),
         raw in prop::collection::vec(any::<u32>(), 0..1000),
         samples in 1..5usize,
         sample in 0..5usize,
     ) {
-        let dtype = DTYPES[d];
+        let dtype = DType::ALL[d];
         let sample = sample % samples;
         let size = dtype.size();
         let bytes: Vec<u8> = raw.iter().flat_map(|&r| camera_pixel(dtype, r)).collect();
