@@ -172,23 +172,18 @@ mod tests {
                     })
                     .collect();
                 let out = downsample(dtype, &src, rows, w).unwrap();
-                assert_eq!(out.len(), rows.div_ceil(2) * w.div_ceil(2) * size);
-                for r2 in 0..rows.div_ceil(2) {
-                    for c2 in 0..w.div_ceil(2) {
-                        let at = |r: usize, c: usize| &src[(r * w + c) * size..][..size];
-                        let cells: Vec<(usize, usize)> = (2 * r2..(2 * r2 + 2).min(rows))
-                            .flat_map(|r| (2 * c2..(2 * c2 + 2).min(w)).map(move |c| (r, c)))
-                            .collect();
-                        let got = &out[(r2 * w.div_ceil(2) + c2) * size..][..size];
-                        assert_eq!(
-                            got,
-                            reference(
-                                dtype,
-                                &cells.iter().map(|&(r, c)| at(r, c)).collect::<Vec<_>>()
-                            ),
-                            "{dtype:?} {rows}x{w} at ({r2}, {c2})"
-                        );
-                    }
+                let pixel = |r: usize, c: usize| &src[(r * w + c) * size..][..size];
+                let (out_rows, out_w) = (rows.div_ceil(2), w.div_ceil(2));
+                assert_eq!(out.len(), out_rows * out_w * size);
+                for (r2, c2) in (0..out_rows).flat_map(|r2| (0..out_w).map(move |c2| (r2, c2))) {
+                    let covered: Vec<&[u8]> = (2 * r2..(2 * r2 + 2).min(rows))
+                        .flat_map(|r| (2 * c2..(2 * c2 + 2).min(w)).map(move |c| pixel(r, c)))
+                        .collect();
+                    assert_eq!(
+                        &out[(r2 * out_w + c2) * size..][..size],
+                        reference(dtype, &covered),
+                        "{dtype:?} {rows}x{w} at ({r2}, {c2})"
+                    );
                 }
             }
         }
